@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * SIP message parsing (RFC 3261 section 7) over the per-CPU scratch copy of
+ * a UDP payload. Offsets are masked into the scratch buffer, so every read
+ * is in bounds whatever the message; the length is checked before every
+ * byte is trusted.
+ *
+ * Parsed: request method or status code; Call-ID (also compact "i"), the
+ * top Via's branch (also compact "v"), CSeq number and method,
+ * Content-Length (also compact "l"). Header names are case-insensitive,
+ * white space may surround the colon, values may be folded over lines.
+ *
+ * The helpers marked __noinline are global BPF functions: the verifier
+ * checks each once, whatever calls it, which keeps the whole parser well
+ * under the verifier's limits.
+ */
+#ifndef US_SIP_BPF_H
+#define US_SIP_BPF_H
+
+#include "maps.bpf.h"
+
+#define US_MAX_LINES   1024   /* header lines examined */
+#define US_MAX_TOKEN   16     /* longest method token */
+#define US_VIA_SCAN    512    /* bytes of the top Via searched for a branch */
+#define US_LWS_MAX     32
+
+/* little-endian 8-byte literal from characters */
+#define US_W8(a, b, c, d, e, f, g, h)                                           \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |    \
+	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+#define US_LOWER8 0x2020202020202020ull
+#define US_MASK(n) ((n) >= 8 ? ~0ull : ((1ull << ((n) * 8)) - 1))
+
+#define US_H_VIA    0x01
+#define US_H_CALLID 0x02
+#define US_H_CSEQ   0x04
+#define US_H_CLEN   0x08
+
+struct us_sip {
+	__u64 callid_hash;
+	__u64 branch_hash;
+	__u32 callid_off;
+	__u32 callid_len;
+	__u32 cseq;
+	__u32 clen;
+	__u32 body_off;
+	__u16 status;        /* response: status code; request: 0 */
+	__u8  method;        /* request method */
+	__u8  cseq_method;
+	__u8  have;          /* US_H_* seen */
+	__u8  bad;           /* enum us_stat of the first error, 0 if none */
+	__u8  pad[2];
+};
+
+typedef __u64 __attribute__((may_alias, aligned(1))) us_u64u;
+
+/* Mask an offset into the scratch buffer in a way the compiler cannot
+ * fold into an earlier comparison, so the verifier always sees the mask. */
+static __always_inline __u64 us_mask(__u32 off)
+{
+	__u64 o = off;
+
+	asm volatile("%0 &= %1" : "+r"(o) : "i"(US_BUF_MASK));
+	return o;
+}
+
+static __always_inline __u8 us_b(const struct us_scratch *s, __u32 off)
+{
+	return s->b[us_mask(off)];
+}
+
+static __always_inline __u64 us_w(const struct us_scratch *s, __u32 off)
+{
+	return *(const us_u64u *)&s->b[us_mask(off)];
+}
+
+static __always_inline int us_is_wsp(__u8 c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* token characters of RFC 3261 25.1 (alphanumerics and -.!%*_+`'~), as a
+ * bitmap: branch-free, which keeps the verifier's paths few */
+static __always_inline int us_is_token(__u8 c)
+{
+	__u64 lo = 0x03ff6ca200000000ull, hi = 0x47ffffff87fffffeull;
+	__u64 w = (c & 0x40) ? hi : lo;
+
+	if (c & 0x80)
+		return 0;
+	return (w >> (c & 63)) & 1;
+}
+/* Index of the first 0x0a byte of w (0..7), or 8. */
+static __always_inline __u32 us_first_lf(__u64 w)
+{
+	__u64 x = w ^ 0x0a0a0a0a0a0a0a0aull;
+	__u64 t = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+	__u32 k = 0;
+
+	if (!t)
+		return 8;
+	if (!(t & 0xffffffffull)) { k += 4; t >>= 32; }
+	if (!(t & 0xffffull))     { k += 2; t >>= 16; }
+	if (!(t & 0xffull))       { k += 1; }
+	return k;
+}
+
+/* Offset just past the next LF at or after off, or -1 if none before len. */
+__noinline int us_next_line(const struct us_scratch *s, __u32 off, __u32 len)
+{
+	if (!s)
+		return -1;
+	for (int i = 0; i < US_SIP_MAX / 8 + 1; i++) {
+		__u32 k;
+
+		if (off >= len || off >= US_SIP_MAX)
+			return -1;
+		k = us_first_lf(us_w(s, off));
+		if (k < 8) {
+			if (off + k >= len)
+				return -1;
+			return off + k + 1;
+		}
+		off += 8;
+	}
+	return -1;
+}
+
+/* Skip linear white space (SP, HTAB, and, if fold, line folds) from off. */
+__noinline __u32 us_skip_ws(const struct us_scratch *s, __u32 off, __u32 len, int fold)
+{
+	if (!s)
+		return off;
+	for (int i = 0; i < US_LWS_MAX; i++) {
+		__u8 c = us_b(s, off);
+
+		if (off >= len)
+			break;
+		if (us_is_wsp(c)) {
+			off += 1;
+		} else if (!fold) {
+			break;
+		} else if (c == '\r' && us_b(s, off + 1) == '\n' && off + 2 < len &&
+			   us_is_wsp(us_b(s, off + 2))) {
+			off += 3;
+		} else if (c == '\n' && off + 1 < len && us_is_wsp(us_b(s, off + 1))) {
+			off += 2;
+		} else {
+			break;
+		}
+	}
+	return off;
+}
+
+/* Method token at off: returns enum us_method, *tlen its length (0 if no
+ * token). Methods are case-sensitive (RFC 3261 7.1). */
+__noinline int us_method(const struct us_scratch *s, __u32 off, __u32 len, __u32 *tlen)
+{
+	__u64 w, m;
+	__u32 n = 0;
+
+	if (!s || !tlen)
+		return US_M_OTHER;
+	w = us_w(s, off);
+	for (int i = 0; i < US_MAX_TOKEN + 1; i++) {
+		if (off + n >= len || !us_is_token(us_b(s, off + n)))
+			break;
+		n++;
+	}
+	*tlen = n;
+	if (n == 0 || n > US_MAX_TOKEN)
+		return US_M_OTHER;
+	m = w & US_MASK(n);
+	switch (n) {
+	case 3:
+		if (m == US_W8('A', 'C', 'K', 0, 0, 0, 0, 0)) return US_M_ACK;
+		if (m == US_W8('B', 'Y', 'E', 0, 0, 0, 0, 0)) return US_M_BYE;
+		break;
+	case 4:
+		if (m == US_W8('I', 'N', 'F', 'O', 0, 0, 0, 0)) return US_M_INFO;
+		break;
+	case 5:
+		if (m == US_W8('P', 'R', 'A', 'C', 'K', 0, 0, 0)) return US_M_PRACK;
+		if (m == US_W8('R', 'E', 'F', 'E', 'R', 0, 0, 0)) return US_M_REFER;
+		break;
+	case 6:
+		if (m == US_W8('I', 'N', 'V', 'I', 'T', 'E', 0, 0)) return US_M_INVITE;
+		if (m == US_W8('C', 'A', 'N', 'C', 'E', 'L', 0, 0)) return US_M_CANCEL;
+		if (m == US_W8('N', 'O', 'T', 'I', 'F', 'Y', 0, 0)) return US_M_NOTIFY;
+		if (m == US_W8('U', 'P', 'D', 'A', 'T', 'E', 0, 0)) return US_M_UPDATE;
+		break;
+	case 7:
+		if (m == US_W8('O', 'P', 'T', 'I', 'O', 'N', 'S', 0)) return US_M_OPTIONS;
+		if (m == US_W8('P', 'U', 'B', 'L', 'I', 'S', 'H', 0)) return US_M_PUBLISH;
+		if (m == US_W8('M', 'E', 'S', 'S', 'A', 'G', 'E', 0)) return US_M_MESSAGE;
+		break;
+	case 8:
+		if (m == US_W8('R', 'E', 'G', 'I', 'S', 'T', 'E', 'R')) return US_M_REGISTER;
+		break;
+	case 9:
+		if (m == US_W8('S', 'U', 'B', 'S', 'C', 'R', 'I', 'B') && us_b(s, off + 8) == 'E')
+			return US_M_SUBSCRIBE;
+		break;
+	}
+	return US_M_OTHER;
+}
+
+/* Decimal number of at most maxd digits at off; -1 if none or too long. */
+__noinline long us_number(const struct us_scratch *s, __u32 off, __u32 len, __u32 maxd,
+			  __u32 *ndig)
+{
+	long v = 0;
+	__u32 n = 0;
+
+	if (!s || !ndig)
+		return -1;
+
+	for (int i = 0; i < 11; i++) {
+		__u8 c = us_b(s, off + n);
+
+		if (off + n >= len || c < '0' || c > '9')
+			break;
+		if (n == maxd)
+			return -1;
+		v = v * 10 + (c - '0');
+		n++;
+	}
+	*ndig = n;
+	return n ? v : -1;
+}
+
+/* Call-ID value at off: hash it, remember where it is. */
+__noinline int us_sip_callid(const struct us_scratch *s, __u32 off, __u32 len, struct us_sip *m)
+{
+	__u64 h = US_FNV_OFFSET;
+	__u32 n = 0;
+
+	if (!s || !m)
+		return 0;
+	for (int i = 0; i < US_CALLID_MAX + 1; i++) {
+		__u8 c = us_b(s, off + n);
+
+		if (off + n >= len || c <= ' ' || c >= 0x7f)
+			break;
+		h = us_hash_step(h, c);
+		n++;
+	}
+	if (n == 0 || n > US_CALLID_MAX) {
+		m->bad = US_ST_NO_CALLID;
+		return 0;
+	}
+	m->callid_hash = us_hash_final(h);
+	m->callid_off = off;
+	m->callid_len = n;
+	m->have |= US_H_CALLID;
+	return 0;
+}
+
+/* Hash of a parameter value at off, up to ; , or white space; 0 if empty. */
+__noinline __u64 us_hash_param(const struct us_scratch *s, __u32 off, __u32 len)
+{
+	__u64 h = US_FNV_OFFSET;
+	__u32 n = 0;
+
+	if (!s)
+		return 0;
+	for (int i = 0; i < US_CALLID_MAX; i++) {
+		__u8 c = us_b(s, off + n);
+
+		if (off + n >= len || c <= ' ' || c == ';' || c == ',' || c >= 0x7f)
+			break;
+		h = us_hash_step(h, c);
+		n++;
+	}
+	return n ? us_hash_final(h) : 0;
+}
+
+/* Top Via value at off: find ";branch=" in its first via-parm and hash the
+ * branch. A Via without a branch (RFC 2543) hashes as 0; transactions are
+ * then told apart by Call-ID and CSeq alone. */
+__noinline int us_sip_via(const struct us_scratch *s, __u32 off, __u32 len, struct us_sip *m)
+{
+	__u32 p = off, b = 0;
+
+	if (!s || !m)
+		return 0;
+	m->have |= US_H_VIA;
+	m->branch_hash = 0;
+	for (int i = 0; i < US_VIA_SCAN; i++) {
+		__u8 c = us_b(s, p);
+
+		if (p >= len || c == ',' || c == '\n' || c == '\0')
+			return 0;
+		if (c == '\r' && !(p + 2 < len && us_b(s, p + 1) == '\n' && us_is_wsp(us_b(s, p + 2))))
+			return 0;
+		if (c == ';') {
+			__u32 q = p + 1;
+
+			if (us_is_wsp(us_b(s, q)))
+				q++;            /* "; branch=" */
+			if (((us_w(s, q) | US_LOWER8) & US_MASK(7)) ==
+			    US_W8('b', 'r', 'a', 'n', 'c', 'h', '=', 0) && q + 7 <= len) {
+				b = q + 7;
+				break;
+			}
+		}
+		p++;
+	}
+	if (b)
+		m->branch_hash = us_hash_param(s, b, len);
+	return 0;
+}
+
+/* CSeq value at off: number, LWS, method. */
+__noinline int us_sip_cseq(const struct us_scratch *s, __u32 off, __u32 len, struct us_sip *m)
+{
+	__u32 nd = 0, tl = 0, p;
+	long v;
+
+	if (!s || !m)
+		return 0;
+	v = us_number(s, off, len, 10, &nd);
+	if (v < 0 || v > 0x7fffffffL) {
+		m->bad = US_ST_NO_CSEQ;
+		return 0;
+	}
+	p = off + nd;
+	if (!us_is_wsp(us_b(s, p)) || p >= len) {
+		m->bad = US_ST_NO_CSEQ;
+		return 0;
+	}
+	p = us_skip_ws(s, p, len, 1);
+	m->cseq_method = us_method(s, p, len, &tl);
+	if (tl == 0 || tl > US_MAX_TOKEN) {
+		m->bad = US_ST_NO_CSEQ;
+		return 0;
+	}
+	m->cseq = v;
+	m->have |= US_H_CSEQ;
+	return 0;
+}
+
+/* Header names understood, by first letter. */
+enum { US_HN_NONE = 0, US_HN_VIA, US_HN_CALLID, US_HN_CSEQ, US_HN_CLEN };
+
+/* One header line starting at off. */
+__noinline int us_sip_header(const struct us_scratch *s, __u32 off, __u32 len, struct us_sip *m)
+{
+	__u64 w;
+	__u8 c0;
+	__u32 nl = 0, kind = US_HN_NONE, p;
+
+	if (!s || !m)
+		return 0;
+	w = us_w(s, off) | US_LOWER8;
+	c0 = w & 0xff;
+
+	switch (c0) {
+	case 'v':
+		if ((w & US_MASK(3)) == US_W8('v', 'i', 'a', 0, 0, 0, 0, 0)) {
+			nl = 3;
+			kind = US_HN_VIA;
+		}
+		break;
+	case 'c':
+		if ((w & US_MASK(7)) == US_W8('c', 'a', 'l', 'l', '-', 'i', 'd', 0)) {
+			nl = 7;
+			kind = US_HN_CALLID;
+		} else if ((w & US_MASK(4)) == US_W8('c', 's', 'e', 'q', 0, 0, 0, 0)) {
+			nl = 4;
+			kind = US_HN_CSEQ;
+		} else if (w == US_W8('c', 'o', 'n', 't', 'e', 'n', 't', '-') &&
+			   ((us_w(s, off + 8) | US_LOWER8) & US_MASK(6)) ==
+				   US_W8('l', 'e', 'n', 'g', 't', 'h', 0, 0)) {
+			nl = 14;
+			kind = US_HN_CLEN;
+		}
+		break;
+	}
+	p = off + nl;
+	/* a long name must be followed by white space or a colon; else try
+	 * the compact form (RFC 3261 7.3.3) */
+	if (kind != US_HN_NONE && !(us_is_wsp(us_b(s, p)) || us_b(s, p) == ':'))
+		kind = US_HN_NONE;
+	if (kind == US_HN_NONE) {
+		__u8 c1 = us_b(s, off + 1);
+
+		if (!(us_is_wsp(c1) || c1 == ':'))
+			return 0;
+		if (c0 == 'v')
+			kind = US_HN_VIA;
+		else if (c0 == 'i')
+			kind = US_HN_CALLID;
+		else if (c0 == 'l')
+			kind = US_HN_CLEN;
+		else
+			return 0;
+		p = off + 1;
+	}
+	p = us_skip_ws(s, p, len, 0);
+	if (us_b(s, p) != ':' || p >= len)
+		return 0;
+	p = us_skip_ws(s, p + 1, len, 1);
+
+	switch (kind) {
+	case US_HN_VIA:
+		if (!(m->have & US_H_VIA))
+			us_sip_via(s, p, len, m);
+		break;
+	case US_HN_CALLID:
+		if (!(m->have & US_H_CALLID))
+			us_sip_callid(s, p, len, m);
+		break;
+	case US_HN_CSEQ:
+		if (!(m->have & US_H_CSEQ))
+			us_sip_cseq(s, p, len, m);
+		break;
+	case US_HN_CLEN:
+		if (!(m->have & US_H_CLEN)) {
+			__u32 nd = 0;
+			long v = us_number(s, p, len, 5, &nd);
+
+			if (v < 0) {
+				m->bad = US_ST_TRUNC_BODY;
+			} else {
+				m->clen = v;
+				m->have |= US_H_CLEN;
+			}
+		}
+		break;
+	}
+	return 0;
+}
+
+/* State of the header-line loop, run by bpf_loop so that the verifier
+ * checks one iteration rather than a thousand. */
+struct us_lines {
+	const struct us_scratch *s;
+	struct us_sip *m;
+	__u32 off;
+	__u32 len;
+	int rc;
+};
+
+/* One header line; returns 1 to stop (end of headers or error). */
+static long us_line_cb(__u32 i, void *data)
+{
+	struct us_lines *lc = data;
+	const struct us_scratch *s = lc->s;
+	struct us_sip *m = lc->m;
+	__u32 off, len = lc->len;
+	int nxt;
+	__u8 c;
+
+	(void)i;
+	nxt = us_next_line(s, lc->off, len);
+	if (nxt < 0 || (__u32)nxt >= len) {
+		lc->rc = US_ST_TRUNC_HDRS;
+		return 1;
+	}
+	off = nxt;
+	lc->off = off;
+	c = us_b(s, off);
+	if (c == '\r' && us_b(s, off + 1) == '\n' && off + 1 < len) {
+		m->body_off = off + 2;
+		return 1;
+	}
+	if (c == '\n') {
+		m->body_off = off + 1;
+		return 1;
+	}
+	if (us_is_wsp(c))
+		return 0;               /* folded continuation */
+	us_sip_header(s, off, len, m);
+	if (m->bad) {
+		lc->rc = m->bad;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Parse a whole message of len bytes. Returns 0 when it is a well-formed
+ * request or response with the headers the data plane needs, else the
+ * enum us_stat reason.
+ */
+__noinline int us_sip_parse(const struct us_scratch *s, __u32 len, struct us_sip *m)
+{
+	struct us_lines lc;
+	int nxt;
+
+	if (!s || !m)
+		return US_ST_NOT_SIP;
+	if (len < 8 || len > US_SIP_MAX)
+		return US_ST_NOT_SIP;
+
+	if ((us_w(s, 0) | US_LOWER8) == US_W8('s', 'i', 'p', '/', '2', '.', '0', ' ')) {
+		__u32 nd = 0;
+		long code = us_number(s, 8, len, 3, &nd);
+
+		if (nd != 3 || code < 100 || code > 699 || us_b(s, 11) != ' ' || len < 12)
+			return US_ST_BAD_START;
+		m->status = code;
+	} else {
+		__u32 tl = 0, e;
+
+		m->method = us_method(s, 0, len, &tl);
+		if (tl == 0 || tl > US_MAX_TOKEN || us_b(s, tl) != ' ')
+			return US_ST_NOT_SIP;
+		nxt = us_next_line(s, 0, len);
+		if (nxt < 0)
+			return US_ST_NOT_SIP;
+		e = nxt - 1;                    /* the LF */
+		if (e > 0 && us_b(s, e - 1) == '\r')
+			e--;
+		if (e < tl + 10 ||
+		    (us_w(s, e - 8) | US_LOWER8) != US_W8(' ', 's', 'i', 'p', '/', '2', '.', '0'))
+			return US_ST_NOT_SIP;
+		if (us_b(s, tl + 1) == ' ')
+			return US_ST_BAD_START;      /* empty Request-URI */
+	}
+
+	lc.s = s;
+	lc.m = m;
+	lc.off = 0;
+	lc.len = len;
+	lc.rc = 0;
+	bpf_loop(US_MAX_LINES, us_line_cb, &lc, 0);
+	if (lc.rc)
+		return lc.rc;
+	if (!m->body_off)
+		return US_ST_TRUNC_HDRS;
+	if (!(m->have & US_H_VIA))
+		return US_ST_NO_VIA;
+	if (!(m->have & US_H_CALLID))
+		return US_ST_NO_CALLID;
+	if (!(m->have & US_H_CSEQ))
+		return US_ST_NO_CSEQ;
+	if (!m->status && m->cseq_method != m->method)
+		return US_ST_NO_CSEQ;           /* RFC 3261 8.1.1.5 */
+	if ((m->have & US_H_CLEN) && m->body_off + m->clen > len)
+		return US_ST_TRUNC_BODY;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,762 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* libunderstudy: see dp.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp.h"
+#include "maglev.h"
+#include "netlink.h"
+#include "understudy.skel.h"
+
+#define US_MAX_IFACES 16
+
+struct us_dp {
+	struct understudy_bpf *skel;
+	char pin_root[PATH_MAX / 2];
+	char err[512];
+	int ncpu;
+};
+
+static int fail(struct us_dp *dp, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct us_dp *dp, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dp->err, sizeof(dp->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *us_dp_error(const struct us_dp *dp)
+{
+	return dp ? dp->err : "";
+}
+
+struct understudy_bpf *us_dp_skel(struct us_dp *dp)
+{
+	return dp->skel;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)level;
+	(void)fmt;
+	(void)args;
+	return 0;
+}
+
+static int libbpf_stderr(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct us_dp *dp;
+	int err;
+
+	*out = NULL;
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	snprintf(dp->pin_root, sizeof(dp->pin_root), "%s",
+		 opts && opts->pin_root ? opts->pin_root : US_PIN_ROOT);
+	libbpf_set_print(opts && opts->verbose ? libbpf_stderr : libbpf_quiet);
+	dp->ncpu = libbpf_num_possible_cpus();
+	if (dp->ncpu <= 0) {
+		err = dp->ncpu ? dp->ncpu : -EINVAL;
+		goto out_free;
+	}
+	if (mkdir(dp->pin_root, 0700) && errno != EEXIST) {
+		err = -errno;
+		goto out_free;
+	}
+	oo.pin_root_path = dp->pin_root;
+	dp->skel = understudy_bpf__open_opts(&oo);
+	if (!dp->skel) {
+		err = -errno;
+		goto out_free;
+	}
+	if (opts && opts->calls_max)
+		bpf_map__set_max_entries(dp->skel->maps.us_calls, opts->calls_max);
+	if (opts && opts->txns_max)
+		bpf_map__set_max_entries(dp->skel->maps.us_txns, opts->txns_max);
+	err = understudy_bpf__load(dp->skel);
+	if (err)
+		goto out_destroy;
+	*out = dp;
+	return 0;
+
+out_destroy:
+	understudy_bpf__destroy(dp->skel);
+out_free:
+	free(dp);
+	return err;
+}
+
+void us_dp_close(struct us_dp *dp)
+{
+	if (!dp)
+		return;
+	understudy_bpf__destroy(dp->skel);
+	free(dp);
+}
+
+int us_dp_destroy_pins(const char *pin_root)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int err = 0;
+	DIR *d;
+
+	d = opendir(pin_root);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_root, de->d_name);
+		if (!strncmp(de->d_name, "link_", 5)) {
+			int fd = bpf_obj_get(path);
+
+			if (fd >= 0) {
+				bpf_link_detach(fd);
+				close(fd);
+			}
+		}
+		if (unlink(path) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(pin_root) && !err)
+		err = -errno;
+	return err;
+}
+
+/* ---- attach ------------------------------------------------------------ */
+
+static const char *role_name(enum us_role role)
+{
+	return role == US_ROLE_CLIENT ? "client" : "machine";
+}
+
+static void link_path(struct us_dp *dp, char *buf, size_t cap, const char *ifname,
+		      enum us_role role)
+{
+	snprintf(buf, cap, "%s/link_%s_%s", dp->pin_root, role_name(role), ifname);
+}
+
+int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 xdp_flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	struct bpf_program *prog;
+	char path[PATH_MAX];
+	int ifindex, fd, err;
+
+	if (role != US_ROLE_CLIENT && role != US_ROLE_MACHINE)
+		return fail(dp, -EINVAL, "unknown role %d", role);
+	if (xdp_flags & ~(XDP_FLAGS_SKB_MODE | XDP_FLAGS_DRV_MODE))
+		return fail(dp, -EINVAL, "xdp flags 0x%x: only skb or driver mode may be asked",
+			    xdp_flags);
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return fail(dp, -ENODEV, "interface %s: no such interface", ifname);
+	prog = role == US_ROLE_CLIENT ? dp->skel->progs.us_client : dp->skel->progs.us_machine;
+	link_path(dp, path, sizeof(path), ifname, role);
+
+	/* a link pinned by an earlier run: swap the program in place, the
+	 * interface never goes without one */
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		err = bpf_link_update(fd, bpf_program__fd(prog), NULL);
+		close(fd);
+		if (!err)
+			return 0;
+		unlink(path);
+	}
+	lo.flags = xdp_flags;
+	fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &lo);
+	if (fd < 0)
+		return fail(dp, fd, "interface %s: attaching the %s program failed: %s", ifname,
+			    role_name(role), strerror(-fd));
+	err = bpf_obj_pin(fd, path);
+	if (err) {
+		err = -errno;
+		close(fd);
+		return fail(dp, err, "pinning %s: %s", path, strerror(-err));
+	}
+	close(fd);
+	return 0;
+}
+
+int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	link_path(dp, path, sizeof(path), ifname, role);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return fail(dp, -ENOENT, "interface %s: no %s program attached by understudy",
+			    ifname, role_name(role));
+	err = bpf_link_detach(fd);
+	close(fd);
+	unlink(path);
+	return err;
+}
+
+/* ---- mirror groups ------------------------------------------------------ */
+
+static int group_add(struct us_dp *dp, __u32 a, __u32 s)
+{
+	struct us_group_key k = { .active_ifindex = a, .sim_ifindex = s };
+	struct bpf_devmap_val v = { 0 };
+	int inner, err, egress = bpf_program__fd(dp->skel->progs.us_egress);
+	__u32 i;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_DEVMAP, "us_group", sizeof(__u32), sizeof(v), 2, NULL);
+	if (inner < 0)
+		return inner;
+	v.bpf_prog.fd = egress;
+	i = 0;
+	v.ifindex = a;
+	err = bpf_map_update_elem(inner, &i, &v, 0);
+	if (!err) {
+		i = 1;
+		v.ifindex = s;
+		err = bpf_map_update_elem(inner, &i, &v, 0);
+	}
+	if (!err)
+		err = bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_groups), &k, &inner, 0);
+	close(inner);
+	return err ? -errno : 0;
+}
+
+int us_dp_add_machine_iface(struct us_dp *dp, const char *ifname)
+{
+	int gfd = bpf_map__fd(dp->skel->maps.us_groups);
+	__u32 ifs[US_MAX_IFACES], nif = 0, x;
+	struct us_group_key k, next, *prev = NULL;
+	int err;
+
+	x = if_nametoindex(ifname);
+	if (!x)
+		return fail(dp, -ENODEV, "interface %s: no such interface", ifname);
+	/* the interfaces declared so far are those in the groups' keys */
+	while (!bpf_map_get_next_key(gfd, prev, &next)) {
+		int seen = 0;
+
+		for (__u32 i = 0; i < nif; i++)
+			seen |= ifs[i] == next.active_ifindex;
+		if (!seen && nif < US_MAX_IFACES)
+			ifs[nif++] = next.active_ifindex;
+		k = next;
+		prev = &k;
+	}
+	for (__u32 i = 0; i < nif; i++)
+		if (ifs[i] == x)
+			return 0;
+	if (nif + 1 > US_MAX_IFACES || (nif + 1) * (nif + 1) > US_MAX_GROUPS)
+		return fail(dp, -ENOSPC, "interface %s: at most %d machine interfaces", ifname,
+			    US_MAX_IFACES);
+	err = group_add(dp, x, x);
+	for (__u32 i = 0; i < nif && !err; i++) {
+		err = group_add(dp, x, ifs[i]);
+		if (!err)
+			err = group_add(dp, ifs[i], x);
+	}
+	if (err)
+		return fail(dp, err, "interface %s: creating mirror groups failed: %s", ifname,
+			    strerror(-err));
+	return 0;
+}
+
+/* ---- services ------------------------------------------------------------ */
+
+static int svc_find(struct us_dp *dp, __u32 svc_id, struct us_svc_key *key, struct us_svc *val)
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_services);
+	struct us_svc_key k, *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		struct us_svc v;
+
+		if (!bpf_map_lookup_elem(fd, &k, &v) && v.id == svc_id) {
+			if (key)
+				*key = k;
+			if (val)
+				*val = v;
+			return 0;
+		}
+		prev = &k;
+	}
+	return -ENOENT;
+}
+
+static int ports_sync(struct us_dp *dp)
+{
+	int sfd = bpf_map__fd(dp->skel->maps.us_services);
+	int pfd = bpf_map__fd(dp->skel->maps.us_ports);
+	static __u64 bits[1024];
+	struct us_svc_key k, *prev = NULL;
+
+	memset(bits, 0, sizeof(bits));
+	while (!bpf_map_get_next_key(sfd, prev, &k)) {
+		__u16 p = ntohs(k.port);
+
+		bits[p >> 6] |= 1ull << (p & 63);
+		prev = &k;
+	}
+	for (__u32 i = 0; i < 1024; i++) {
+		__u64 cur = 0;
+
+		if (bpf_map_lookup_elem(pfd, &i, &cur) || cur != bits[i])
+			if (bpf_map_update_elem(pfd, &i, &bits[i], 0))
+				return -errno;
+	}
+	return 0;
+}
+
+static void addr_str(int family, const __u8 *addr, char *buf, size_t cap)
+{
+	if (family == AF_INET)
+		inet_ntop(AF_INET, addr + 12, buf, cap);
+	else
+		inet_ntop(AF_INET6, addr, buf, cap);
+}
+
+static int check_family(struct us_dp *dp, const char *what, int family, const __u8 *addr)
+{
+	static const __u8 v4m[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (family != AF_INET && family != AF_INET6)
+		return fail(dp, -EINVAL, "%s: address family %d is neither IPv4 nor IPv6", what,
+			    family);
+	if (family == AF_INET && memcmp(addr, v4m, 12))
+		return fail(dp, -EINVAL, "%s: IPv4 address not in v4-mapped form", what);
+	if (family == AF_INET6 && !memcmp(addr, v4m, 12))
+		return fail(dp, -EINVAL, "%s: v4-mapped address given as IPv6", what);
+	return 0;
+}
+
+int us_dp_set_service(struct us_dp *dp, __u32 svc_id, int family, const __u8 *addr,
+		      __u16 port, __u16 share_bp)
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_services);
+	struct us_svc_key key = { 0 }, old_key;
+	struct us_svc val = { 0 }, cur;
+	char a[INET6_ADDRSTRLEN];
+	int err;
+
+	if (svc_id >= US_MAX_SERVICES)
+		return fail(dp, -EINVAL, "service %u: id out of range (0..%d)", svc_id,
+			    US_MAX_SERVICES - 1);
+	err = check_family(dp, "service", family, addr);
+	if (err)
+		return err;
+	addr_str(family, addr, a, sizeof(a));
+	if (port == 0)
+		return fail(dp, -EINVAL, "service %u (%s): port 0 is not a service port", svc_id, a);
+	if (share_bp > US_SHARE_MAX)
+		return fail(dp, -ERANGE,
+			    "service %u (%s:%u): mirror share %u out of range (0..%u basis points)",
+			    svc_id, a, port, share_bp, US_SHARE_MAX);
+	memcpy(key.addr, addr, 16);
+	key.port = htons(port);
+	key.proto = IPPROTO_UDP;
+	if (!bpf_map_lookup_elem(fd, &key, &cur)) {
+		if (cur.id != svc_id)
+			return fail(dp, -EEXIST, "service %u: %s:%u already belongs to service %u",
+				    svc_id, a, port, cur.id);
+		val = cur;              /* keep its table generations */
+	} else if (!svc_find(dp, svc_id, &old_key, &cur)) {
+		return fail(dp, -EEXIST, "service %u: id already used by another VIP/port", svc_id);
+	}
+	val.id = svc_id;
+	val.share_bp = share_bp;
+	if (bpf_map_update_elem(fd, &key, &val, 0))
+		return fail(dp, -errno, "service %u: map update failed: %s", svc_id,
+			    strerror(errno));
+	return ports_sync(dp);
+}
+
+int us_dp_set_share(struct us_dp *dp, __u32 svc_id, __u16 share_bp)
+{
+	struct us_svc_key key;
+	struct us_svc val;
+
+	if (share_bp > US_SHARE_MAX)
+		return fail(dp, -ERANGE, "service %u: mirror share %u out of range (0..%u basis points)",
+			    svc_id, share_bp, US_SHARE_MAX);
+	if (svc_find(dp, svc_id, &key, &val))
+		return fail(dp, -ENOENT, "service %u: no such service", svc_id);
+	val.share_bp = share_bp;
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_services), &key, &val, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
+int us_dp_del_service(struct us_dp *dp, __u32 svc_id)
+{
+	struct us_svc_key key;
+
+	if (svc_find(dp, svc_id, &key, NULL))
+		return fail(dp, -ENOENT, "service %u: no such service", svc_id);
+	if (bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.us_services), &key))
+		return -errno;
+	return ports_sync(dp);
+}
+
+/* ---- machines ------------------------------------------------------------ */
+
+const char *us_state_name(enum us_mstate s)
+{
+	static const char *const n[US_MS_MAX] = {
+		[US_MS_UNUSED] = "unused",       [US_MS_ACTIVE] = "active",
+		[US_MS_SIMULATION] = "simulation", [US_MS_DRAINING] = "draining",
+		[US_MS_REJECTED] = "rejected",   [US_MS_REMOVED] = "removed",
+	};
+
+	return (unsigned)s < US_MS_MAX ? n[s] : "?";
+}
+
+static int machine_get(struct us_dp *dp, __u32 mid, struct us_machine *m)
+{
+	if (mid >= US_MAX_MACHINES)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.us_machines), &mid, m))
+		return -errno;
+	return 0;
+}
+
+int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *c)
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_machines);
+	struct us_machine m = { 0 };
+	char a[INET6_ADDRSTRLEN];
+	int err;
+
+	if (c->id >= US_MAX_MACHINES)
+		return fail(dp, -EINVAL, "machine %u: id out of range (0..%d)", c->id,
+			    US_MAX_MACHINES - 1);
+	err = check_family(dp, "machine", c->family, c->addr);
+	if (err)
+		return err;
+	addr_str(c->family, c->addr, a, sizeof(a));
+	if (c->weight == 0)
+		return fail(dp, -ERANGE, "machine %u (%s): weight 0 out of range (1..%u)", c->id, a,
+			    US_WEIGHT_MAX);
+	if (c->state <= US_MS_UNUSED || c->state >= US_MS_MAX)
+		return fail(dp, -EINVAL, "machine %u (%s): state %d unknown", c->id, a, c->state);
+	if (svc_find(dp, c->svc_id, NULL, NULL))
+		return fail(dp, -ENOENT, "machine %u (%s): service %u does not exist", c->id, a,
+			    c->svc_id);
+	for (__u32 i = 0; i < US_MAX_MACHINES; i++) {
+		struct us_machine o;
+
+		if (i == c->id || machine_get(dp, i, &o) || o.state == US_MS_UNUSED ||
+		    o.state == US_MS_REMOVED)
+			continue;
+		if (o.svc_id == c->svc_id && !memcmp(o.addr, c->addr, 16))
+			return fail(dp, -EEXIST, "machine %u (%s): address already used by machine %u",
+				    c->id, a, i);
+	}
+	memcpy(m.addr, c->addr, 16);
+	m.svc_id = c->svc_id;
+	m.state = c->state;
+	m.family = c->family;
+	m.weight = c->weight;
+	if (bpf_map_update_elem(fd, &c->id, &m, 0))
+		return fail(dp, -errno, "machine %u: map update failed: %s", c->id, strerror(errno));
+	return 0;
+}
+
+int us_dp_set_state(struct us_dp *dp, __u32 mid, enum us_mstate state)
+{
+	struct us_machine m;
+
+	if (machine_get(dp, mid, &m) || m.state == US_MS_UNUSED)
+		return fail(dp, -ENOENT, "machine %u: no such machine", mid);
+	if (state <= US_MS_UNUSED || state >= US_MS_MAX)
+		return fail(dp, -EINVAL, "machine %u: state %d unknown", mid, state);
+	m.state = state;
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_machines), &mid, &m, 0))
+		return -errno;
+	return 0;
+}
+
+static void macs_forget(struct us_dp *dp, __u32 mid, const struct us_mac_key *keep)
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_macs);
+	struct us_mac_key k, next, *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		__u32 v;
+
+		k = next;
+		if (!bpf_map_lookup_elem(fd, &k, &v) && v == mid &&
+		    !(keep && !memcmp(keep, &k, sizeof(k)))) {
+			bpf_map_delete_elem(fd, &k);
+			prev = NULL;    /* restart: the iteration order changed */
+			continue;
+		}
+		prev = &k;
+	}
+}
+
+int us_dp_del_machine(struct us_dp *dp, __u32 mid)
+{
+	struct us_machine m = { 0 };
+
+	if (mid >= US_MAX_MACHINES)
+		return fail(dp, -EINVAL, "machine %u: id out of range", mid);
+	macs_forget(dp, mid, NULL);
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_machines), &mid, &m, 0))
+		return -errno;
+	return 0;
+}
+
+int us_dp_rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool)
+{
+	static __u32 table[US_MAGLEV_SIZE], keys[US_MAGLEV_SIZE];
+	struct us_maglev_backend be[US_MAX_MACHINES];
+	int sfd = bpf_map__fd(dp->skel->maps.us_services);
+	int tfd = bpf_map__fd(dp->skel->maps.us_maglev);
+	enum us_mstate want = pool == US_POOL_ACTIVE ? US_MS_ACTIVE : US_MS_SIMULATION;
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct us_svc_key key;
+	struct us_svc val;
+	__u32 n = 0, gen, count = US_MAGLEV_SIZE;
+	int err;
+
+	if (pool != US_POOL_ACTIVE && pool != US_POOL_SIM)
+		return fail(dp, -EINVAL, "pool %d unknown", pool);
+	if (svc_find(dp, svc_id, &key, &val))
+		return fail(dp, -ENOENT, "service %u: no such service", svc_id);
+	for (__u32 i = 0; i < US_MAX_MACHINES; i++) {
+		struct us_machine m;
+
+		if (machine_get(dp, i, &m) || m.svc_id != svc_id || m.state != want)
+			continue;
+		be[n].key = us_maglev_key(m.addr);
+		be[n].mid = i;
+		be[n].weight = m.weight;
+		n++;
+	}
+	err = us_maglev_build(be, n, table, US_MAGLEV_SIZE);
+	if (err)
+		return fail(dp, err, "service %u: building the %s table failed", svc_id,
+			    pool == US_POOL_ACTIVE ? "active" : "simulation");
+	gen = (pool == US_POOL_ACTIVE ? val.active_gen : val.sim_gen) ^ 1;
+	for (__u32 s = 0; s < US_MAGLEV_SIZE; s++)
+		keys[s] = us_maglev_index(svc_id, pool, gen, s);
+	if (bpf_map_update_batch(tfd, keys, table, &count, &bo) || count != US_MAGLEV_SIZE) {
+		/* older kernels: one by one */
+		for (__u32 s = 0; s < US_MAGLEV_SIZE; s++)
+			if (bpf_map_update_elem(tfd, &keys[s], &table[s], 0))
+				return fail(dp, -errno, "service %u: writing the table failed: %s",
+					    svc_id, strerror(errno));
+	}
+	/* the flip: one update of the service entry */
+	if (pool == US_POOL_ACTIVE)
+		val.active_gen = gen;
+	else
+		val.sim_gen = gen;
+	if (bpf_map_update_elem(sfd, &key, &val, BPF_EXIST))
+		return fail(dp, -errno, "service %u: generation flip failed: %s", svc_id,
+			    strerror(errno));
+	return 0;
+}
+
+int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 slot,
+		       __u32 *mid)
+{
+	struct us_svc val;
+	__u32 idx;
+
+	if (slot >= US_MAGLEV_SIZE || (pool != US_POOL_ACTIVE && pool != US_POOL_SIM))
+		return -EINVAL;
+	if (svc_find(dp, svc_id, NULL, &val))
+		return -ENOENT;
+	idx = us_maglev_index(svc_id, pool, pool == US_POOL_ACTIVE ? val.active_gen : val.sim_gen,
+			      slot);
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.us_maglev), &idx, mid))
+		return -errno;
+	return 0;
+}
+
+/* ---- MAC addresses ----------------------------------------------------- */
+
+int us_dp_set_mac(struct us_dp *dp, int ifindex, const __u8 mac[6], __u32 mid)
+{
+	struct us_mac_key k = { .ifindex = ifindex };
+
+	if (mid >= US_MAX_MACHINES)
+		return fail(dp, -EINVAL, "machine %u: id out of range", mid);
+	memcpy(k.mac, mac, 6);
+	macs_forget(dp, mid, &k);
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_macs), &k, &mid, 0))
+		return -errno;
+	return 0;
+}
+
+int us_dp_learn_macs(struct us_dp *dp)
+{
+	int unresolved = 0;
+
+	for (__u32 i = 0; i < US_MAX_MACHINES; i++) {
+		struct us_machine m;
+		__u8 mac[6];
+		int ifindex, err;
+
+		if (machine_get(dp, i, &m) || m.state == US_MS_UNUSED || m.state == US_MS_REMOVED)
+			continue;
+		err = us_nl_resolve(m.family, m.addr, &ifindex, mac);
+		if (err) {
+			char a[INET6_ADDRSTRLEN];
+
+			addr_str(m.family, m.addr, a, sizeof(a));
+			if (err == -ENETUNREACH)
+				fail(dp, err, "machine %u (%s): reached through a gateway; machines must be on-link",
+				     i, a);
+			else if (err != -EAGAIN)
+				fail(dp, err, "machine %u (%s): %s", i, a, strerror(-err));
+			unresolved++;
+			continue;
+		}
+		err = us_dp_set_mac(dp, ifindex, mac, i);
+		if (err)
+			return err;
+	}
+	return unresolved;
+}
+
+int us_dp_set_cfg(struct us_dp *dp, const struct us_cfg *cfg)
+{
+	__u32 zero = 0;
+
+	if (cfg->event_rate > 1000000)
+		return fail(dp, -ERANGE, "event rate %u out of range (0..1000000 per second)",
+			    cfg->event_rate);
+	if (cfg->event_burst > 1000000)
+		return fail(dp, -ERANGE, "event burst %u out of range (0..1000000)", cfg->event_burst);
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_cfg), &zero, cfg, 0))
+		return -errno;
+	return 0;
+}
+
+/* ---- counters -------------------------------------------------------------- */
+
+int us_dp_read_stats(struct us_dp *dp, __u64 out[US_ST_MAX])
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_stats);
+	__u64 *v = calloc(dp->ncpu, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (__u32 i = 0; i < US_ST_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, v))
+			continue;
+		for (int c = 0; c < dp->ncpu; c++)
+			out[i] += v[c];
+	}
+	free(v);
+	return 0;
+}
+
+int us_dp_read_mstats(struct us_dp *dp, __u32 mid, struct us_mstats *out)
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_mstats);
+	const size_t words = sizeof(*out) / sizeof(__u64);
+	__u64 *v, *o = (__u64 *)out;
+	int err = 0;
+
+	_Static_assert(sizeof(struct us_mstats) % sizeof(__u64) == 0, "mstats of u64");
+	if (mid >= US_MAX_MACHINES)
+		return -EINVAL;
+	v = calloc(dp->ncpu, sizeof(*out));
+	if (!v)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(fd, &mid, v)) {
+		err = -errno;
+		goto out;
+	}
+	for (int c = 0; c < dp->ncpu; c++)
+		for (size_t w = 0; w < words; w++)
+			o[w] += v[c * words + w];
+out:
+	free(v);
+	return err;
+}
+
+const char *us_stat_name(enum us_stat s)
+{
+	static const char *const n[US_ST_MAX] = {
+		[US_ST_RX] = "rx",
+		[US_ST_PASS] = "pass",
+		[US_ST_REQ_FWD] = "req_fwd",
+		[US_ST_REQ_MIRRORED] = "req_mirrored",
+		[US_ST_RESP_FWD] = "resp_fwd",
+		[US_ST_RESP_SIM_DROP] = "resp_sim_drop",
+		[US_ST_SIM_STRAY_DROP] = "sim_stray_drop",
+		[US_ST_RETRANS_REQ] = "retrans_req",
+		[US_ST_RETRANS_RESP] = "retrans_resp",
+		[US_ST_RESP_NO_TXN] = "resp_no_txn",
+		[US_ST_BAD_L2] = "bad_l2",
+		[US_ST_BAD_L3] = "bad_l3",
+		[US_ST_BAD_L4] = "bad_l4",
+		[US_ST_FRAGMENT] = "fragment",
+		[US_ST_OVERSIZE] = "oversize",
+		[US_ST_NOT_SIP] = "not_sip",
+		[US_ST_BAD_START] = "bad_start_line",
+		[US_ST_NO_VIA] = "no_via",
+		[US_ST_NO_CALLID] = "no_callid",
+		[US_ST_NO_CSEQ] = "no_cseq",
+		[US_ST_TRUNC_HDRS] = "truncated_headers",
+		[US_ST_TRUNC_BODY] = "truncated_body",
+		[US_ST_NO_MACHINE] = "no_machine",
+		[US_ST_NO_ROUTE] = "no_route",
+		[US_ST_MIRROR_SKIPPED] = "mirror_skipped",
+		[US_ST_EVENTS] = "events",
+		[US_ST_EVENTS_LIMITED] = "events_limited",
+		[US_ST_EVENTS_LOST] = "events_lost",
+	};
+
+	return (unsigned)s < US_ST_MAX && n[s] ? n[s] : "?";
+}
+
+const char *us_method_name(enum us_method m)
+{
+	static const char *const n[US_M_MAX] = {
+		[US_M_OTHER] = "other",         [US_M_INVITE] = "INVITE",
+		[US_M_ACK] = "ACK",             [US_M_BYE] = "BYE",
+		[US_M_CANCEL] = "CANCEL",       [US_M_REGISTER] = "REGISTER",
+		[US_M_OPTIONS] = "OPTIONS",     [US_M_PRACK] = "PRACK",
+		[US_M_SUBSCRIBE] = "SUBSCRIBE", [US_M_NOTIFY] = "NOTIFY",
+		[US_M_PUBLISH] = "PUBLISH",     [US_M_INFO] = "INFO",
+		[US_M_REFER] = "REFER",         [US_M_MESSAGE] = "MESSAGE",
+		[US_M_UPDATE] = "UPDATE",
+	};
+
+	return (unsigned)m < US_M_MAX ? n[m] : "?";
+}

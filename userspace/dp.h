@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * libunderstudy: load, pin, attach and program the understudy data plane.
+ *
+ * Every function returns 0 or a negative errno and prints nothing; where a
+ * value is refused, us_dp_error() says what and why.
+ */
+#ifndef US_DP_H
+#define US_DP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "understudy/understudy.h"
+
+struct us_dp;
+
+struct us_dp_opts {
+	const char *pin_root;   /* default US_PIN_ROOT */
+	__u32 calls_max;        /* dialog-affinity entries; 0 = US_CALLS_DEFAULT */
+	__u32 txns_max;         /* pending transactions; 0 = US_TXNS_DEFAULT */
+	bool verbose;           /* libbpf's messages to stderr */
+};
+
+enum us_role {
+	US_ROLE_CLIENT  = 0,    /* us_client: where clients reach the VIPs */
+	US_ROLE_MACHINE = 1,    /* us_machine: where the machines sit behind */
+};
+
+/* A machine as configured: id, service, address, weight, state. */
+struct us_machine_cfg {
+	__u32 id;               /* 0 .. US_MAX_MACHINES-1 */
+	__u32 svc_id;
+	int family;             /* AF_INET or AF_INET6 */
+	__u8 addr[16];          /* IPv4 in the last 4 bytes (v4-mapped) */
+	__u16 weight;           /* 1 .. US_WEIGHT_MAX */
+	enum us_mstate state;
+};
+
+/* Open the BPF object, size the maps, load it and pin the shared maps under
+ * the pin root (re-using maps already pinned there: their contents live
+ * on across restarts). */
+int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out);
+/* Release this process's handles. Pinned maps and pinned links stay: the
+ * data plane keeps forwarding. */
+void us_dp_close(struct us_dp *dp);
+/* Detach every link pinned under pin_root and remove every pin. */
+int us_dp_destroy_pins(const char *pin_root);
+
+/* The last refusal's explanation ("" if none). */
+const char *us_dp_error(const struct us_dp *dp);
+
+/* Attach the role's program to an interface by a bpf_link pinned as
+ * <pin_root>/link_<role>_<ifname>, so it survives this process. xdp_flags:
+ * XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE (0 = let the kernel choose). */
+int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 xdp_flags);
+int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role);
+
+/* Declare an interface machines sit behind. Mirror groups (devmaps with
+ * the egress program) are built for every pair of declared interfaces,
+ * including each with itself. */
+int us_dp_add_machine_iface(struct us_dp *dp, const char *ifname);
+
+/* Services. addr is 16 bytes, IPv4 v4-mapped; port in host order;
+ * share_bp is the mirrored share in basis points (0..10000). */
+int us_dp_set_service(struct us_dp *dp, __u32 svc_id, int family, const __u8 *addr,
+		      __u16 port, __u16 share_bp);
+int us_dp_set_share(struct us_dp *dp, __u32 svc_id, __u16 share_bp);
+int us_dp_del_service(struct us_dp *dp, __u32 svc_id);
+
+/* Machines. */
+int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *m);
+int us_dp_set_state(struct us_dp *dp, __u32 mid, enum us_mstate state);
+int us_dp_del_machine(struct us_dp *dp, __u32 mid);
+
+/* Rebuild the service's table of a pool from the machines now in the
+ * matching state (active pool: US_MS_ACTIVE; simulation pool:
+ * US_MS_SIMULATION), by weighted Maglev, into the unused generation, then
+ * flip the generation in one map update. */
+int us_dp_rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool);
+
+/* Map a machine's MAC address on an interface to it (responses are
+ * recognised by source MAC). us_dp_learn_macs asks the kernel's neighbour
+ * table for every machine, creating managed neighbour entries where none
+ * exist yet; it returns the number still unresolved. */
+int us_dp_set_mac(struct us_dp *dp, int ifindex, const __u8 mac[6], __u32 mid);
+int us_dp_learn_macs(struct us_dp *dp);
+
+int us_dp_set_cfg(struct us_dp *dp, const struct us_cfg *cfg);
+
+/* Counters, summed over CPUs. */
+int us_dp_read_stats(struct us_dp *dp, __u64 out[US_ST_MAX]);
+int us_dp_read_mstats(struct us_dp *dp, __u32 mid, struct us_mstats *out);
+/* Machine id at a slot of the table in use. */
+int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 slot,
+		       __u32 *mid);
+
+/* The loaded skeleton, for tests and tools that run programs directly. */
+struct understudy_bpf;
+struct understudy_bpf *us_dp_skel(struct us_dp *dp);
+
+/* Names of enum us_stat values, for output ("rx", "bad_l2", ...). */
+const char *us_stat_name(enum us_stat s);
+const char *us_method_name(enum us_method m);
+const char *us_state_name(enum us_mstate s);
+
+#endif
