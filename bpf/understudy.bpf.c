@@ -417,8 +417,10 @@ static __always_inline void us_pair(struct us_txn *t, __u32 svc_id)
 	us_count(US_ST_EVENTS);
 }
 
-/* A response from machine mid: count it, time it, pair it. */
-static __always_inline void us_response(const struct us_sip *m, __u32 svc_id, __u32 mid, int is_sim)
+/* A response from machine mid: count it, time it, pair it. Returns 1 when
+ * the transaction says the machine answered it as its simulation machine
+ * (it was promoted since): that answer must not reach the caller either. */
+static __always_inline int us_response(const struct us_sip *m, __u32 svc_id, __u32 mid, int is_sim)
 {
 	struct us_mstats *st = us_mst(mid);
 	struct us_txn_key tk = {
@@ -428,23 +430,25 @@ static __always_inline void us_response(const struct us_sip *m, __u32 svc_id, __
 		.svc_id = svc_id,
 		.method = m->cseq_method,
 	};
-	__u32 cls = m->status / 100, bit = is_sim ? US_TXN_SIM_FINAL : US_TXN_ACTIVE_FINAL, old;
+	__u32 cls = m->status / 100, bit, old, bkt;
 	struct us_txn *t;
-	__u32 bkt;
 	__u64 lat;
 
 	if (!st)
-		return;
+		return 0;
+	t = bpf_map_lookup_elem(&us_txns, &tk);
+	if (t && !is_sim && t->sim_mid == mid && t->active_mid != mid)
+		is_sim = 1;
 	st->resp_class[cls & 7]++;
 	if (m->status < 200)
-		return;
-	t = bpf_map_lookup_elem(&us_txns, &tk);
+		return is_sim;
 	if (!t) {
 		us_count(US_ST_RESP_NO_TXN);
 		st->final_class[cls & 7]++;
 		st->final_code[us_code_index(m->status)]++;
-		return;
+		return is_sim;
 	}
+	bit = is_sim ? US_TXN_SIM_FINAL : US_TXN_ACTIVE_FINAL;
 	if (t->done & bit)
 		goto retrans;
 	lat = bpf_ktime_get_ns() - t->start_ns;
@@ -467,10 +471,11 @@ static __always_inline void us_response(const struct us_sip *m, __u32 svc_id, __
 		st->lat_hist[bkt]++;
 	if (t->sim_mid != US_MID_NONE && (old | bit) == (US_TXN_ACTIVE_FINAL | US_TXN_SIM_FINAL))
 		us_pair(t, svc_id);
-	return;
+	return is_sim;
 retrans:
 	st->retrans_resp++;
 	us_count(US_ST_RETRANS_RESP);
+	return is_sim;
 }
 
 /* Parse a machine's SIP message; 0 and m filled when it is a response. */
@@ -582,8 +587,11 @@ int us_machine(struct xdp_md *ctx)
 	}
 	if (us_machine_sip(ctx, &pkt, &m))
 		return XDP_PASS;        /* counted; delivered unchanged by the kernel */
-	if (m.status)
-		us_response(&m, svc->id, mid, 0);
+	if (m.status && us_response(&m, svc->id, mid, 0)) {
+		/* answered a transaction mirrored to it before its promotion */
+		us_count(US_ST_RESP_SIM_DROP);
+		return XDP_DROP;
+	}
 
 	if (us_fib(ctx, pkt.family, pkt.saddr, pkt.daddr, pkt.ip_len, &f) !=
 	    BPF_FIB_LKUP_RET_SUCCESS) {

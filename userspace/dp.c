@@ -343,10 +343,10 @@ static void addr_str(int family, const __u8 *addr, char *buf, size_t cap)
 		inet_ntop(AF_INET6, addr, buf, cap);
 }
 
+static const __u8 v4m[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 static int check_family(struct us_dp *dp, const char *what, int family, const __u8 *addr)
 {
-	static const __u8 v4m[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 	if (family != AF_INET && family != AF_INET6)
 		return fail(dp, -EINVAL, "%s: address family %d is neither IPv4 nor IPv6", what,
 			    family);
@@ -466,9 +466,17 @@ int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *c)
 			    US_WEIGHT_MAX);
 	if (c->state <= US_MS_UNUSED || c->state >= US_MS_MAX)
 		return fail(dp, -EINVAL, "machine %u (%s): state %d unknown", c->id, a, c->state);
-	if (svc_find(dp, c->svc_id, NULL, NULL))
-		return fail(dp, -ENOENT, "machine %u (%s): service %u does not exist", c->id, a,
-			    c->svc_id);
+	{
+		struct us_svc_key sk;
+
+		if (svc_find(dp, c->svc_id, &sk, NULL))
+			return fail(dp, -ENOENT, "machine %u (%s): service %u does not exist", c->id,
+				    a, c->svc_id);
+		if ((c->family == AF_INET) != !memcmp(sk.addr, v4m, 12))
+			return fail(dp, -EINVAL,
+				    "machine %u (%s): address family differs from service %u's VIP",
+				    c->id, a, c->svc_id);
+	}
 	for (__u32 i = 0; i < US_MAX_MACHINES; i++) {
 		struct us_machine o;
 
