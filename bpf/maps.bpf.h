@@ -52,11 +52,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } us_macs SEC(".maps");
 
+/* The LRU maps keep one LRU list per CPU (BPF_F_NO_COMMON_LRU): no lock
+ * shared by all CPUs on insertion; each CPU's list holds max/ncpu. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, US_CALLS_DEFAULT);
 	__type(key, struct us_call_key);
 	__type(value, struct us_call);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } us_calls SEC(".maps");
 
@@ -65,6 +68,7 @@ struct {
 	__uint(max_entries, US_TXNS_DEFAULT);
 	__type(key, struct us_txn_key);
 	__type(value, struct us_txn);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } us_txns SEC(".maps");
 

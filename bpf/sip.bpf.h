@@ -19,7 +19,7 @@
 
 #include "maps.bpf.h"
 
-#define US_MAX_LINES   1024   /* header lines examined */
+#define US_MAX_LINES   (US_SIP_MAX / 4)  /* scan iterations: one per line or 32 bytes */
 #define US_MAX_TOKEN   16     /* longest method token */
 #define US_VIA_SCAN    512    /* bytes of the top Via searched for a branch */
 #define US_LWS_MAX     32
@@ -29,6 +29,8 @@
 	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |    \
 	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
 #define US_LOWER8 0x2020202020202020ull
+#define US_LINE_LO 0x0000000000002400ull
+#define US_LINE_HI 0x0040120800401208ull
 #define US_MASK(n) ((n) >= 8 ? ~0ull : ((1ull << ((n) * 8)) - 1))
 
 #define US_H_VIA    0x01
@@ -49,10 +51,14 @@ struct us_sip {
 	__u8  cseq_method;
 	__u8  have;          /* US_H_* seen */
 	__u8  bad;           /* enum us_stat of the first error, 0 if none */
-	__u8  pad[2];
+	__u8  started;       /* the start line's end has been seen */
+	__u8  pad;
 };
 
-typedef __u64 __attribute__((may_alias, aligned(1))) us_u64u;
+/* unaligned 8-byte loads are fine for the JIT on x86-64 and arm64, and the
+ * verifier does not demand alignment there; an aligned(1) type would make
+ * clang split every load into eight */
+typedef __u64 __attribute__((may_alias)) us_u64u;
 
 /* Mask an offset into the scratch buffer in a way the compiler cannot
  * fold into an earlier comparison, so the verifier always sees the mask. */
@@ -71,7 +77,12 @@ static __always_inline __u8 us_b(const struct us_scratch *s, __u32 off)
 
 static __always_inline __u64 us_w(const struct us_scratch *s, __u32 off)
 {
-	return *(const us_u64u *)&s->b[us_mask(off)];
+	const __u8 *p = &s->b[us_mask(off)];
+	__u64 w;
+
+	/* one 8-byte load whatever the alignment (see us_u64u) */
+	asm volatile("%0 = *(u64 *)(%1 + 0)" : "=r"(w) : "r"(p));
+	return w;
 }
 
 static __always_inline int us_is_wsp(__u8 c)
@@ -90,11 +101,28 @@ static __always_inline int us_is_token(__u8 c)
 		return 0;
 	return (w >> (c & 63)) & 1;
 }
-/* Index of the first 0x0a byte of w (0..7), or 8. */
-static __always_inline __u32 us_first_lf(__u64 w)
+#define US_ONES  0x0101010101010101ull
+#define US_HIGHS 0x8080808080808080ull
+
+/* High bit set in each byte of w equal to c; exact for the lowest one
+ * (a borrow can only mark bytes above a true match). */
+static __always_inline __u64 us_bytes_eq(__u64 w, __u8 c)
 {
-	__u64 x = w ^ 0x0a0a0a0a0a0a0a0aull;
-	__u64 t = (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+	__u64 x = w ^ (US_ONES * c);
+
+	return (x - US_ONES) & ~x & US_HIGHS;
+}
+
+/* High bit set in each byte of w below 0x21 (NUL, controls, SP): the ends
+ * of a token. Bytes from 0x80 up are never marked. */
+static __always_inline __u64 us_bytes_ctl(__u64 w)
+{
+	return (w - US_ONES * 0x21) & ~w & US_HIGHS;
+}
+
+/* Index (0..7) of the lowest byte marked in t, or 8 if none. */
+static __always_inline __u32 us_first_byte(__u64 t)
+{
 	__u32 k = 0;
 
 	if (!t)
@@ -105,25 +133,10 @@ static __always_inline __u32 us_first_lf(__u64 w)
 	return k;
 }
 
-/* Offset just past the next LF at or after off, or -1 if none before len. */
-__noinline int us_next_line(const struct us_scratch *s, __u32 off, __u32 len)
+/* Index of the first LF of w (0..7), or 8. */
+static __always_inline __u32 us_first_lf(__u64 w)
 {
-	if (!s)
-		return -1;
-	for (int i = 0; i < US_SIP_MAX / 8 + 1; i++) {
-		__u32 k;
-
-		if (off >= len || off >= US_SIP_MAX)
-			return -1;
-		k = us_first_lf(us_w(s, off));
-		if (k < 8) {
-			if (off + k >= len)
-				return -1;
-			return off + k + 1;
-		}
-		off += 8;
-	}
-	return -1;
+	return us_first_byte(us_bytes_eq(w, '\n'));
 }
 
 /* Skip linear white space (SP, HTAB, and, if fold, line folds) from off. */
@@ -229,85 +242,108 @@ __noinline long us_number(const struct us_scratch *s, __u32 off, __u32 len, __u3
 	return n ? v : -1;
 }
 
-/* Call-ID value at off: hash it, remember where it is. */
-__noinline int us_sip_callid(const struct us_scratch *s, __u32 off, __u32 len, struct us_sip *m)
+/* Hash the token at off, 8 bytes at a time, up to a byte below 0x21 (or,
+ * with param, also ';' or ','); at most US_CALLID_MAX + 8 bytes. The zero
+ * sentinel after the message stops it at the end. *np gets its length. */
+__noinline __u64 us_hash_token(const struct us_scratch *s, __u32 off, int param, __u32 *np)
 {
 	__u64 h = US_FNV_OFFSET;
 	__u32 n = 0;
 
+	if (!s || !np)
+		return 0;
+	for (int i = 0; i < US_CALLID_MAX / 8 + 1; i++) {
+		__u64 w = us_w(s, off + n);
+		__u64 t = us_bytes_ctl(w);
+		__u32 k;
+
+		if (param)
+			t |= us_bytes_eq(w, ';') | us_bytes_eq(w, ',');
+		k = us_first_byte(t);
+		if (k < 8) {
+			if (k)
+				h = us_hash_word(h, w & ((1ull << (k * 8)) - 1));
+			n += k;
+			*np = n;
+			return us_hash_end(h, n);
+		}
+		h = us_hash_word(h, w);
+		n += 8;
+	}
+	*np = n;                        /* longer than US_CALLID_MAX */
+	return 0;
+}
+
+/* Call-ID value at off: hash it, remember where it is. */
+__noinline int us_sip_callid(const struct us_scratch *s, __u32 off, __u32 len, struct us_sip *m)
+{
+	__u32 n = 0;
+	__u64 h;
+
 	if (!s || !m)
 		return 0;
-	for (int i = 0; i < US_CALLID_MAX + 1; i++) {
-		__u8 c = us_b(s, off + n);
-
-		if (off + n >= len || c <= ' ' || c >= 0x7f)
-			break;
-		h = us_hash_step(h, c);
-		n++;
-	}
-	if (n == 0 || n > US_CALLID_MAX) {
+	h = us_hash_token(s, off, 0, &n);
+	if (n == 0 || n > US_CALLID_MAX || off + n > len) {
 		m->bad = US_ST_NO_CALLID;
 		return 0;
 	}
-	m->callid_hash = us_hash_final(h);
+	m->callid_hash = h;
 	m->callid_off = off;
 	m->callid_len = n;
 	m->have |= US_H_CALLID;
 	return 0;
 }
 
-/* Hash of a parameter value at off, up to ; , or white space; 0 if empty. */
-__noinline __u64 us_hash_param(const struct us_scratch *s, __u32 off, __u32 len)
+/* One step of the search for ";branch=" in the top Via value from p:
+ * returns where to go on, 0 when done (m->branch_hash set if found). The
+ * value ends at ',' or at a line end that is not a fold. */
+__noinline __u32 us_via_step(const struct us_scratch *s, __u32 p, __u32 len, struct us_sip *m)
 {
-	__u64 h = US_FNV_OFFSET;
-	__u32 n = 0;
+	__u64 w, t;
+	__u32 k, q, n = 0;
+	__u8 c;
 
-	if (!s)
+	if (!s || !m || p >= len)
 		return 0;
-	for (int i = 0; i < US_CALLID_MAX; i++) {
-		__u8 c = us_b(s, off + n);
+	w = us_w(s, p);
+	t = us_bytes_eq(w, ';') | us_bytes_eq(w, ',') | us_bytes_eq(w, '\n') | us_bytes_eq(w, 0);
+	k = us_first_byte(t);
+	if (k == 8)
+		return p + 8;
+	p += k;
+	c = us_b(s, p);
+	if (p >= len)
+		return 0;
+	if (c == '\n')                  /* a fold (LF + white space) goes on */
+		return us_is_wsp(us_b(s, p + 1)) && p + 1 < len ? p + 2 : 0;
+	if (c != ';')
+		return 0;
+	q = p + 1;
+	if (us_is_wsp(us_b(s, q)))
+		q++;                    /* "; branch=" */
+	if (((us_w(s, q) | US_LOWER8) & US_MASK(7)) != US_W8('b', 'r', 'a', 'n', 'c', 'h', '=', 0))
+		return q;
+	if (q + 7 <= len) {
+		__u64 h = us_hash_token(s, q + 7, 1, &n);
 
-		if (off + n >= len || c <= ' ' || c == ';' || c == ',' || c >= 0x7f)
-			break;
-		h = us_hash_step(h, c);
-		n++;
+		m->branch_hash = n && q + 7 + n <= len ? h : 0;
 	}
-	return n ? us_hash_final(h) : 0;
+	return 0;
 }
 
-/* Top Via value at off: find ";branch=" in its first via-parm and hash the
- * branch. A Via without a branch (RFC 2543) hashes as 0; transactions are
- * then told apart by Call-ID and CSeq alone. */
+/* Top Via value at off: hash its first via-parm's branch. A Via without a
+ * branch (RFC 2543) hashes as 0; transactions are then told apart by
+ * Call-ID and CSeq alone. */
 __noinline int us_sip_via(const struct us_scratch *s, __u32 off, __u32 len, struct us_sip *m)
 {
-	__u32 p = off, b = 0;
+	__u32 p = off;
 
 	if (!s || !m)
 		return 0;
 	m->have |= US_H_VIA;
 	m->branch_hash = 0;
-	for (int i = 0; i < US_VIA_SCAN; i++) {
-		__u8 c = us_b(s, p);
-
-		if (p >= len || c == ',' || c == '\n' || c == '\0')
-			return 0;
-		if (c == '\r' && !(p + 2 < len && us_b(s, p + 1) == '\n' && us_is_wsp(us_b(s, p + 2))))
-			return 0;
-		if (c == ';') {
-			__u32 q = p + 1;
-
-			if (us_is_wsp(us_b(s, q)))
-				q++;            /* "; branch=" */
-			if (((us_w(s, q) | US_LOWER8) & US_MASK(7)) ==
-			    US_W8('b', 'r', 'a', 'n', 'c', 'h', '=', 0) && q + 7 <= len) {
-				b = q + 7;
-				break;
-			}
-		}
-		p++;
-	}
-	if (b)
-		m->branch_hash = us_hash_param(s, b, len);
+	for (int i = 0; i < US_VIA_SCAN / 8 && p; i++)
+		p = us_via_step(s, p, len, m);
 	return 0;
 }
 
@@ -432,51 +468,99 @@ __noinline int us_sip_header(const struct us_scratch *s, __u32 off, __u32 len, s
 	return 0;
 }
 
-/* State of the header-line loop, run by bpf_loop so that the verifier
- * checks one iteration rather than a thousand. */
+/* First characters of the header lines worth a look (any case): v(ia),
+ * c(all-id, seq, ontent-length), i, l; CR and LF end the headers. */
+static __always_inline int us_line_wanted(__u8 c)
+{
+	__u64 lo = US_LINE_LO, hi = US_LINE_HI;
+	__u64 w = (c & 0x40) ? hi : lo;
+
+	if (c & 0x80)
+		return 0;
+	return (w >> (c & 63)) & 1;
+}
+
+/*
+ * One step of the header scan from pos: find the next LF within 32 bytes
+ * and look at the line that starts after it. Returns where the scan goes
+ * on, 0 at the end of the header section (m->body_off set), or -reason.
+ * A global function, so the verifier checks it once, and the loop that
+ * calls it sees an opaque position (its states converge at once).
+ */
+__noinline int us_scan_step(const struct us_scratch *s, __u32 pos, __u32 len, struct us_sip *m)
+{
+	__u32 k, off;
+	__u8 c;
+
+	if (!s || !m)
+		return -US_ST_NOT_SIP;
+	if (pos >= len || pos >= US_SIP_MAX)
+		return -US_ST_TRUNC_HDRS;
+	k = us_first_lf(us_w(s, pos));
+	if (k == 8) {
+		k = 8 + us_first_lf(us_w(s, pos + 8));
+		if (k == 16) {
+			k = 16 + us_first_lf(us_w(s, pos + 16));
+			if (k == 24) {
+				k = 24 + us_first_lf(us_w(s, pos + 24));
+				if (k == 32)
+					return pos + 32;
+			}
+		}
+	}
+	off = pos + k + 1;              /* start of the next line */
+	if (off >= len)
+		return -US_ST_TRUNC_HDRS;
+	if (!m->started) {
+		m->started = 1;
+		if (!m->status) {
+			/* request line: "METHOD SP Request-URI SP SIP/2.0" */
+			__u32 e = pos + k;
+
+			if (us_b(s, e - 1) == '\r')
+				e--;
+			if (e < 18 || (us_w(s, e - 8) | US_LOWER8) !=
+					      US_W8(' ', 's', 'i', 'p', '/', '2', '.', '0'))
+				return -US_ST_NOT_SIP;
+		}
+	}
+	c = us_b(s, off);
+	if (!us_line_wanted(c))
+		return off;
+	if (c == '\r' || c == '\n') {
+		if (c == '\r' && (us_b(s, off + 1) != '\n' || off + 1 >= len))
+			return -US_ST_TRUNC_HDRS;
+		m->body_off = off + (c == '\r' ? 2 : 1);
+		return 0;
+	}
+	us_sip_header(s, off, len, m);
+	if (m->bad)
+		return -(int)m->bad;
+	return off;
+}
+
+/* State of the header scan, run by bpf_loop. */
 struct us_lines {
 	const struct us_scratch *s;
 	struct us_sip *m;
-	__u32 off;
+	int pos;
 	__u32 len;
 	int rc;
 };
 
-/* One header line; returns 1 to stop (end of headers or error). */
 static long us_line_cb(__u32 i, void *data)
 {
 	struct us_lines *lc = data;
-	const struct us_scratch *s = lc->s;
-	struct us_sip *m = lc->m;
-	__u32 off, len = lc->len;
-	int nxt;
-	__u8 c;
+	int r;
 
 	(void)i;
-	nxt = us_next_line(s, lc->off, len);
-	if (nxt < 0 || (__u32)nxt >= len) {
-		lc->rc = US_ST_TRUNC_HDRS;
-		return 1;
+	r = us_scan_step(lc->s, lc->pos, lc->len, lc->m);
+	if (r > 0) {
+		lc->pos = r;
+		return 0;
 	}
-	off = nxt;
-	lc->off = off;
-	c = us_b(s, off);
-	if (c == '\r' && us_b(s, off + 1) == '\n' && off + 1 < len) {
-		m->body_off = off + 2;
-		return 1;
-	}
-	if (c == '\n') {
-		m->body_off = off + 1;
-		return 1;
-	}
-	if (us_is_wsp(c))
-		return 0;               /* folded continuation */
-	us_sip_header(s, off, len, m);
-	if (m->bad) {
-		lc->rc = m->bad;
-		return 1;
-	}
-	return 0;
+	lc->rc = -r;
+	return 1;
 }
 
 /*
@@ -487,7 +571,6 @@ static long us_line_cb(__u32 i, void *data)
 __noinline int us_sip_parse(const struct us_scratch *s, __u32 len, struct us_sip *m)
 {
 	struct us_lines lc;
-	int nxt;
 
 	if (!s || !m)
 		return US_ST_NOT_SIP;
@@ -502,19 +585,10 @@ __noinline int us_sip_parse(const struct us_scratch *s, __u32 len, struct us_sip
 			return US_ST_BAD_START;
 		m->status = code;
 	} else {
-		__u32 tl = 0, e;
+		__u32 tl = 0;
 
 		m->method = us_method(s, 0, len, &tl);
 		if (tl == 0 || tl > US_MAX_TOKEN || us_b(s, tl) != ' ')
-			return US_ST_NOT_SIP;
-		nxt = us_next_line(s, 0, len);
-		if (nxt < 0)
-			return US_ST_NOT_SIP;
-		e = nxt - 1;                    /* the LF */
-		if (e > 0 && us_b(s, e - 1) == '\r')
-			e--;
-		if (e < tl + 10 ||
-		    (us_w(s, e - 8) | US_LOWER8) != US_W8(' ', 's', 'i', 'p', '/', '2', '.', '0'))
 			return US_ST_NOT_SIP;
 		if (us_b(s, tl + 1) == ' ')
 			return US_ST_BAD_START;      /* empty Request-URI */
@@ -522,9 +596,9 @@ __noinline int us_sip_parse(const struct us_scratch *s, __u32 len, struct us_sip
 
 	lc.s = s;
 	lc.m = m;
-	lc.off = 0;
+	lc.pos = 0;
 	lc.len = len;
-	lc.rc = 0;
+	lc.rc = US_ST_TRUNC_HDRS;       /* if the loop runs out */
 	bpf_loop(US_MAX_LINES, us_line_cb, &lc, 0);
 	if (lc.rc)
 		return lc.rc;

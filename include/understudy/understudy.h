@@ -337,10 +337,13 @@ static inline __u32 us_code_index(__u32 code)
 	}
 }
 
-/* Hashing of Call-ID and Via branch: FNV-1a 64 with a final avalanche, the
- * same on both sides so user space can predict placement. */
+/* Hashing of Call-ID and Via branch, the same on both sides so user space
+ * can predict placement: the string is taken 8 bytes at a time as
+ * little-endian words (the last one zero-padded), each mixed in by a
+ * multiply-xorshift, then the length and a final avalanche. */
 #define US_FNV_OFFSET 0xcbf29ce484222325ull
 #define US_FNV_PRIME  0x100000001b3ull
+#define US_HASH_MUL   0x9e3779b97f4a7c15ull
 
 static inline __u64 us_hash_step(__u64 h, __u8 c)
 {
@@ -356,6 +359,38 @@ static inline __u64 us_hash_final(__u64 h)
 	h ^= h >> 33;
 	return h;
 }
+
+static inline __u64 us_hash_word(__u64 h, __u64 w)
+{
+	h = (h ^ w) * US_HASH_MUL;
+	return h ^ (h >> 29);
+}
+
+static inline __u64 us_hash_end(__u64 h, __u32 len)
+{
+	return us_hash_final(h ^ len);
+}
+
+#ifndef __bpf__
+/* User space: the hash the data plane computes for a Call-ID or branch
+ * (little-endian hosts). */
+static inline __u64 us_hash_bytes(const void *p, __u32 n)
+{
+	const __u8 *b = (const __u8 *)p;
+	__u64 h = US_FNV_OFFSET;
+	__u32 i;
+
+	for (i = 0; i < n; i += 8) {
+		__u64 w = 0;
+		__u32 k;
+
+		for (k = 0; k < 8 && i + k < n; k++)
+			w |= (__u64)b[i + k] << (8 * k);
+		h = us_hash_word(h, w);
+	}
+	return us_hash_end(h, n);
+}
+#endif
 
 /* Mirror decision and table slot both come from the Call-ID hash, from
  * independent bits. */
