@@ -79,6 +79,15 @@ static __always_inline void us_copy16(__u8 *dst, const void *src)
 	d[3] = s[3];
 }
 
+/* Does the frame hold len bytes? The linear part usually answers; a
+ * multi-buffer frame (xdp.frags) is asked for its whole length. */
+static __always_inline int us_fits(struct xdp_md *ctx, void *data, void *data_end, __u32 len)
+{
+	if (data + len <= data_end)
+		return 1;
+	return len <= bpf_xdp_get_buff_len(ctx);
+}
+
 /* Parse up to the UDP header. pkt->family is set as soon as an IP header
  * is found (0 for anything else, e.g. ARP); sport/dport as soon as a UDP
  * header is. */
@@ -117,7 +126,7 @@ static __always_inline int us_parse(struct xdp_md *ctx, struct us_pkt *pkt)
 		ihl = ip->ihl * 4;
 		tot = bpf_ntohs(ip->tot_len);
 		if (ip->version != 4 || ihl < sizeof(*ip) || tot < ihl ||
-		    data + off + tot > data_end)
+		    !us_fits(ctx, data, data_end, off + tot))
 			return US_P_BAD_L3;
 		pkt->family = AF_INET;
 		pkt->ip_len = tot;
@@ -139,7 +148,7 @@ static __always_inline int us_parse(struct xdp_md *ctx, struct us_pkt *pkt)
 		if ((void *)(ip6 + 1) > data_end)
 			return US_P_BAD_L3;
 		plen = bpf_ntohs(ip6->payload_len);
-		if (ip6->version != 6 || data + off + sizeof(*ip6) + plen > data_end)
+		if (ip6->version != 6 || !us_fits(ctx, data, data_end, off + sizeof(*ip6) + plen))
 			return US_P_BAD_L3;
 		us_copy16(pkt->saddr, &ip6->saddr);
 		us_copy16(pkt->daddr, &ip6->daddr);

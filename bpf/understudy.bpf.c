@@ -287,7 +287,7 @@ forward:
 	}
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int us_client(struct xdp_md *ctx)
 {
 	struct us_pkt pkt;
@@ -324,7 +324,7 @@ int us_client(struct xdp_md *ctx)
 
 /* ---- devmap egress: one of the two copies of a mirrored message -------- */
 
-SEC("xdp/devmap")
+SEC("xdp.frags/devmap")
 int us_egress(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -517,7 +517,7 @@ static __always_inline int us_machine_sip(struct xdp_md *ctx, const struct us_pk
 	return 0;
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int us_machine(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
