@@ -170,51 +170,60 @@ __noinline __u32 us_skip_ws(const struct us_scratch *s, __u32 off, __u32 len, in
 __noinline int us_method(const struct us_scratch *s, __u32 off, __u32 len, __u32 *tlen)
 {
 	__u64 w, m;
-	__u32 n = 0;
+	__u32 n = 0, k;
 
 	if (!s || !tlen)
 		return US_M_OTHER;
+	/* known methods end within 9 bytes, at a byte below 0x21: one word
+	 * test finds where, without a loop */
 	w = us_w(s, off);
+	k = us_first_byte(us_bytes_ctl(w));
+	if (off + k <= len) {
+		m = w & US_MASK(k);
+		*tlen = k;
+		switch (k) {
+		case 3:
+			if (m == US_W8('A', 'C', 'K', 0, 0, 0, 0, 0)) return US_M_ACK;
+			if (m == US_W8('B', 'Y', 'E', 0, 0, 0, 0, 0)) return US_M_BYE;
+			break;
+		case 4:
+			if (m == US_W8('I', 'N', 'F', 'O', 0, 0, 0, 0)) return US_M_INFO;
+			break;
+		case 5:
+			if (m == US_W8('P', 'R', 'A', 'C', 'K', 0, 0, 0)) return US_M_PRACK;
+			if (m == US_W8('R', 'E', 'F', 'E', 'R', 0, 0, 0)) return US_M_REFER;
+			break;
+		case 6:
+			if (m == US_W8('I', 'N', 'V', 'I', 'T', 'E', 0, 0)) return US_M_INVITE;
+			if (m == US_W8('C', 'A', 'N', 'C', 'E', 'L', 0, 0)) return US_M_CANCEL;
+			if (m == US_W8('N', 'O', 'T', 'I', 'F', 'Y', 0, 0)) return US_M_NOTIFY;
+			if (m == US_W8('U', 'P', 'D', 'A', 'T', 'E', 0, 0)) return US_M_UPDATE;
+			break;
+		case 7:
+			if (m == US_W8('O', 'P', 'T', 'I', 'O', 'N', 'S', 0)) return US_M_OPTIONS;
+			if (m == US_W8('P', 'U', 'B', 'L', 'I', 'S', 'H', 0)) return US_M_PUBLISH;
+			if (m == US_W8('M', 'E', 'S', 'S', 'A', 'G', 'E', 0)) return US_M_MESSAGE;
+			break;
+		case 8:
+			if (m == US_W8('R', 'E', 'G', 'I', 'S', 'T', 'E', 'R') &&
+			    us_bytes_ctl(us_w(s, off + 8)) & 0x80) {
+				return US_M_REGISTER;
+			}
+			if (m == US_W8('S', 'U', 'B', 'S', 'C', 'R', 'I', 'B') &&
+			    us_b(s, off + 8) == 'E' && us_b(s, off + 9) <= ' ' && off + 9 <= len) {
+				*tlen = 9;
+				return US_M_SUBSCRIBE;
+			}
+			break;
+		}
+	}
+	/* an extension method: a token of any length up to US_MAX_TOKEN */
 	for (int i = 0; i < US_MAX_TOKEN + 1; i++) {
 		if (off + n >= len || !us_is_token(us_b(s, off + n)))
 			break;
 		n++;
 	}
 	*tlen = n;
-	if (n == 0 || n > US_MAX_TOKEN)
-		return US_M_OTHER;
-	m = w & US_MASK(n);
-	switch (n) {
-	case 3:
-		if (m == US_W8('A', 'C', 'K', 0, 0, 0, 0, 0)) return US_M_ACK;
-		if (m == US_W8('B', 'Y', 'E', 0, 0, 0, 0, 0)) return US_M_BYE;
-		break;
-	case 4:
-		if (m == US_W8('I', 'N', 'F', 'O', 0, 0, 0, 0)) return US_M_INFO;
-		break;
-	case 5:
-		if (m == US_W8('P', 'R', 'A', 'C', 'K', 0, 0, 0)) return US_M_PRACK;
-		if (m == US_W8('R', 'E', 'F', 'E', 'R', 0, 0, 0)) return US_M_REFER;
-		break;
-	case 6:
-		if (m == US_W8('I', 'N', 'V', 'I', 'T', 'E', 0, 0)) return US_M_INVITE;
-		if (m == US_W8('C', 'A', 'N', 'C', 'E', 'L', 0, 0)) return US_M_CANCEL;
-		if (m == US_W8('N', 'O', 'T', 'I', 'F', 'Y', 0, 0)) return US_M_NOTIFY;
-		if (m == US_W8('U', 'P', 'D', 'A', 'T', 'E', 0, 0)) return US_M_UPDATE;
-		break;
-	case 7:
-		if (m == US_W8('O', 'P', 'T', 'I', 'O', 'N', 'S', 0)) return US_M_OPTIONS;
-		if (m == US_W8('P', 'U', 'B', 'L', 'I', 'S', 'H', 0)) return US_M_PUBLISH;
-		if (m == US_W8('M', 'E', 'S', 'S', 'A', 'G', 'E', 0)) return US_M_MESSAGE;
-		break;
-	case 8:
-		if (m == US_W8('R', 'E', 'G', 'I', 'S', 'T', 'E', 'R')) return US_M_REGISTER;
-		break;
-	case 9:
-		if (m == US_W8('S', 'U', 'B', 'S', 'C', 'R', 'I', 'B') && us_b(s, off + 8) == 'E')
-			return US_M_SUBSCRIBE;
-		break;
-	}
 	return US_M_OTHER;
 }
 
