@@ -501,10 +501,14 @@ __noinline int us_scan_step(const struct us_scratch *s, __u32 pos, __u32 len, st
 	__u32 k, off;
 	__u8 c;
 
+	/* before the first line end a request's start line is unchecked: a
+	 * message that ends there is no SIP at all */
+	int trunc = m && !m->started && !m->status ? US_ST_NOT_SIP : US_ST_TRUNC_HDRS;
+
 	if (!s || !m)
 		return -US_ST_NOT_SIP;
 	if (pos >= len || pos >= US_SIP_MAX)
-		return -US_ST_TRUNC_HDRS;
+		return -trunc;
 	k = us_first_lf(us_w(s, pos));
 	if (k == 8) {
 		k = 8 + us_first_lf(us_w(s, pos + 8));
@@ -519,7 +523,7 @@ __noinline int us_scan_step(const struct us_scratch *s, __u32 pos, __u32 len, st
 	}
 	off = pos + k + 1;              /* start of the next line */
 	if (off >= len)
-		return -US_ST_TRUNC_HDRS;
+		return -trunc;
 	if (!m->started) {
 		m->started = 1;
 		if (!m->status) {

@@ -101,6 +101,20 @@ static __always_inline int us_machine_takes_calls(__u32 mid, int new_call)
 	return m->state == US_MS_ACTIVE || (!new_call && m->state == US_MS_DRAINING);
 }
 
+/* A request sent to machine mid: first sightings by method, or a
+ * retransmission. Responses from clients are not counted here. */
+static __always_inline void us_count_request(__u32 mid, const struct us_sip *m, int retrans)
+{
+	struct us_mstats *st = us_mst(mid);
+
+	if (!st || m->status)
+		return;
+	if (retrans)
+		st->retrans_req++;
+	else
+		st->req[m->method < US_M_MAX ? m->method : 0]++;
+}
+
 static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 					 const struct us_svc *svc)
 {
@@ -110,8 +124,9 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 	struct us_machine *am, *sm;
 	struct us_scratch *s;
 	struct us_sip m = {};
-	struct us_mstats *st;
-	__u32 active = US_MID_NONE, sim = US_MID_NONE, svc_id = svc->id;
+	struct us_group_key gk;
+	void *group = NULL;
+	__u32 active = US_MID_NONE, sim = US_MID_NONE, svc_id = svc->id, *seqp = NULL;
 	int rc, update_call = 0, retrans = 0, want_txn;
 
 	if (pkt->payload_len > US_SIP_MAX) {
@@ -154,33 +169,50 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 			return XDP_DROP;
 		}
 	}
-	if (update_call) {
-		nc.active_mid = active;
-		nc.sim_mid = sim;
-		nc.created_ns = call ? call->created_ns : bpf_ktime_get_ns();
-		bpf_map_update_elem(&us_calls, &ck, &nc, BPF_ANY);
-	}
-
 	am = us_machine_get(active);
 	if (!am)
 		return XDP_DROP;
 	if (us_fib(ctx, pkt->family, pkt->saddr, am->addr, pkt->ip_len, &fa) !=
 	    BPF_FIB_LKUP_RET_SUCCESS) {
 		us_count(US_ST_NO_ROUTE);
-		return XDP_DROP;
+		return XDP_DROP;        /* nothing recorded: a retransmission starts afresh */
 	}
 
-	/* mirror only to a machine still in simulation, and only if its copy
-	 * can be delivered */
+	/* Settle the mirror before anything is recorded: only to a machine
+	 * still in simulation, only a frame the devmap can clone (one buffer),
+	 * only when the copy has a route and a group. A new call whose first
+	 * message cannot be mirrored is recorded as not mirrored: whole calls
+	 * or nothing. */
 	if (sim != US_MID_NONE) {
+		__u32 seqk = US_EGSEQ_NEXT;
+		int metalen;
+
 		sm = us_machine_get(sim);
 		if (!sm || sm->state != US_MS_SIMULATION) {
 			sim = US_MID_NONE;
-		} else if (us_fib(ctx, pkt->family, pkt->saddr, sm->addr, pkt->ip_len, &fs) !=
-			   BPF_FIB_LKUP_RET_SUCCESS) {
+		} else if ((long)ctx->data_end - (long)ctx->data < (long)bpf_xdp_get_buff_len(ctx) ||
+			   us_fib(ctx, pkt->family, pkt->saddr, sm->addr, pkt->ip_len, &fs) !=
+				   BPF_FIB_LKUP_RET_SUCCESS ||
+			   !(gk.active_ifindex = fa.ifindex, gk.sim_ifindex = fs.ifindex,
+			     group = bpf_map_lookup_elem(&us_groups, &gk)) ||
+			   !(seqp = bpf_map_lookup_elem(&us_egseq, &seqk))) {
 			us_count(US_ST_MIRROR_SKIPPED);
 			sim = US_MID_NONE;
+		} else {
+			/* room for the metadata; relative to what is there, so a
+			 * repeated test run (which keeps the frame) asks for none */
+			metalen = (long)ctx->data - (long)ctx->data_meta;
+			if (bpf_xdp_adjust_meta(ctx, metalen - (int)sizeof(struct us_meta))) {
+				us_count(US_ST_MIRROR_SKIPPED);
+				sim = US_MID_NONE;
+			}
 		}
+	}
+	if (update_call) {
+		nc.active_mid = active;
+		nc.sim_mid = call ? call->sim_mid : sim;
+		nc.created_ns = call ? call->created_ns : bpf_ktime_get_ns();
+		bpf_map_update_elem(&us_calls, &ck, &nc, BPF_ANY);
 	}
 
 	/* transaction start: first sighting only (ACK has no response) */
@@ -208,7 +240,6 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 		tv->method = m.method;
 		if (sim != US_MID_NONE) {
 			__u32 n = m.callid_len < US_CALLID_COPY ? m.callid_len : US_CALLID_COPY;
-
 			__u64 *dst = (__u64 *)tv->callid;
 
 #pragma unroll
@@ -221,39 +252,15 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 	}
 
 counted:
-	st = us_mst(active);
-	if (st && !m.status) {
-		if (retrans)
-			st->retrans_req++;
-		else
-			st->req[m.method < US_M_MAX ? m.method : 0]++;
-	}
+	us_count_request(active, &m, retrans);
 	if (retrans)
 		us_count(US_ST_RETRANS_REQ);
 	us_count(US_ST_REQ_FWD);
 
-	if (sim != US_MID_NONE) {
-		struct us_group_key gk = { .active_ifindex = fa.ifindex, .sim_ifindex = fs.ifindex };
-		void *group = bpf_map_lookup_elem(&us_groups, &gk);
-		__u32 seqk = US_EGSEQ_NEXT, *seqp = bpf_map_lookup_elem(&us_egseq, &seqk);
-		struct us_meta *md;
-		void *data;
-		int metalen;
+	if (sim != US_MID_NONE && group && seqp) {
+		struct us_meta *md = (void *)(long)ctx->data_meta;
 
-		if (!group || !seqp) {
-			us_count(US_ST_MIRROR_SKIPPED);
-			goto forward;
-		}
-		/* room for the metadata; relative to what is there already, so
-		 * a repeated test run (which keeps the frame) asks for none */
-		metalen = (long)ctx->data - (long)ctx->data_meta;
-		if (bpf_xdp_adjust_meta(ctx, metalen - (int)sizeof(*md))) {
-			us_count(US_ST_MIRROR_SKIPPED);
-			goto forward;
-		}
-		md = (void *)(long)ctx->data_meta;
-		data = (void *)(long)ctx->data;
-		if ((void *)(md + 1) > data)
+		if ((void *)(md + 1) > (void *)(long)ctx->data)
 			return XDP_DROP;
 		__builtin_memcpy(md->active_dmac, fa.dmac, ETH_ALEN);
 		__builtin_memcpy(md->active_smac, fa.smac, ETH_ALEN);
@@ -262,19 +269,11 @@ counted:
 		md->active_ifindex = fa.ifindex;
 		*seqp = (*seqp + 1) & ~US_META_SHARED;
 		md->seq = *seqp | (fa.ifindex == fs.ifindex ? US_META_SHARED : 0);
-
-		st = us_mst(sim);
-		if (st && !m.status) {
-			if (retrans)
-				st->retrans_req++;
-			else
-				st->req[m.method < US_M_MAX ? m.method : 0]++;
-		}
+		us_count_request(sim, &m, retrans);
 		us_count(US_ST_REQ_MIRRORED);
 		return bpf_redirect_map(group, 0, BPF_F_BROADCAST | XDP_DROP);
 	}
 
-forward:
 	{
 		void *data = (void *)(long)ctx->data;
 		void *data_end = (void *)(long)ctx->data_end;
@@ -547,8 +546,10 @@ int us_machine(struct xdp_md *ctx)
 	}
 	mid = *midp;
 	mach = us_machine_get(mid);
-	if (!mach)
+	if (!mach) {
+		us_count(US_ST_PASS);
 		return XDP_PASS;
+	}
 	is_active = mach->state == US_MS_ACTIVE || mach->state == US_MS_DRAINING;
 
 	__builtin_memset(&pkt, 0, sizeof(pkt));
@@ -559,8 +560,10 @@ int us_machine(struct xdp_md *ctx)
 	if (!is_active) {
 		struct us_mstats *st = us_mst(mid);
 
-		if (!pkt.family)
-			return XDP_PASS;        /* ARP and other non-IP */
+		if (!pkt.family) {
+			us_count(US_ST_PASS);   /* ARP and other non-IP */
+			return XDP_PASS;
+		}
 		if (svc && rc == US_P_UDP) {
 			if (!us_machine_sip(ctx, &pkt, &m) && m.status)
 				us_response(&m, svc->id, mid, 1);

@@ -438,6 +438,8 @@ const char *us_state_name(enum us_mstate s)
 	return (unsigned)s < US_MS_MAX ? n[s] : "?";
 }
 
+static int rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 exclude);
+
 static int machine_get(struct us_dp *dp, __u32 mid, struct us_machine *m)
 {
 	if (mid >= US_MAX_MACHINES)
@@ -447,9 +449,43 @@ static int machine_get(struct us_dp *dp, __u32 mid, struct us_machine *m)
 	return 0;
 }
 
-int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *c)
+/* The pool a state puts a machine's entries in, or -1. */
+static int state_pool(__u8 state)
+{
+	return state == US_MS_ACTIVE ? US_POOL_ACTIVE : state == US_MS_SIMULATION ? US_POOL_SIM : -1;
+}
+
+/*
+ * Write machine mid's entry and keep the tables true, in an order that
+ * never lets a table name a machine in the wrong state: a pool the machine
+ * leaves is rebuilt without it first; a pool it joins (or whose weight
+ * changes) is rebuilt after the entry is written.
+ */
+static int machine_apply(struct us_dp *dp, __u32 mid, const struct us_machine *nw)
 {
 	int fd = bpf_map__fd(dp->skel->maps.us_machines);
+	int op, np, err;
+	struct us_machine old;
+
+	if (machine_get(dp, mid, &old))
+		memset(&old, 0, sizeof(old));
+	op = state_pool(old.state);
+	np = state_pool(nw->state);
+	if (op >= 0 && (op != np || old.svc_id != nw->svc_id)) {
+		err = rebuild(dp, old.svc_id, op, mid);
+		if (err && err != -ENOENT)
+			return err;
+	}
+	if (bpf_map_update_elem(fd, &mid, nw, 0))
+		return fail(dp, -errno, "machine %u: map update failed: %s", mid, strerror(errno));
+	if (np >= 0 && (np != op || old.svc_id != nw->svc_id || old.weight != nw->weight ||
+			memcmp(old.addr, nw->addr, 16)))
+		return rebuild(dp, nw->svc_id, np, US_MID_NONE);
+	return 0;
+}
+
+int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *c)
+{
 	struct us_machine m = { 0 };
 	char a[INET6_ADDRSTRLEN];
 	int err;
@@ -492,9 +528,7 @@ int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *c)
 	m.state = c->state;
 	m.family = c->family;
 	m.weight = c->weight;
-	if (bpf_map_update_elem(fd, &c->id, &m, 0))
-		return fail(dp, -errno, "machine %u: map update failed: %s", c->id, strerror(errno));
-	return 0;
+	return machine_apply(dp, c->id, &m);
 }
 
 int us_dp_set_state(struct us_dp *dp, __u32 mid, enum us_mstate state)
@@ -506,9 +540,7 @@ int us_dp_set_state(struct us_dp *dp, __u32 mid, enum us_mstate state)
 	if (state <= US_MS_UNUSED || state >= US_MS_MAX)
 		return fail(dp, -EINVAL, "machine %u: state %d unknown", mid, state);
 	m.state = state;
-	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_machines), &mid, &m, 0))
-		return -errno;
-	return 0;
+	return machine_apply(dp, mid, &m);
 }
 
 static void macs_forget(struct us_dp *dp, __u32 mid, const struct us_mac_key *keep)
@@ -533,16 +565,19 @@ static void macs_forget(struct us_dp *dp, __u32 mid, const struct us_mac_key *ke
 int us_dp_del_machine(struct us_dp *dp, __u32 mid)
 {
 	struct us_machine m = { 0 };
+	int err;
 
 	if (mid >= US_MAX_MACHINES)
 		return fail(dp, -EINVAL, "machine %u: id out of range", mid);
-	macs_forget(dp, mid, NULL);
-	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_machines), &mid, &m, 0))
-		return -errno;
-	return 0;
+	err = machine_apply(dp, mid, &m);
+	if (!err)
+		macs_forget(dp, mid, NULL);
+	return err;
 }
 
-int us_dp_rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool)
+/* Rebuild a pool's table; machine `exclude` (US_MID_NONE for none) is left
+ * out whatever its state says, for a machine about to leave the pool. */
+static int rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 exclude)
 {
 	static __u32 table[US_MAGLEV_SIZE], keys[US_MAGLEV_SIZE];
 	struct us_maglev_backend be[US_MAX_MACHINES];
@@ -562,7 +597,7 @@ int us_dp_rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool)
 	for (__u32 i = 0; i < US_MAX_MACHINES; i++) {
 		struct us_machine m;
 
-		if (machine_get(dp, i, &m) || m.svc_id != svc_id || m.state != want)
+		if (i == exclude || machine_get(dp, i, &m) || m.svc_id != svc_id || m.state != want)
 			continue;
 		be[n].key = us_maglev_key(m.addr);
 		be[n].mid = i;
@@ -592,6 +627,11 @@ int us_dp_rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool)
 		return fail(dp, -errno, "service %u: generation flip failed: %s", svc_id,
 			    strerror(errno));
 	return 0;
+}
+
+int us_dp_rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool)
+{
+	return rebuild(dp, svc_id, pool, US_MID_NONE);
 }
 
 int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 slot,

@@ -68,13 +68,16 @@ int us_dp_set_service(struct us_dp *dp, __u32 svc_id, int family, const __u8 *ad
 int us_dp_set_share(struct us_dp *dp, __u32 svc_id, __u16 share_bp);
 int us_dp_del_service(struct us_dp *dp, __u32 svc_id);
 
-/* Machines. */
+/* Machines. Each change rebuilds the tables it affects, in an order that
+ * never lets a table name a machine in another state: a pool the machine
+ * leaves is rebuilt without it before its entry changes; a pool it joins,
+ * after. */
 int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *m);
 int us_dp_set_state(struct us_dp *dp, __u32 mid, enum us_mstate state);
 int us_dp_del_machine(struct us_dp *dp, __u32 mid);
 
-/* Rebuild the service's table of a pool from the machines now in the
- * matching state (active pool: US_MS_ACTIVE; simulation pool:
+/* Rebuild (explicitly) the service's table of a pool from the machines now
+ * in the matching state (active pool: US_MS_ACTIVE; simulation pool:
  * US_MS_SIMULATION), by weighted Maglev, into the unused generation, then
  * flip the generation in one map update. */
 int us_dp_rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool);

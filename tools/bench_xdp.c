@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Per-packet cost of each data-plane path, by BPF_PROG_TEST_RUN.
+ *
+ * Two figures per path:
+ *  - steady: one packet run `repeat` times in the kernel; the kernel's
+ *    average. For requests and responses this is the path of a known call
+ *    and transaction (a retransmission), since the frame is the same.
+ *  - first: a different call each time (a new Call-ID, so a new call and
+ *    transaction, or a first final response), one run per syscall; the
+ *    median of the kernel's per-run durations minus the same figure for
+ *    an empty XDP program (the timer's own cost).
+ * Each figure is the median of RUNS runs; the spread is max - min.
+ *
+ * Usage: bench_xdp [-r RUNS] [-n REPEAT] [-u UNIQUE] [-j FILE]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp.h"
+#include "pktbuild.h"
+#include "testnet.h"
+#include "understudy.skel.h"
+
+#define MAX_RUNS 64
+#define FRAME 2048
+
+enum bpath { P_NON_SERVICE, P_REQUEST, P_REQUEST_MIRRORED, P_RESP_ACTIVE, P_RESP_SIM, P_MAX };
+
+static const char *const path_name[P_MAX] = {
+	"non_service", "request", "request_mirrored", "response_active", "response_simulation",
+};
+
+struct opts {
+	int runs;
+	__u32 repeat;
+	int unique;
+	const char *json;
+};
+
+static struct us_dp *dp;
+static char pin_root[64];
+static int empty_fd = -1;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One test run; returns the kernel's average duration per repeat in ns. */
+static int run(int prog_fd, const __u8 *pkt, size_t len, int ifindex, __u32 repeat,
+	       __u32 *action, double *ns)
+{
+	struct xdp_md ctx = { .ingress_ifindex = ifindex, .data_end = len };
+	__u8 out[FRAME + 256];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		    .repeat = repeat);
+	int err = bpf_prog_test_run_opts(prog_fd, &o);
+
+	if (err)
+		return err;
+	*action = o.retval;
+	*ns = o.duration;
+	return 0;
+}
+
+/* A SIP frame: request from the client, or response from a machine. */
+static size_t frame(__u8 *buf, enum bpath p, int call, enum testnet_hostid from)
+{
+	char sip[FRAME], callid[64], branch[64];
+	struct pkt_l2l4 l = { .family = AF_INET, .sport = 5060, .dport = 5060 };
+	const struct testnet_host *c = &testnet.hosts[TN_CLIENT];
+	size_t n;
+
+	snprintf(callid, sizeof(callid), "bench-%d-%d@198.18.0.1", p == P_REQUEST_MIRRORED, call);
+	snprintf(branch, sizeof(branch), "z9hG4bK-bench-%d-%d", p == P_REQUEST_MIRRORED, call);
+	if (p == P_NON_SERVICE) {
+		memcpy(l.smac, c->mac, 6);
+		memcpy(l.dmac, testnet.ifs[TN_CLI].mac, 6);
+		l.saddr = c->v4;
+		l.daddr = testnet.vip4;
+		l.dport = 53;
+		n = sip_typical_invite(sip, sizeof(sip), callid, branch);
+	} else if (p == P_REQUEST || p == P_REQUEST_MIRRORED) {
+		memcpy(l.smac, c->mac, 6);
+		memcpy(l.dmac, testnet.ifs[TN_CLI].mac, 6);
+		l.saddr = c->v4;
+		l.daddr = testnet.vip4;
+		n = sip_typical_invite(sip, sizeof(sip), callid, branch);
+	} else {
+		struct sip_msg m = {
+			.status = 200, .reason = "OK", .callid = callid, .branch = branch,
+			.cseq = 1, .cseq_method = "INVITE", .body_len = 300,
+		};
+
+		snprintf(callid, sizeof(callid), "bench-1-%d@198.18.0.1", call);
+		snprintf(branch, sizeof(branch), "z9hG4bK-bench-1-%d", call);
+		memcpy(l.smac, testnet.hosts[from].mac, 6);
+		memcpy(l.dmac, testnet.ifs[testnet.hosts[from].ifc].mac, 6);
+		l.saddr = testnet.vip4;
+		l.daddr = c->v4;
+		n = sip_build(sip, sizeof(sip), &m);
+	}
+	return pkt_build(buf, FRAME, &l, sip, n);
+}
+
+static int setup(void)
+{
+	struct us_dp_opts o = { .pin_root = pin_root, .verbose = getenv("US_VERBOSE") != NULL };
+	const enum testnet_hostid hosts[3] = { TN_A1, TN_A2, TN_S1 };
+	int err;
+
+	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/understudy-bench-%d", getpid());
+	err = us_dp_open(&o, &dp);
+	if (err) {
+		fprintf(stderr, "bench: loading the data plane failed: %s\n", strerror(-err));
+		return err;
+	}
+	err = us_dp_set_service(dp, 0, AF_INET, testnet.vip4_addr, 5060, 0);
+	for (int i = 0; i < 3 && !err; i++) {
+		const struct testnet_host *h = &testnet.hosts[hosts[i]];
+		struct us_machine_cfg m = {
+			.id = i, .svc_id = 0, .family = AF_INET, .weight = 1,
+			.state = i < 2 ? US_MS_ACTIVE : US_MS_SIMULATION,
+		};
+
+		memcpy(m.addr, h->addr4, 16);
+		err = us_dp_set_machine(dp, &m);
+		if (!err)
+			err = us_dp_set_mac(dp, testnet.ifs[h->ifc].ifindex, h->mac, i);
+	}
+	if (!err)
+		err = us_dp_add_machine_iface(dp, testnet.ifs[TN_MACH].name);
+	if (!err)
+		err = us_dp_rebuild(dp, 0, US_POOL_ACTIVE);
+	if (!err)
+		err = us_dp_rebuild(dp, 0, US_POOL_SIM);
+	if (err) {
+		fprintf(stderr, "bench: configuring the data plane failed: %s\n", us_dp_error(dp));
+		return err;
+	}
+	/* a repeated run keeps the rewritten frame: the active machine's
+	 * response then carries the balancer's MAC as its source; map that
+	 * to the machine too, so every repeat takes the same path */
+	{
+		struct us_mac_key k = { .ifindex = testnet.ifs[TN_MACH].ifindex };
+		__u32 mid = 0;
+
+		memcpy(k.mac, testnet.ifs[TN_CLI].mac, 6);
+		err = bpf_map_update_elem(bpf_map__fd(us_dp_skel(dp)->maps.us_macs), &k, &mid, 0);
+		if (err)
+			return -errno;
+	}
+	{
+		/* the timer's own cost: an empty XDP program */
+		const struct bpf_insn insns[] = {
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+
+		empty_fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "us_empty", "GPL", insns, 2, NULL);
+		if (empty_fd < 0)
+			return empty_fd;
+	}
+	return 0;
+}
+
+struct result {
+	double steady[MAX_RUNS], first[MAX_RUNS];
+	double steady_med, steady_spread, first_med, first_spread;
+	__u32 action;
+};
+
+static const char *action_name(__u32 a)
+{
+	static const char *const n[] = { "ABORTED", "DROP", "PASS", "TX", "REDIRECT" };
+
+	return a < 5 ? n[a] : "?";
+}
+
+/* Median over `unique` single runs of different calls, minus the empty program's. */
+static int first_sighting(enum bpath p, int prog_fd, int ifindex, int unique, int base,
+			  double *out)
+{
+	static double d[100000], e[100000];
+	__u8 pkt[FRAME];
+	__u32 act;
+	int err;
+
+	if (unique > 100000)
+		unique = 100000;
+	for (int i = 0; i < unique; i++) {
+		size_t n;
+
+		if (p == P_RESP_ACTIVE || p == P_RESP_SIM) {
+			/* the request first, so that the response is a first final */
+			n = frame(pkt, P_REQUEST_MIRRORED, base + i, TN_CLIENT);
+			err = run(bpf_program__fd(us_dp_skel(dp)->progs.us_client), pkt, n,
+				  testnet.ifs[TN_CLI].ifindex, 1, &act, &d[i]);
+			if (err)
+				return err;
+		}
+		n = frame(pkt, p, base + i, p == P_RESP_SIM ? TN_S1 : TN_A1);
+		err = run(prog_fd, pkt, n, ifindex, 1, &act, &d[i]);
+		if (!err)
+			err = run(empty_fd, pkt, n, ifindex, 1, &act, &e[i]);
+		if (err)
+			return err;
+	}
+	*out = median(d, unique) - median(e, unique);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .runs = 5, .repeat = 200000, .unique = 20000, .json = NULL };
+	static struct result res[P_MAX];
+	int err, c, base = 0;
+	FILE *js = NULL;
+
+	while ((c = getopt(argc, argv, "r:n:u:j:h")) != -1) {
+		switch (c) {
+		case 'r':
+			o.runs = atoi(optarg);
+			break;
+		case 'n':
+			o.repeat = strtoul(optarg, NULL, 10);
+			break;
+		case 'u':
+			o.unique = atoi(optarg);
+			break;
+		case 'j':
+			o.json = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-r RUNS(1..%d)] [-n REPEAT] [-u UNIQUE] [-j FILE]\n",
+				argv[0], MAX_RUNS);
+			return c == 'h' ? EXIT_SUCCESS : EXIT_FAILURE;
+		}
+	}
+	if (o.runs < 1 || o.runs > MAX_RUNS || o.repeat < 1 || o.unique < 1) {
+		fprintf(stderr, "bench: -r must be 1..%d, -n and -u positive\n", MAX_RUNS);
+		return EXIT_FAILURE;
+	}
+	if (testnet_enter())
+		return EXIT_FAILURE;
+	err = setup();
+	if (err)
+		goto out;
+
+	for (int p = 0; p < P_MAX; p++) {
+		struct understudy_bpf *sk = us_dp_skel(dp);
+		int machine = p == P_RESP_ACTIVE || p == P_RESP_SIM;
+		int fd = bpf_program__fd(machine ? sk->progs.us_machine : sk->progs.us_client);
+		int ifindex = testnet.ifs[machine ? TN_MACH : TN_CLI].ifindex;
+		__u8 pkt[FRAME];
+		size_t n;
+
+		err = us_dp_set_share(dp, 0, p == P_REQUEST_MIRRORED || machine ? US_SHARE_MAX : 0);
+		if (err)
+			goto out;
+		for (int r = 0; r < o.runs; r++) {
+			if (machine) {
+				/* the mirrored request of the call first */
+				n = frame(pkt, P_REQUEST_MIRRORED, 1000000 + r, TN_CLIENT);
+				err = run(bpf_program__fd(sk->progs.us_client), pkt, n,
+					  testnet.ifs[TN_CLI].ifindex, 1, &res[p].action, &res[p].steady[r]);
+				if (err)
+					goto out;
+			}
+			n = frame(pkt, p, 1000000 + r, p == P_RESP_SIM ? TN_S1 : TN_A1);
+			err = run(fd, pkt, n, ifindex, o.repeat, &res[p].action, &res[p].steady[r]);
+			if (!err)
+				err = first_sighting(p, fd, ifindex, o.unique / o.runs, base, &res[p].first[r]);
+			base += o.unique;
+			if (err)
+				goto out;
+		}
+		res[p].steady_spread = 0;
+		res[p].steady_med = median(res[p].steady, o.runs);
+		res[p].steady_spread = res[p].steady[o.runs - 1] - res[p].steady[0];
+		res[p].first_med = median(res[p].first, o.runs);
+		res[p].first_spread = res[p].first[o.runs - 1] - res[p].first[0];
+	}
+
+	printf("per-packet cost, BPF_PROG_TEST_RUN, %d runs each: steady = %u repeats of one frame "
+	       "(a known call); first = a new call per packet (%d per run), timer cost subtracted\n",
+	       o.runs, o.repeat, o.unique / o.runs);
+	printf("%-20s %-9s %12s %8s %12s %8s\n", "path", "action", "steady ns", "spread", "first ns",
+	       "spread");
+	for (int p = 0; p < P_MAX; p++)
+		printf("%-20s %-9s %12.1f %8.1f %12.1f %8.1f\n", path_name[p],
+		       action_name(res[p].action), res[p].steady_med, res[p].steady_spread,
+		       res[p].first_med, res[p].first_spread);
+	printf("targets: non_service <= 30 ns: %s; request_mirrored <= 250 ns: %s (first: %s)\n",
+	       res[P_NON_SERVICE].steady_med <= 30 ? "met" : "MISSED",
+	       res[P_REQUEST_MIRRORED].steady_med <= 250 ? "met" : "MISSED",
+	       res[P_REQUEST_MIRRORED].first_med <= 250 ? "met" : "MISSED");
+
+	if (o.json) {
+		js = fopen(o.json, "w");
+		if (!js) {
+			err = -errno;
+			fprintf(stderr, "bench: %s: %s\n", o.json, strerror(errno));
+			goto out;
+		}
+		fprintf(js, "{\"ns_per_packet\": {");
+		for (int p = 0; p < P_MAX; p++)
+			fprintf(js, "%s\"%s\": %.1f", p ? ", " : "", path_name[p], res[p].steady_med);
+		fprintf(js, "}, \"ns_per_packet_first\": {");
+		for (int p = 0; p < P_MAX; p++)
+			fprintf(js, "%s\"%s\": %.1f", p ? ", " : "", path_name[p], res[p].first_med);
+		fprintf(js, "}, \"runs\": %d, \"repeat\": %u}\n", o.runs, o.repeat);
+		fclose(js);
+	}
+out:
+	if (err)
+		fprintf(stderr, "bench: failed: %s\n", strerror(err < 0 ? -err : err));
+	if (empty_fd >= 0)
+		close(empty_fd);
+	us_dp_close(dp);
+	us_dp_destroy_pins(pin_root);
+	testnet_leave();
+	return err ? EXIT_FAILURE : EXIT_SUCCESS;
+}
