@@ -24,31 +24,36 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARN) \
               -Wno-unused-function -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 CFLAGS     ?= -g -O2
 CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(OUT)
-LDLIBS_BPF := -lbpf -lelf -lz
+LDLIBS_BPF := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lm
 
 BPF_SRC    := bpf/understudy.bpf.c
 BPF_OBJ    := $(OUT)/understudy.bpf.o
 SKEL       := $(OUT)/understudy.skel.h
 
-LIB_SRC    := userspace/dp.c userspace/maglev.c userspace/netlink.c
+# the library: every userspace/*.c but the programs' mains
+PROGS      := understudyd understudyctl
+LIB_SRC    := $(filter-out $(patsubst %,userspace/%.c,$(PROGS)),$(wildcard userspace/*.c))
 LIB_OBJ    := $(patsubst userspace/%.c,$(OUT)/%.o,$(LIB_SRC))
 LIB        := $(OUT)/libunderstudy.a
 
 # every tests/test_*.c is a test program; tools/bench_*.c a benchmark
 TEST_BINS  := $(patsubst tests/%.c,$(OUT)/%,$(wildcard tests/test_*.c))
 BENCH_BINS := $(patsubst tools/%.c,$(OUT)/%,$(wildcard tools/bench_*.c))
+EVAL_BINS  := $(patsubst tools/%.c,$(OUT)/%,$(wildcard tools/judge_eval.c))
+PROG_BINS  := $(patsubst userspace/%.c,$(OUT)/%,$(wildcard $(patsubst %,userspace/%.c,$(PROGS))))
 TEST_HELPERS := $(patsubst tests/%.c,$(OUT)/%.o,$(filter-out tests/test_%,$(wildcard tests/*.c)))
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps check-root bpffs test run-tests bench demo clean
+.PHONY: all help deps check-root bpffs test run-tests bench judge-eval demo clean
 
-all: $(BPF_OBJ) $(SKEL) $(LIB) $(TEST_BINS) $(BENCH_BINS)
+all: $(BPF_OBJ) $(SKEL) $(LIB) $(PROG_BINS) $(TEST_BINS) $(BENCH_BINS) $(EVAL_BINS)
 
 help:
 	@echo 'make            build the BPF object, skeleton, library, tests and benchmarks'
 	@echo 'make test       (root) install missing packages, mount bpffs, build, run every test'
 	@echo 'make bench      (root) per-packet cost of each data-plane path'
 	@echo 'make demo       the lab demonstration (not there yet: see README)'
+	@echo 'make judge-eval replay synthetic judgements through the judge; print its error rates'
 	@echo 'make deps       (root) install the Debian packages the build and tests need'
 	@echo 'make clean      remove $(OUT)/'
 	@echo 'V=1             show every command'
@@ -82,6 +87,14 @@ $(OUT)/%.o: tests/%.c $(SKEL) | $(OUT)
 $(OUT)/test_%: tests/test_%.c $(TEST_HELPERS) $(LIB)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $< $(TEST_HELPERS) $(LIB) -o $@ -lcmocka $(LDLIBS_BPF)
+
+$(OUT)/judge_eval: tools/judge_eval.c $(LIB)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $< $(LIB) -o $@ $(LDLIBS_BPF)
+
+$(PROG_BINS): $(OUT)/%: userspace/%.c $(LIB)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $< $(LIB) -o $@ $(LDLIBS_BPF)
 
 $(OUT)/bench_%: tools/bench_%.c $(TEST_HELPERS) $(LIB)
 	$(call msg,CC,$@)
@@ -127,6 +140,10 @@ bench: check-root
 	  tools/deps.sh && tools/bpffs.sh && $(MAKE) --no-print-directory $(BENCH_BINS) && \
 	  for b in $(BENCH_BINS); do $$b || exit 1; done; \
 	fi
+
+# How good the judge is: thousands of synthetic judgements (not a test).
+judge-eval: $(EVAL_BINS)
+	$(Q)for b in $(EVAL_BINS); do $$b || exit 1; done
 
 demo:
 	@echo "make demo: the lab and its demonstration come with the lab issue; not there yet." >&2

@@ -398,6 +398,12 @@ static __always_inline void us_pair(struct us_txn *t, __u32 svc_id)
 			st->agree_code++;
 		else
 			st->differ_code++;
+		if (ac >= 500 && sc >= 500)
+			st->pair_both_err++;
+		else if (sc >= 500)
+			st->pair_sim_err_only++;
+		else if (ac >= 500)
+			st->pair_active_err_only++;
 	}
 	if (same_code)
 		return;

@@ -1977,12 +1977,48 @@ static void sc_pair(void)
 		STATS(&sb, 1, S(US_ST_RESP_SIM_DROP, 1) S(US_ST_EVENTS, 1));
 		MST(&mb, p.s, M(resp_class[5], 1) M(final_class[5], 1) M(final_code[US_C_503], 1)
 			      M(lat_count, 1) M(paired, 1) M(differ_class, 1) M(differ_code, 1)
+			      M(pair_sim_err_only, 1)
 			      M(dropped, 1));
 		mst_rest(&mb);
 		if (EQ("events", ev_drain(), 1))
 			check_event(&evs[0], c, p.a, p.s, 200, 503, US_EV_DIFF_CLASS);
 	}
 	end();
+
+	/* which side erred, for the judge's paired error test */
+	{
+		static const struct { const char *name; int ac, sc; int which; } errs[] = {
+			{ "pair/only-active-errs", 503, 200, 1 },
+			{ "pair/both-err", 500, 503, 2 },
+		};
+
+		for (int i = 0; i < 2; i++) {
+			char c[64], b[64];
+
+			begin(errs[i].name);
+			snprintf(c, sizeof(c), "pair-err-%d@198.18.0.1", i);
+			snprintf(b, sizeof(b), "z9hG4bK-pair-err-%d", i);
+			p = pair_invite(c, b);
+			n = resp_text(sipbuf, errs[i].ac, c, b, 1, "INVITE");
+			send_machine(p.a, sipbuf, n, XDP_REDIRECT);
+			n = resp_text(sipbuf, errs[i].sc, c, b, 1, "INVITE");
+			msnap_take(&mb);
+			send_machine(p.s, sipbuf, n, XDP_DROP);
+			if (errs[i].which == 1)
+				MST(&mb, p.s, M(resp_class[2], 1) M(final_class[2], 1)
+					      M(final_code[US_C_200], 1) M(lat_count, 1) M(paired, 1)
+					      M(differ_class, 1) M(differ_code, 1)
+					      M(pair_active_err_only, 1) M(dropped, 1));
+			else
+				MST(&mb, p.s, M(resp_class[5], 1) M(final_class[5], 1)
+					      M(final_code[US_C_503], 1) M(lat_count, 1) M(paired, 1)
+					      M(agree_class, 1) M(differ_code, 1)
+					      M(pair_both_err, 1) M(dropped, 1));
+			mst_rest(&mb);
+			ev_drain();
+			end();
+		}
+	}
 
 	begin("pair/equal-codes-agree-no-event");
 	{

@@ -231,6 +231,9 @@ struct us_mstats {
 	__u64 differ_class;
 	__u64 agree_code;
 	__u64 differ_code;
+	__u64 pair_sim_err_only;      /* pairs where only the simulation's final is 5xx/6xx */
+	__u64 pair_active_err_only;   /* pairs where only the active machine's is */
+	__u64 pair_both_err;          /* pairs where both are */
 	__u64 dropped;                /* its messages or stray packets dropped */
 };
 
