@@ -44,9 +44,15 @@ PROG_BINS  := $(patsubst userspace/%.c,$(OUT)/%,$(wildcard $(patsubst %,userspac
 TEST_HELPERS := $(patsubst tests/%.c,$(OUT)/%.o,$(filter-out tests/test_%,$(wildcard tests/*.c)))
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps check-root bpffs test run-tests bench judge-eval demo clean
+.PHONY: all help deps check-root bpffs test run-tests bench judge-eval demo install clean
 
-all: $(BPF_OBJ) $(SKEL) $(LIB) $(PROG_BINS) $(TEST_BINS) $(BENCH_BINS) $(EVAL_BINS)
+MAN_PAGES  := $(patsubst docs/%.scd,$(OUT)/%,$(wildcard docs/*.scd))
+
+all: $(BPF_OBJ) $(SKEL) $(LIB) $(PROG_BINS) $(MAN_PAGES) $(TEST_BINS) $(BENCH_BINS) $(EVAL_BINS)
+
+$(OUT)/%.8: docs/%.8.scd | $(OUT)
+	$(call msg,MAN,$@)
+	$(Q)scdoc < $< > $@
 
 help:
 	@echo 'make            build the BPF object, skeleton, library, tests and benchmarks'
@@ -55,6 +61,7 @@ help:
 	@echo 'make demo       the lab demonstration (not there yet: see README)'
 	@echo 'make judge-eval replay synthetic judgements through the judge; print its error rates'
 	@echo 'make deps       (root) install the Debian packages the build and tests need'
+	@echo 'make install    programs, man pages, systemd unit (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo 'make clean      remove $(OUT)/'
 	@echo 'V=1             show every command'
 
@@ -149,6 +156,23 @@ demo:
 	@echo "make demo: the lab and its demonstration come with the lab issue; not there yet." >&2
 	@echo "Until then: make test (every test), make bench (per-packet cost)." >&2
 	@exit 2
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: programs, man pages, the
+# systemd unit and an example configuration (never over an existing one).
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+
+install: $(PROG_BINS) $(MAN_PAGES)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/understudy
+	install -m 0755 $(PROG_BINS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/systemd/understudyd.service > $(DESTDIR)$(UNITDIR)/understudyd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/understudyd.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/understudy/understudy.yaml ] || \
+		install -m 0644 etc/understudy.yaml $(DESTDIR)$(SYSCONFDIR)/understudy/understudy.yaml
 
 clean:
 	rm -rf $(OUT)

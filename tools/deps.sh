@@ -4,7 +4,7 @@
 # Idempotent: a second run installs nothing and says so.
 set -eu
 
-PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libyaml-dev libjson-c-dev libmicrohttpd-dev \
+PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libyaml-dev libjson-c-dev libmicrohttpd-dev scdoc \
 pkg-config iproute2 ethtool"
 
 missing=""

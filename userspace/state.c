@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <json-c/json.h>
 
 #include "state.h"
@@ -168,6 +169,17 @@ static json_object *mrec_json(const struct us_mrec *m)
 	json_object_object_add(o, "service", json_object_new_string(m->service));
 	json_object_object_add(o, "version", json_object_new_string(m->version));
 	json_object_object_add(o, "id", json_object_new_int(m->id));
+	{
+		char a[INET6_ADDRSTRLEN] = "";
+
+		if (m->family == AF_INET)
+			inet_ntop(AF_INET, m->addr + 12, a, sizeof(a));
+		else if (m->family == AF_INET6)
+			inet_ntop(AF_INET6, m->addr, a, sizeof(a));
+		json_object_object_add(o, "address", json_object_new_string(a));
+	}
+	json_object_object_add(o, "weight", json_object_new_int(m->weight));
+	json_object_object_add(o, "dynamic", json_object_new_boolean(m->dynamic));
 	json_object_object_add(o, "state", json_object_new_string(sname(m->state)));
 	json_object_object_add(o, "config_state", json_object_new_string(sname(m->config_state)));
 	json_object_object_add(o, "since", json_object_new_double(m->since));
@@ -251,6 +263,25 @@ static int mrec_parse(json_object *o, struct us_mrec *m, const char **field)
 	NEED(get_str(o, "version", m->version, sizeof(m->version)), "version");
 	NEED(get_u64(o, "id", &u) || u >= US_MAX_MACHINES, "id");
 	m->id = (__u32)u;
+	{
+		char a[INET6_ADDRSTRLEN];
+		json_object *v;
+
+		NEED(get_str(o, "address", a, sizeof(a)), "address");
+		if (inet_pton(AF_INET, a, m->addr + 12) == 1) {
+			m->family = AF_INET;
+			m->addr[10] = m->addr[11] = 0xff;
+		} else if (inet_pton(AF_INET6, a, m->addr) == 1) {
+			m->family = AF_INET6;
+		} else if (a[0]) {
+			NEED(1, "address");
+		}
+		NEED(get_u64(o, "weight", &u) || u > US_WEIGHT_MAX, "weight");
+		m->weight = (__u16)u;
+		NEED(!json_object_object_get_ex(o, "dynamic", &v) ||
+		     !json_object_is_type(v, json_type_boolean), "dynamic");
+		m->dynamic = json_object_get_boolean(v);
+	}
 	NEED(get_str(o, "state", s, sizeof(s)) || us_state_from_name(s) < 0, "state");
 	m->state = us_state_from_name(s);
 	NEED(get_str(o, "config_state", s, sizeof(s)) || us_state_from_name(s) < 0, "config_state");

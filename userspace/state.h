@@ -31,6 +31,10 @@ struct us_mrec {
 	char service[64];
 	char version[64];
 	__u32 id;                   /* data-plane machine id */
+	int family;                 /* AF_INET or AF_INET6 */
+	__u8 addr[16];              /* IPv4 as ::ffff:a.b.c.d */
+	__u16 weight;
+	bool dynamic;               /* added by understudyctl, not by the configuration */
 	enum us_mstate state;
 	enum us_mstate config_state; /* the state the configuration gave it last */
 	double since;               /* wall-clock seconds when it entered the state */
