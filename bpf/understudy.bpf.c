@@ -242,9 +242,18 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 			__u32 n = m.callid_len < US_CALLID_COPY ? m.callid_len : US_CALLID_COPY;
 			__u64 *dst = (__u64 *)tv->callid;
 
+			/* whole words, the bytes past the Call-ID zeroed: nothing
+			 * of another message ends up in an event */
 #pragma unroll
-			for (int i = 0; i < US_CALLID_COPY / 8; i++)
-				dst[i] = us_w(s, m.callid_off + i * 8);
+			for (int i = 0; i < US_CALLID_COPY / 8; i++) {
+				__u64 w = us_w(s, m.callid_off + i * 8);
+
+				if (n <= (__u32)i * 8)
+					w = 0;
+				else if (n < (__u32)(i + 1) * 8)
+					w &= (1ull << ((n - i * 8) * 8)) - 1;
+				dst[i] = w;
+			}
 			tv->callid_len = n;
 		}
 		if (bpf_map_update_elem(&us_txns, &tk, tv, BPF_NOEXIST))

@@ -1941,6 +1941,11 @@ static void check_event(const struct us_event *e, const char *c, __u32 a, __u32 
 	EQ("event.callid_len", e->callid_len, strlen(c));
 	if (memcmp(e->callid, c, strlen(c)))
 		fail_str("event.callid", "other bytes", c);
+	for (size_t i = strlen(c); i < US_CALLID_COPY; i++)
+		if (e->callid[i]) {
+			fail_str("event.callid past its length", "other bytes", "zeros");
+			break;
+		}
 	if (!e->active_lat_ns || !e->sim_lat_ns)
 		fail_str("event latencies", "0", "both set");
 }
