@@ -38,6 +38,7 @@ LIB        := $(OUT)/libunderstudy.a
 
 # every tests/test_*.c is a test program; tools/bench_*.c a benchmark
 TEST_BINS  := $(patsubst tests/%.c,$(OUT)/%,$(wildcard tests/test_*.c))
+TEST_SCRIPTS := $(wildcard tests/test_*.sh)
 BENCH_BINS := $(patsubst tools/%.c,$(OUT)/%,$(wildcard tools/bench_*.c))
 EVAL_BINS  := $(patsubst tools/%.c,$(OUT)/%,$(wildcard tools/judge_eval.c))
 PROG_BINS  := $(patsubst userspace/%.c,$(OUT)/%,$(wildcard $(patsubst %,userspace/%.c,$(PROGS))))
@@ -135,12 +136,12 @@ test: check-root
 	fi
 
 # Every test program runs, even after a failure; the run fails if any did.
-run-tests: $(TEST_BINS)
-	$(Q)failed=""; for t in $(TEST_BINS); do \
+run-tests: $(TEST_BINS) $(PROG_BINS)
+	$(Q)failed=""; for t in $(TEST_BINS) $(TEST_SCRIPTS); do \
 	  echo "== $$t"; $$t || failed="$$failed $$t"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
-	echo "all test programs passed: $(notdir $(TEST_BINS))"
+	echo "all test programs passed: $(notdir $(TEST_BINS) $(TEST_SCRIPTS))"
 
 bench: check-root
 	$(Q)if [ "$$(id -u)" = 0 ]; then \

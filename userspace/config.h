@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The cluster configuration: one YAML file that describes the balancer's
+ * interfaces, the daemon's settings, the services and their machines
+ * (docs/config.md is the reference of every field).
+ *
+ * A file is validated whole before anything is returned: an invalid file
+ * yields no configuration at all, and the error text names, for every
+ * problem found, the file, line, column and field and says why:
+ *
+ *   cluster.yaml:14:17: services[0].machines[2].weight: 70000 out of range (1..65535)
+ *
+ * All problems found are reported, one per line, sorted by position, up to
+ * US_CONF_MAX_ERRORS (then a last line says how many more there were).
+ * A YAML syntax error stops the parse: it is the only error reported.
+ */
+#ifndef US_CONFIG_H
+#define US_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "understudy/understudy.h"
+#include "policy.h"
+
+#define US_CONF_NAME_MAX     64           /* service and machine names, versions (with NUL) */
+#define US_CONF_IFNAME_MAX   16           /* IFNAMSIZ */
+#define US_CONF_MAX_IFS      16           /* machine interfaces */
+#define US_CONF_SOCKET_MAX   108          /* sizeof(sun_path) */
+#define US_CONF_PATH_MAX     256
+#define US_CONF_MAX_ERRORS   20           /* error lines reported, at most */
+#define US_CONF_MAX_BYTES    (4u << 20)   /* largest file accepted */
+#define US_CONF_MAX_DEPTH    32           /* deepest nesting accepted (a valid file needs 5) */
+
+/* Defaults of the optional fields. */
+#define US_CONF_DEF_XDP_MODE     US_XDP_NATIVE
+#define US_CONF_DEF_WINDOW_S     5.0
+#define US_CONF_DEF_SOCKET       "/run/understudy/understudyd.sock"
+#define US_CONF_DEF_METRICS      "127.0.0.1:9464"
+#define US_CONF_DEF_STATE_DIR    "/var/lib/understudy"
+#define US_CONF_DEF_PIN_ROOT     US_PIN_ROOT
+#define US_CONF_DEF_EVENT_RATE   100
+#define US_CONF_DEF_EVENT_BURST  20
+#define US_CONF_DEF_LOG_LEVEL    6            /* LOG_INFO of <syslog.h> */
+#define US_CONF_DEF_WEIGHT       1
+
+/* Ranges. */
+#define US_CONF_WINDOW_MIN_S     1.0
+#define US_CONF_WINDOW_MAX_S     3600.0
+#define US_CONF_EVENT_RATE_MAX   1000000u
+#define US_CONF_EVENT_BURST_MAX  1000000u
+
+enum us_xdp_mode {
+	US_XDP_NATIVE  = 0,   /* driver mode (XDP_FLAGS_DRV_MODE): fails if unsupported */
+	US_XDP_GENERIC = 1,   /* generic/skb mode (XDP_FLAGS_SKB_MODE) */
+	US_XDP_AUTO    = 2,   /* let the kernel choose (flags 0) */
+};
+
+struct us_conf_machine {
+	char name[US_CONF_NAME_MAX];     /* [a-z0-9._-], unique across the file */
+	char version[US_CONF_NAME_MAX];
+	int family;                      /* AF_INET or AF_INET6: the service's */
+	__u8 addr[16];                   /* IPv4 as ::ffff:a.b.c.d */
+	enum us_mstate state;            /* ACTIVE, SIMULATION, DRAINING, REJECTED or REMOVED */
+	__u16 weight;                    /* 1 .. US_WEIGHT_MAX */
+	int line;                        /* where it is defined (1-based) */
+};
+
+struct us_conf_service {
+	char name[US_CONF_NAME_MAX];     /* [a-z0-9._-], unique */
+	int family;                      /* AF_INET or AF_INET6 */
+	__u8 vip[16];                    /* IPv4 as ::ffff:a.b.c.d */
+	__u16 port;                      /* host order */
+	int proto;                       /* IPPROTO_UDP */
+	__u16 share_bp;                  /* mirrored share, basis points 0 .. US_SHARE_MAX */
+	struct us_policy policy;         /* us_policy_default() where not given */
+	struct us_conf_machine *machines;
+	size_t nmachines;
+	int line;
+};
+
+struct us_conf {
+	/* balancer */
+	char client_if[US_CONF_IFNAME_MAX];
+	char machine_ifs[US_CONF_MAX_IFS][US_CONF_IFNAME_MAX];
+	size_t nmachine_ifs;             /* 1 .. US_CONF_MAX_IFS */
+	int xdp_mode;                    /* enum us_xdp_mode */
+	/* daemon */
+	double window_s;                 /* judging window, seconds */
+	char socket[US_CONF_SOCKET_MAX];
+	char metrics_listen[64];         /* as written ("off" when off) */
+	bool metrics_off;
+	int metrics_family;              /* AF_INET or AF_INET6 (0 when off) */
+	__u8 metrics_addr[16];           /* IPv4 as ::ffff:a.b.c.d */
+	__u16 metrics_port;              /* host order */
+	char state_dir[US_CONF_PATH_MAX];
+	char pin_root[US_CONF_PATH_MAX];
+	__u32 event_rate, event_burst;   /* difference events per second per CPU; bucket depth */
+	int log_level;                   /* syslog level: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+	/* services, in file order */
+	struct us_conf_service *services;
+	size_t nservices;
+	size_t nmachines;                /* over all services, <= US_MAX_MACHINES */
+	char path[US_CONF_PATH_MAX];     /* the file (or the name given to us_conf_parse) */
+};
+
+/* Read, parse and validate a file. Returns 0, or a negative errno (-EINVAL
+ * when the file is invalid, -ENOENT, -EACCES, -EFBIG, -ENOMEM, ...) with
+ * the explanation in err (NUL-terminated, cut to errlen; err may be NULL).
+ * On error *out is left untouched. Free a configuration with us_conf_free. */
+int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen);
+/* The same from memory; name stands for the file in messages (NULL:
+ * "<config>"). text need not be NUL-terminated. */
+int us_conf_parse(const char *text, size_t len, const char *name, struct us_conf *out,
+		  char *err, size_t errlen);
+void us_conf_free(struct us_conf *c);
+
+/* Look-ups by name; NULL when absent. */
+const struct us_conf_service *us_conf_find_service(const struct us_conf *c, const char *name);
+const struct us_conf_machine *us_conf_find_machine(const struct us_conf *c, const char *name,
+						   const struct us_conf_service **svc);
+
+/* XDP attach flags of the configured mode (XDP_FLAGS_DRV_MODE,
+ * XDP_FLAGS_SKB_MODE or 0), for us_dp_attach. */
+__u32 us_conf_xdp_flags(const struct us_conf *c);
+const char *us_conf_xdp_mode_name(int mode);
+const char *us_conf_log_level_name(int level);
+
+/* ---- difference between two configurations ----------------------------
+ *
+ * Services and machines are identified by name: a renamed one is removed
+ * and added. A machine whose service was removed is listed as removed too,
+ * and one whose service was added as added; a machine that moved to another
+ * service is changed (US_DIFF_M_SERVICE). */
+
+enum {
+	US_DIFF_SVC_ADDRESS = 1u << 0,   /* VIP, port, protocol or family: the service key */
+	US_DIFF_SVC_SHARE   = 1u << 1,   /* mirror_percent */
+	US_DIFF_SVC_POLICY  = 1u << 2,   /* any policy field */
+};
+
+enum {
+	US_DIFF_M_SERVICE = 1u << 0,     /* moved to another service */
+	US_DIFF_M_ADDRESS = 1u << 1,
+	US_DIFF_M_VERSION = 1u << 2,
+	US_DIFF_M_STATE   = 1u << 3,
+	US_DIFF_M_WEIGHT  = 1u << 4,
+};
+
+/* Daemon-level changes. */
+enum {
+	US_DIFF_D_CLIENT_IF   = 1u << 0,  /* restart */
+	US_DIFF_D_MACHINE_IFS = 1u << 1,  /* restart */
+	US_DIFF_D_XDP_MODE    = 1u << 2,  /* restart */
+	US_DIFF_D_SOCKET      = 1u << 3,  /* restart */
+	US_DIFF_D_METRICS     = 1u << 4,  /* restart */
+	US_DIFF_D_STATE_DIR   = 1u << 5,  /* restart */
+	US_DIFF_D_PIN_ROOT    = 1u << 6,  /* restart */
+	US_DIFF_D_WINDOW      = 1u << 7,  /* live */
+	US_DIFF_D_EVENTS      = 1u << 8,  /* live: events_per_second, event_burst (us_dp_set_cfg) */
+	US_DIFF_D_LOG_LEVEL   = 1u << 9,  /* live */
+};
+#define US_DIFF_D_RESTART (US_DIFF_D_CLIENT_IF | US_DIFF_D_MACHINE_IFS | US_DIFF_D_XDP_MODE | \
+			   US_DIFF_D_SOCKET | US_DIFF_D_METRICS | US_DIFF_D_STATE_DIR | \
+			   US_DIFF_D_PIN_ROOT)
+
+struct us_conf_diff_entry {
+	char name[US_CONF_NAME_MAX];
+	char service[US_CONF_NAME_MAX];  /* machines: their service (the old one when removed) */
+	unsigned int changed;            /* changed entries: US_DIFF_SVC_* or US_DIFF_M_* bits */
+	int old_svc, new_svc;            /* index in old/new services[], -1 if none */
+	int old_idx, new_idx;            /* machines: index in that service's machines[], -1 if none */
+};
+
+struct us_conf_diff_list {
+	struct us_conf_diff_entry *v;
+	size_t n;
+};
+
+struct us_conf_diff {
+	/* removed: in the old configuration's order; added, changed: the new one's */
+	struct us_conf_diff_list svc_added, svc_removed, svc_changed;
+	struct us_conf_diff_list m_added, m_removed, m_changed;
+	unsigned int daemon;             /* US_DIFF_D_* bits */
+	bool restart;                    /* daemon & US_DIFF_D_RESTART */
+};
+
+/* Fill *d (which need not be initialised). Returns 0 or -ENOMEM/-EINVAL. */
+int us_conf_diff(const struct us_conf *old, const struct us_conf *nw, struct us_conf_diff *d);
+void us_conf_diff_free(struct us_conf_diff *d);
+/* True when the two configurations are the same. */
+bool us_conf_diff_empty(const struct us_conf_diff *d);
+/* One line for a log, e.g. "services changed: sip (share); machines added:
+ * v2-a; restart needed: balancer.client_interface" ("no change" if none).
+ * Returns the length it needed, like snprintf. */
+int us_conf_diff_describe(const struct us_conf_diff *d, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * understudyd: the controller. Loads (or takes over) the data plane,
+ * programs it from the configuration, judges simulation machines window
+ * after window, moves them along the state machine, and serves
+ * understudyctl (Unix socket) and Prometheus (HTTP).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <bpf/libbpf.h>
+#include <microhttpd.h>
+
+#include "daemon.h"
+#include "understudy.skel.h"
+
+#define DEFAULT_CONFIG "/etc/understudy/understudy.yaml"
+#define REQ_MAX 65536
+
+static struct us_daemon daemon_;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: understudyd [-c FILE] [--check] [--no-attach] [-v]\n"
+		"  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
+		"      --check        validate the configuration and exit\n"
+		"      --no-attach    program the maps but attach no XDP program (testing)\n"
+		"  -v, --verbose      log at debug level\n"
+		"  -h, --help         this text\n"
+		"Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop the daemon,\n"
+		"leaving the data plane attached and forwarding.\n");
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], *slash;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0700);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	umask(0177);            /* the socket is created 0600: root only */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 16)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	umask(0022);
+	return fd;
+}
+
+/* One request per connection: read to the newline, answer, close. */
+static void serve(int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	struct timeval tv = { .tv_sec = 2 };
+	char *req, *rep;
+	size_t n = 0;
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	req = malloc(REQ_MAX + 1);
+	while (req && n < REQ_MAX) {
+		ssize_t r = read(fd, req + n, REQ_MAX - n);
+
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(req + n - r, '\n', (size_t)r))
+			break;
+	}
+	if (!req) {
+		close(fd);
+		return;
+	}
+	req[n] = 0;
+	if (n >= REQ_MAX)
+		rep = strdup("{\"ok\":false,\"error\":\"request longer than 64 KiB\"}");
+	else
+		rep = us_daemon_command(&daemon_, req);
+	if (rep) {
+		size_t len = strlen(rep), off = 0;
+
+		while (off < len) {
+			ssize_t w = write(fd, rep + off, len - off);
+
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		if (write(fd, "\n", 1) < 0)
+			us_log(LOG_DEBUG, "control: client went away");
+	}
+	free(rep);
+	free(req);
+	close(fd);
+}
+
+static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, const char *url,
+				       const char *method, const char *version,
+				       const char *upload, size_t *upload_len, void **ptr)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *body;
+
+	(void)cls;
+	(void)version;
+	(void)upload;
+	(void)upload_len;
+	(void)ptr;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return MHD_NO;
+	if (strcmp(url, "/metrics")) {
+		static const char nf[] = "understudyd: metrics are at /metrics\n";
+
+		r = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf, MHD_RESPMEM_PERSISTENT);
+		ret = MHD_queue_response(c, MHD_HTTP_NOT_FOUND, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	body = us_daemon_metrics(&daemon_);
+	if (!body)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static struct MHD_Daemon *start_metrics(const struct us_conf *c)
+{
+	struct sockaddr_storage ss = { 0 };
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (c->metrics_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(c->metrics_port);
+		memcpy(&s4->sin_addr, c->metrics_addr + 12, 4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(c->metrics_port);
+		memcpy(&s6->sin6_addr, c->metrics_addr, 16);
+		flags |= MHD_USE_IPv6;
+	}
+	return MHD_start_daemon(flags, c->metrics_port, NULL, NULL, metrics_handler, NULL,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	if (len >= sizeof(struct us_event))
+		us_daemon_diff(&daemon_, data);
+	return 0;
+}
+
+static int arm_timer(int tfd, double s)
+{
+	struct itimerspec it = { 0 };
+
+	it.it_value.tv_sec = (time_t)s;
+	it.it_value.tv_nsec = (long)((s - (time_t)s) * 1e9);
+	if (!it.it_value.tv_sec && !it.it_value.tv_nsec)
+		it.it_value.tv_nsec = 1;
+	it.it_interval = it.it_value;
+	return timerfd_settime(tfd, 0, &it, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "no-attach", no_argument, NULL, 'N' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = DEFAULT_CONFIG;
+	bool check = false, attach = true, verbose = false;
+	struct ring_buffer *rb = NULL;
+	struct MHD_Daemon *mhd = NULL;
+	int c, sfd = -1, tfd = -1, lfd = -1, efd = -1, rc = EXIT_FAILURE;
+	double window;
+	char err[4096];
+	sigset_t mask;
+
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'C': check = true; break;
+		case 'N': attach = false; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return EXIT_SUCCESS;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "understudyd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (check) {
+		struct us_conf conf;
+
+		if (us_conf_load(path, &conf, err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			return EXIT_FAILURE;
+		}
+		printf("%s: valid (%zu services, %zu machines)\n", path, conf.nservices, conf.nmachines);
+		us_conf_free(&conf);
+		return EXIT_SUCCESS;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (us_daemon_start(&daemon_, path, attach, err, sizeof(err))) {
+		us_log(LOG_ERR, "%s", err);
+		goto out;
+	}
+	if (verbose)
+		us_log_level = LOG_DEBUG;
+	us_log(LOG_NOTICE, "started: %zu services, %zu machines, window %.1f s, pins in %s%s",
+	       daemon_.conf.nservices, daemon_.st.n, daemon_.conf.window_s, daemon_.conf.pin_root,
+	       attach ? "" : " (not attached)");
+	window = daemon_.conf.window_s;
+
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	lfd = listen_unix(daemon_.conf.socket);
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || efd < 0 || arm_timer(tfd, window)) {
+		us_log(LOG_ERR, "setting up the event loop: %s", strerror(errno));
+		goto out;
+	}
+	if (lfd < 0) {
+		us_log(LOG_ERR, "control socket %s: %s", daemon_.conf.socket, strerror(-lfd));
+		goto out;
+	}
+	rb = ring_buffer__new(bpf_map__fd(us_dp_skel(daemon_.dp)->maps.us_events), on_event, NULL, NULL);
+	if (!rb) {
+		us_log(LOG_ERR, "ring buffer: %s", strerror(errno));
+		goto out;
+	}
+	if (!daemon_.conf.metrics_off) {
+		mhd = start_metrics(&daemon_.conf);
+		if (!mhd) {
+			us_log(LOG_ERR, "metrics: cannot listen on %s", daemon_.conf.metrics_listen);
+			goto out;
+		}
+		us_log(LOG_INFO, "metrics on http://%s/metrics", daemon_.conf.metrics_listen);
+	}
+	{
+		struct epoll_event ev = { .events = EPOLLIN };
+		int fds[4] = { sfd, tfd, lfd, ring_buffer__epoll_fd(rb) };
+
+		for (int i = 0; i < 4; i++) {
+			ev.data.fd = fds[i];
+			if (epoll_ctl(efd, EPOLL_CTL_ADD, fds[i], &ev)) {
+				us_log(LOG_ERR, "epoll: %s", strerror(errno));
+				goto out;
+			}
+		}
+	}
+
+	for (;;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(efd, evs, 8, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			us_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					if (us_daemon_reload(&daemon_, err, sizeof(err)))
+						us_log(LOG_ERR, "reload refused, nothing applied: %s", err);
+					else if (daemon_.conf.window_s != window)
+						arm_timer(tfd, window = daemon_.conf.window_s);
+				} else {
+					us_log(LOG_NOTICE, "stopping on signal %d; the data plane stays attached",
+					       si.ssi_signo);
+					rc = EXIT_SUCCESS;
+					goto out;
+				}
+			} else if (fd == tfd) {
+				__u64 ticks;
+
+				if (read(tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
+					continue;
+				ring_buffer__consume(rb);
+				us_daemon_window(&daemon_);
+			} else if (fd == lfd) {
+				serve(lfd);
+				if (daemon_.conf.window_s != window)
+					arm_timer(tfd, window = daemon_.conf.window_s);
+			} else {
+				ring_buffer__consume(rb);
+			}
+		}
+	}
+out:
+	if (mhd)
+		MHD_stop_daemon(mhd);
+	ring_buffer__free(rb);
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(daemon_.conf.socket);
+	}
+	if (efd >= 0)
+		close(efd);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	us_daemon_stop(&daemon_);
+	return rc;
+}
