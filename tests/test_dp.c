@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/if_link.h>
@@ -418,6 +419,77 @@ static void test_mirror_groups_for_every_pair(void **state)
 	assert_int_equal(us_dp_add_machine_iface(dp, "nosuchif0"), -ENODEV);
 }
 
+struct sweep_seen {
+	int n, active_missing, sim_missing;
+};
+
+static void on_timeout(const struct us_txn *t, bool am, bool sm, void *ctx)
+{
+	struct sweep_seen *s = ctx;
+
+	(void)t;
+	s->n++;
+	s->active_missing += am;
+	s->sim_missing += sm;
+}
+
+static __u64 mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+static void test_sweep_reports_timeouts(void **state)
+{
+	int fd = bpf_map__fd(us_dp_skel(dp)->maps.us_txns);
+	const __u64 s = 1000000000ull, now = mono();
+	static const struct {
+		__u64 age;
+		__u8 method;
+		__u32 sim;
+		__u32 done;
+	} t[] = {
+		{ 40, US_M_BYE, US_MID_NONE, US_TXN_ACTIVE_FINAL },             /* old, complete */
+		{ 40, US_M_BYE, US_MID_NONE, 0 },                               /* active timed out */
+		{ 40, US_M_BYE, 7, US_TXN_ACTIVE_FINAL },                       /* simulation timed out */
+		{ 40, US_M_BYE, 7, 0 },                                         /* both */
+		{ 40, US_M_INVITE, 7, US_TXN_ACTIVE_FINAL },                    /* INVITE: still young */
+		{ 200, US_M_INVITE, 7, US_TXN_ACTIVE_FINAL },                   /* INVITE timed out */
+		{ 5, US_M_BYE, 7, 0 },                                          /* young */
+	};
+	struct sweep_seen seen = { 0 };
+	int left = 0;
+
+	(void)state;
+	for (__u32 i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct us_txn_key k = { .branch_hash = 1000 + i, .callid_hash = i, .cseq = 1,
+					.method = t[i].method };
+		struct us_txn v = { .start_ns = now - t[i].age * s, .active_mid = 1,
+				    .sim_mid = t[i].sim, .done = t[i].done, .method = t[i].method };
+
+		assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
+	}
+	assert_int_equal(us_dp_sweep_txns(dp, 32 * s, 180 * s, on_timeout, &seen), 4);
+	assert_int_equal(seen.n, 4);
+	assert_int_equal(seen.active_missing, 2);
+	assert_int_equal(seen.sim_missing, 3);
+	/* the old ones are gone, the young INVITE and BYE stay */
+	{
+		struct us_txn_key k, *prev = NULL;
+
+		while (!bpf_map_get_next_key(fd, prev, &k)) {
+			left++;
+			prev = &k;
+		}
+	}
+	assert_int_equal(left, 2);
+	/* nothing is reported twice */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(us_dp_sweep_txns(dp, 32 * s, 180 * s, on_timeout, &seen), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_learn_macs_from_neighbours),
 		cmocka_unit_test(test_links_outlive_the_process),
 		cmocka_unit_test(test_mirror_groups_for_every_pair),
+		cmocka_unit_test(test_sweep_reports_timeouts),
 	};
 	int rc;
 

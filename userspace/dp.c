@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/if_link.h>
@@ -755,6 +756,64 @@ int us_dp_read_mstats(struct us_dp *dp, __u32 mid, struct us_mstats *out)
 out:
 	free(v);
 	return err;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);   /* bpf_ktime_get_ns()'s clock */
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+int us_dp_sweep_txns(struct us_dp *dp, __u64 age_ns, __u64 invite_age_ns, us_timeout_cb cb,
+		     void *ctx)
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_txns);
+	struct us_txn_key k, next, *prev = NULL, *old = NULL;
+	size_t nold = 0, cap = 0;
+	__u64 now = mono_ns();
+	int n = 0;
+
+	/* walk first, delete after: deleting the key a walk stands on sends
+	 * the next step back to the first key */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct us_txn t;
+		__u64 limit;
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &t))
+			continue;       /* evicted meanwhile */
+		limit = t.method == US_M_INVITE ? invite_age_ns : age_ns;
+		if (t.start_ns > now || now - t.start_ns < limit)
+			continue;
+		{
+			bool active_missing = !(t.done & US_TXN_ACTIVE_FINAL);
+			bool sim_missing = t.sim_mid != US_MID_NONE && !(t.done & US_TXN_SIM_FINAL);
+
+			if ((active_missing || sim_missing) && cb) {
+				cb(&t, active_missing, sim_missing, ctx);
+				n++;
+			}
+		}
+		if (nold == cap) {
+			size_t nc = cap ? cap * 2 : 1024;
+			struct us_txn_key *no = realloc(old, nc * sizeof(*no));
+
+			if (!no) {
+				free(old);
+				return -ENOMEM;
+			}
+			old = no;
+			cap = nc;
+		}
+		old[nold++] = k;
+	}
+	for (size_t i = 0; i < nold; i++)
+		bpf_map_delete_elem(fd, &old[i]);
+	free(old);
+	return n;
 }
 
 const char *us_stat_name(enum us_stat s)

@@ -98,6 +98,17 @@ int us_dp_read_mstats(struct us_dp *dp, __u32 mid, struct us_mstats *out);
 int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 slot,
 		       __u32 *mid);
 
+/* Transactions that timed out: for every transaction first seen more than
+ * age_ns ago (INVITE: invite_age_ns, since its ringing may last) whose
+ * final answers are not all in, call cb; then delete every transaction
+ * older than that, complete or not. The ages follow RFC 3261 timers B and
+ * F (64 x T1 = 32 s) for requests other than INVITE. Returns the number of
+ * timeouts reported, or a negative errno. */
+typedef void (*us_timeout_cb)(const struct us_txn *t, bool active_missing, bool sim_missing,
+			      void *ctx);
+int us_dp_sweep_txns(struct us_dp *dp, __u64 age_ns, __u64 invite_age_ns, us_timeout_cb cb,
+		     void *ctx);
+
 /* The loaded skeleton, for tests and tools that run programs directly. */
 struct understudy_bpf;
 struct understudy_bpf *us_dp_skel(struct us_dp *dp);
