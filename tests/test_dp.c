@@ -455,8 +455,9 @@ static void test_sweep_reports_timeouts(void **state)
 		{ 40, US_M_BYE, US_MID_NONE, 0 },                               /* active timed out */
 		{ 40, US_M_BYE, 7, US_TXN_ACTIVE_FINAL },                       /* simulation timed out */
 		{ 40, US_M_BYE, 7, 0 },                                         /* both */
-		{ 40, US_M_INVITE, 7, US_TXN_ACTIVE_FINAL },                    /* INVITE: still young */
+		{ 40, US_M_INVITE, 7, 0 },                                      /* INVITE: may ring on */
 		{ 200, US_M_INVITE, 7, US_TXN_ACTIVE_FINAL },                   /* INVITE timed out */
+		{ 60, US_M_INVITE, 7, US_TXN_ACTIVE_FINAL | 0x100 },            /* active final at 50 s: sim has 32 s */
 		{ 5, US_M_BYE, 7, 0 },                                          /* young */
 	};
 	struct sweep_seen seen = { 0 };
@@ -467,7 +468,8 @@ static void test_sweep_reports_timeouts(void **state)
 		struct us_txn_key k = { .branch_hash = 1000 + i, .callid_hash = i, .cseq = 1,
 					.method = t[i].method };
 		struct us_txn v = { .start_ns = now - t[i].age * s, .active_mid = 1,
-				    .sim_mid = t[i].sim, .done = t[i].done, .method = t[i].method };
+				    .sim_mid = t[i].sim, .done = t[i].done & 0xff, .method = t[i].method,
+				    .active_lat_ns = t[i].done & 0x100 ? 50 * s : 1000 };
 
 		assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
 	}
@@ -475,7 +477,8 @@ static void test_sweep_reports_timeouts(void **state)
 	assert_int_equal(seen.n, 4);
 	assert_int_equal(seen.active_missing, 2);
 	assert_int_equal(seen.sim_missing, 3);
-	/* the old ones are gone, the young INVITE and BYE stay */
+	/* the old ones are gone; the ringing INVITE, the INVITE whose active
+	 * final is recent, and the young BYE stay */
 	{
 		struct us_txn_key k, *prev = NULL;
 
@@ -484,7 +487,7 @@ static void test_sweep_reports_timeouts(void **state)
 			prev = &k;
 		}
 	}
-	assert_int_equal(left, 2);
+	assert_int_equal(left, 3);
 	/* nothing is reported twice */
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(us_dp_sweep_txns(dp, 32 * s, 180 * s, on_timeout, &seen), 0);

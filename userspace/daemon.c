@@ -434,6 +434,43 @@ static int apply_transition(struct us_daemon *d, struct us_mrec *r, enum us_msta
 	return rc;
 }
 
+/* A transaction that timed out (RFC 3261 timers B/F): it counts as an
+ * error of the side that never answered, and, when mirrored, as a pair. */
+static void on_timeout(const struct us_txn *t, bool active_missing, bool sim_missing, void *ctx)
+{
+	struct us_daemon *d = ctx;
+	struct us_mrec *s;
+	bool a_err, s_err;
+
+	if (active_missing && t->active_mid < US_MAX_MACHINES)
+		d->view[t->active_mid].timeouts++;
+	if (sim_missing && t->sim_mid < US_MAX_MACHINES)
+		d->view[t->sim_mid].timeouts++;
+	if (t->sim_mid == US_MID_NONE)
+		return;
+	s = us_state_find_id(&d->st, t->sim_mid);
+	if (!s || s->state != US_MS_SIMULATION)
+		return;
+	a_err = active_missing || t->active_code >= 500;
+	s_err = sim_missing || t->sim_code >= 500;
+	s->ev.paired++;
+	if (a_err && s_err)
+		s->ev.both_err++;
+	else if (s_err)
+		s->ev.sim_err_only++;
+	else if (a_err)
+		s->ev.active_err_only++;
+	if (!active_missing && !sim_missing)
+		return;
+	/* a timed-out side has no final class: the classes differ unless
+	 * both timed out */
+	if (active_missing != sim_missing)
+		s->ev.differ_class++;
+}
+
+#define US_TIMER_F_NS   (32ull * 1000000000ull)    /* 64 x T1 */
+#define US_INVITE_MAX_NS (180ull * 1000000000ull)  /* longest ringing */
+
 int us_daemon_window(struct us_daemon *d)
 {
 	double now = us_now(), dt;
@@ -480,6 +517,8 @@ int us_daemon_window(struct us_daemon *d)
 			for (int b = 0; b < US_LAT_BUCKETS; b++)
 				svc_lat[si][b] += dl->lat_hist[b];
 	}
+
+	us_dp_sweep_txns(d->dp, US_TIMER_F_NS, US_INVITE_MAX_NS, on_timeout, d);
 
 	/* judge every simulation machine on its evidence */
 	for (size_t i = 0; i < d->st.n; i++) {
@@ -593,6 +632,7 @@ static json_object *machine_json(const struct us_daemon *d, const struct us_mrec
 	json_object_object_add(o, "error_share", jnum(v->err_share));
 	json_object_object_add(o, "p50_ms", jnum(v->p50_ns / 1e6));
 	json_object_object_add(o, "p99_ms", jnum(v->p99_ns / 1e6));
+	json_object_object_add(o, "timeouts", json_object_new_int64((int64_t)v->timeouts));
 	if (r->state == US_MS_SIMULATION || v->judged) {
 		json_object_object_add(o, "paired", json_object_new_int64((int64_t)r->ev.paired));
 		json_object_object_add(o, "streak", json_object_new_int(r->streak));
@@ -1068,6 +1108,9 @@ char *us_daemon_metrics(struct us_daemon *d)
 	help(&b, "understudy_dropped_total", "counter", "A simulation machine's messages and stray packets dropped at the balancer.");
 	EACH bprintf(&b, "understudy_dropped_total{%s} %llu\n", LABELS(r),
 		     (unsigned long long)c->dropped); END
+	help(&b, "understudy_timeouts_total", "counter", "Transactions a machine never answered (RFC 3261 timers B/F).");
+	EACH bprintf(&b, "understudy_timeouts_total{%s} %llu\n", LABELS(r),
+		     (unsigned long long)d->view[r->id].timeouts); END
 	help(&b, "understudy_machine_state", "gauge", "1 for the machine's current state.");
 	EACH for (int s = US_MS_ACTIVE; s < US_MS_MAX; s++)
 		bprintf(&b, "understudy_machine_state{%s,state=\"%s\"} %d\n", LABELS(r),

@@ -37,6 +37,7 @@ struct us_mview {                /* what a window saw of one machine */
 	double req_rate, resp_rate;  /* per second over the last window */
 	double err_share;            /* 5xx/6xx share of finals in the last window */
 	double p50_ns, p99_ns;       /* latency over the evidence (simulation) or window */
+	__u64 timeouts;              /* transactions it never answered (total) */
 	struct us_mstats cur;        /* counters now (totals, for metrics) */
 	struct us_judge_state js;
 	struct us_judgement last;    /* last judgement (simulation machines) */

@@ -785,9 +785,22 @@ int us_dp_sweep_txns(struct us_dp *dp, __u64 age_ns, __u64 invite_age_ns, us_tim
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &t))
 			continue;       /* evicted meanwhile */
-		limit = t.method == US_M_INVITE ? invite_age_ns : age_ns;
-		if (t.start_ns > now || now - t.start_ns < limit)
-			continue;
+		/* an INVITE may ring for minutes: it times out invite_age_ns
+		 * after its start, or age_ns after the active machine's final
+		 * when that came (the other machine should have answered too) */
+		{
+			__u64 ref = t.start_ns;
+
+			limit = age_ns;
+			if (t.method == US_M_INVITE) {
+				if (t.done & US_TXN_ACTIVE_FINAL)
+					ref += t.active_lat_ns;
+				else
+					limit = invite_age_ns;
+			}
+			if (ref > now || now - ref < limit)
+				continue;
+		}
 		{
 			bool active_missing = !(t.done & US_TXN_ACTIVE_FINAL);
 			bool sim_missing = t.sim_mid != US_MID_NONE && !(t.done & US_TXN_SIM_FINAL);

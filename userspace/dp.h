@@ -99,8 +99,9 @@ int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 
 		       __u32 *mid);
 
 /* Transactions that timed out: for every transaction first seen more than
- * age_ns ago (INVITE: invite_age_ns, since its ringing may last) whose
- * final answers are not all in, call cb; then delete every transaction
+ * age_ns ago (an INVITE: invite_age_ns after its start, since it may ring
+ * for minutes, or age_ns after the active machine's final) whose final
+ * answers are not all in, call cb; then delete every transaction
  * older than that, complete or not. The ages follow RFC 3261 timers B and
  * F (64 x T1 = 32 s) for requests other than INVITE. Returns the number of
  * timeouts reported, or a negative errno. */
