@@ -503,6 +503,7 @@ int us_daemon_window(struct us_daemon *d)
 			continue;
 		}
 		mstats_sub(dl, &v->cur, &v->prev);
+		v->win = *dl;
 		v->prev = v->cur;
 		have_delta[r->id] = true;
 		v->req_rate = (sum(dl->req, US_M_MAX) + dl->retrans_req) / dt;
@@ -644,6 +645,57 @@ static json_object *machine_json(const struct us_daemon *d, const struct us_mrec
 	return o;
 }
 
+/* The last window per service and version, over its machines that take
+ * traffic (active, draining) or receive it (simulation). */
+static json_object *versions_json(const struct us_daemon *d)
+{
+	json_object *arr = json_object_new_array();
+	static __u64 hist[US_LAT_BUCKETS];
+
+	for (size_t i = 0; i < d->st.n; i++) {
+		const struct us_mrec *r = &d->st.m[i];
+		__u64 req = 0, finals = 0, errs = 0, to = 0;
+		unsigned machines = 0;
+		bool seen = false;
+		json_object *o;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(d->st.m[j].service, r->service) &&
+			       !strcmp(d->st.m[j].version, r->version);
+		if (seen)
+			continue;
+		memset(hist, 0, sizeof(hist));
+		for (size_t j = i; j < d->st.n; j++) {
+			const struct us_mrec *q = &d->st.m[j];
+			const struct us_mstats *w = &d->view[q->id].win;
+
+			if (strcmp(q->service, r->service) || strcmp(q->version, r->version) ||
+			    q->state == US_MS_REMOVED || q->state == US_MS_REJECTED)
+				continue;
+			machines++;
+			req += sum(w->req, US_M_MAX);
+			finals += sum(w->final_class, 8);
+			errs += w->final_class[5] + w->final_class[6];
+			to += d->view[q->id].timeouts;
+			for (int b = 0; b < US_LAT_BUCKETS; b++)
+				hist[b] += w->lat_hist[b];
+		}
+		if (!machines)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "service", json_object_new_string(r->service));
+		json_object_object_add(o, "version", json_object_new_string(r->version));
+		json_object_object_add(o, "machines", json_object_new_int((int)machines));
+		json_object_object_add(o, "req_rate", jnum(d->conf.window_s > 0 ? req / d->conf.window_s : NAN));
+		json_object_object_add(o, "error_share", jnum(finals ? (double)errs / finals : NAN));
+		json_object_object_add(o, "p50_ms", jnum(us_hist_quantile(hist, 0.5) / 1e6));
+		json_object_object_add(o, "p99_ms", jnum(us_hist_quantile(hist, 0.99) / 1e6));
+		json_object_object_add(o, "timeouts", json_object_new_int64((int64_t)to));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static json_object *cmd_status(struct us_daemon *d, bool services)
 {
 	json_object *o = ok_reply(), *arr = json_object_new_array();
@@ -671,6 +723,8 @@ static json_object *cmd_status(struct us_daemon *d, bool services)
 	for (size_t i = 0; i < d->st.n; i++)
 		json_object_array_add(arr, machine_json(d, &d->st.m[i]));
 	json_object_object_add(o, "machines", arr);
+	if (services)
+		json_object_object_add(o, "versions", versions_json(d));
 	return o;
 }
 

@@ -39,6 +39,7 @@ struct us_mview {                /* what a window saw of one machine */
 	double p50_ns, p99_ns;       /* latency over the evidence (simulation) or window */
 	__u64 timeouts;              /* transactions it never answered (total) */
 	struct us_mstats cur;        /* counters now (totals, for metrics) */
+	struct us_mstats win;        /* the last window's differences */
 	struct us_judge_state js;
 	struct us_judgement last;    /* last judgement (simulation machines) */
 	bool judged;

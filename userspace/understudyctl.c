@@ -167,6 +167,22 @@ static void print_status(json_object *rep)
 		}
 		printf("windows: %s of %s s\n\n", js(rep, "windows"), js(rep, "window_s"));
 	}
+	if (json_object_object_get_ex(rep, "versions", &sv) && json_object_array_length(sv)) {
+		printf("%-12s %-8s %8s %8s %8s %8s %8s %8s\n", "SERVICE", "VERSION", "MACHINES",
+		       "REQ/S", "ERR%", "P50ms", "P99ms", "TIMEOUTS");
+		for (size_t i = 0; i < json_object_array_length(sv); i++) {
+			json_object *v = json_object_array_get_idx(sv, i);
+			char f[4][32];
+
+			num(f[0], sizeof(f[0]), jd(v, "req_rate"), "%.1f");
+			num(f[1], sizeof(f[1]), jd(v, "error_share") * 100, "%.2f");
+			num(f[2], sizeof(f[2]), jd(v, "p50_ms"), "%.1f");
+			num(f[3], sizeof(f[3]), jd(v, "p99_ms"), "%.1f");
+			printf("%-12s %-8s %8s %8s %8s %8s %8s %8s\n", js(v, "service"), js(v, "version"),
+			       js(v, "machines"), f[0], f[1], f[2], f[3], js(v, "timeouts"));
+		}
+		printf("\n");
+	}
 	print_machines(rep);
 }
 
