@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "dp.h"
 #include "state.h"
 
 static char dir[128];
@@ -210,6 +211,52 @@ static void test_recovery_with_record(void **state)
 	us_state_free(&st);
 }
 
+/* A restart in every state, and a crash just after every kind of
+ * transition's audit line: the state comes back, exactly once. */
+static void test_restart_in_every_state(void **state)
+{
+	static const enum us_mstate states[] = { US_MS_ACTIVE, US_MS_SIMULATION, US_MS_DRAINING,
+						 US_MS_REJECTED, US_MS_REMOVED };
+	char err[256], cmd[256], path[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		for (size_t j = 0; j < sizeof(states) / sizeof(states[0]); j++) {
+			struct us_state st = { 0 }, back = { 0 };
+			FILE *f;
+
+			if (i == j)
+				continue;
+			snprintf(cmd, sizeof(cmd), "rm -f %s/*", dir);
+			assert_int_equal(system(cmd), 0);
+			assert_int_equal(us_state_load(&st, dir, err, sizeof(err)), 0);
+			assert_int_equal(us_state_add(&st, "m", "sip", "2.0", states[i], 1, NULL), 0);
+			assert_int_equal(us_state_save(&st), 0);
+			/* a plain restart */
+			assert_int_equal(us_state_load(&back, dir, err, sizeof(err)), 0);
+			assert_int_equal(us_state_find(&back, "m")->state, states[i]);
+			us_state_free(&back);
+			/* the daemon died after the audit line of a move to states[j] */
+			snprintf(path, sizeof(path), "%s/audit.log", dir);
+			f = fopen(path, "a");
+			assert_non_null(f);
+			fprintf(f, "{\"seq\":1,\"time\":5,\"machine\":\"m\",\"service\":\"sip\","
+				   "\"version\":\"2.0\",\"from\":\"x\",\"to\":\"%s\",\"by\":\"config\","
+				   "\"reason\":\"r\"}\n", us_state_name(states[j]));
+			fclose(f);
+			assert_int_equal(us_state_load(&back, dir, err, sizeof(err)), 0);
+			assert_int_equal(us_state_find(&back, "m")->state, states[j]);
+			assert_int_equal(back.seq, 1);
+			us_state_free(&back);
+			assert_int_equal(us_state_load(&back, dir, err, sizeof(err)), 0);
+			assert_int_equal(us_state_find(&back, "m")->state, states[j]);
+			assert_int_equal(back.seq, 1);
+			us_state_free(&back);
+			us_state_free(&st);
+		}
+	}
+}
+
 static void test_bad_state_file(void **state)
 {
 	struct us_state st = { 0 };
@@ -240,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_transition_is_durable_and_audited),
 		cmocka_unit_test(test_recovery_refuses_unknown_machine),
 		cmocka_unit_test(test_recovery_with_record),
+		cmocka_unit_test(test_restart_in_every_state),
 		cmocka_unit_test(test_bad_state_file),
 	};
 
