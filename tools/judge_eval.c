@@ -258,20 +258,6 @@ static void fmt_n(char *b, size_t len, unsigned long long v)
 		snprintf(b, len, "%llu", v);
 }
 
-static double norm_ppf(double p)
-{
-	double q = p < 0.5 ? p : 1 - p;
-	double t = sqrt(-2 * log(q));
-	double x = t - (2.515517 + 0.802853 * t + 0.010328 * t * t) /
-		       (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t);
-
-	if (p < 0.5)
-		x = -x;
-	for (int i = 0; i < 3; i++)
-		x -= (0.5 * erfc(-x / M_SQRT2) - p) / (exp(-0.5 * x * x) / sqrt(2 * M_PI));
-	return x;
-}
-
 /*
  * Fixed-size one-shot tests with the same error rates: at d = delta (worse by
  * the effect) the version must be refused with probability >= 1 - alpha, at
@@ -290,7 +276,7 @@ static double norm_ppf(double p)
  */
 static void fixed_n(const struct cfg *cf, const struct us_policy *pol, double delta, double out[3])
 {
-	double za = norm_ppf(1 - pol->alpha), zb = norm_ppf(1 - pol->beta);
+	double za = us_norm_ppf(1 - pol->alpha), zb = us_norm_ppf(1 - pol->beta);
 	double p1 = cf->pa, p2 = p1 + delta, pbar = (p1 + p2) / 2, both = cf->shared * p1;
 	double psi0 = 2 * (p1 - both), psi1 = (p1 - both) + (p2 - both);
 

@@ -120,7 +120,7 @@ const char *us_decision_name(enum us_decision d)
 
 /* Standard normal quantile: Abramowitz and Stegun 26.2.23 as a start, then
  * Newton steps on 0.5 erfc(-x / sqrt 2). */
-static double norm_ppf(double p)
+double us_norm_ppf(double p)
 {
 	double q = p < 0.5 ? p : 1 - p;
 	double t = sqrt(-2 * log(q));
@@ -349,7 +349,7 @@ static void judge_latency(const struct us_policy *p, const struct us_judge_input
 	double na = hist_total(in->active_lat), ns = hist_total(in->sim_lat);
 	double need = ceil(US_JUDGE_LAT_TAIL / (1 - q) - 1e-6);
 	double lim = p->max_latency_ratio, lim_fail = lim * (1 + US_JUDGE_LAT_MARGIN);
-	double z = norm_ppf(1 - p->beta / 2);
+	double z = us_norm_ppf(1 - p->beta / 2);
 	int pct = (int)lround(q * 100);
 	double sa, ss;
 

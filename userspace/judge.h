@@ -141,4 +141,7 @@ const char *us_decision_name(enum us_decision d);
  * interpolation inside a bucket), ns; NAN when empty or q outside [0, 1]. */
 double us_hist_quantile(const __u64 *hist, double q);
 
+/* The standard normal quantile function (0 < p < 1). */
+double us_norm_ppf(double p);
+
 #endif
