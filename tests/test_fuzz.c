@@ -126,12 +126,9 @@
  * phase (both by absolute iteration number).
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -147,11 +144,11 @@
 
 #include "dp.h"
 #include "understudy.skel.h"
+#include "harness.h"
 #include "pktbuild.h"
 #include "testnet.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define FRAME_MAX 9216
+#define FRAME_MAX TH_FRAME_MAX
 #define TEXT_CAP FRAME_MAX      /* a whole frame's payload fits */
 #define BATCH 1000
 #define LRU_RESET_EVERY 8192
@@ -161,48 +158,9 @@
 #define HANG_SECONDS 20
 #define SLOW_NS 1000000000ull
 #define POOL 40                 /* Call-IDs shared by requests and responses */
-
-/* ---- cases and reporting ------------------------------------------------- */
-
-static int npass, nfail, verbose;
-static char cname[64];
-static int cfails;
-
-static void begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void begin(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cname, sizeof(cname), fmt, ap);
-	va_end(ap);
-	cfails = 0;
-}
-
-static void end(void)
-{
-	if (cfails)
-		nfail++;
-	else
-		npass++;
-	if (verbose)
-		printf("test:%s:%s\n", cfails ? "failed" : "ok", cname);
-}
-
-static void setup_fail_msg(const char *what, const char *detail)
-{
-	printf("test:FAIL:%s %s %s\n", cname, what, detail);
-	cfails++;
-}
+#define PIN_PREFIX "understudy-fuzz"   /* pins: /sys/fs/bpf/understudy-fuzz-<pid> */
 
 /* ---- the data plane -------------------------------------------------------- */
-
-static struct us_dp *dp;
-static struct understudy_bpf *sk;
-static int fd_client, fd_machine, fd_stats, fd_calls, fd_txns;
-static int ncpu;
-static char pin_root[96];
-static struct ring_buffer *rb;
 
 enum { SVC4 = 0, SVC6 = 1, SVC_NOMACH = 2, NSVC };
 static const char *const svc_vip[NSVC] = { "198.18.100.1", "2001:db8:100::1", "198.18.100.2" };
@@ -297,58 +255,15 @@ static bool mac_is_iface(const __u8 *mac)
 
 /* ---- counters ---------------------------------------------------------------- */
 
-static __u64 *pcpu_vals;
-
-/* All of us_stats in one batch look-up (us_dp_read_stats makes one syscall
- * per counter); falls back to it. */
-static int read_stats(__u64 out[US_ST_MAX])
-{
-	__u32 keys[US_ST_MAX], count = US_ST_MAX, outb = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	int err;
-
-	err = bpf_map_lookup_batch(fd_stats, NULL, &outb, keys, pcpu_vals, &count, &bo);
-	if ((err && errno != ENOENT) || count != US_ST_MAX)
-		return us_dp_read_stats(dp, out);
-	for (__u32 i = 0; i < US_ST_MAX; i++) {
-		__u64 s = 0;
-
-		for (int c = 0; c < ncpu; c++)
-			s += pcpu_vals[i * ncpu + c];
-		out[keys[i] < US_ST_MAX ? keys[i] : 0] = s;
-	}
-	return 0;
-}
-
-static bool is_bad(int s)
-{
-	return s >= US_ST_BAD_L2 && s <= US_ST_TRUNC_BODY;
-}
-
 static const int outcome_stats[] = {
 	US_ST_PASS, US_ST_REQ_FWD, US_ST_RESP_FWD, US_ST_RESP_SIM_DROP, US_ST_SIM_STRAY_DROP,
 	US_ST_NO_MACHINE, US_ST_NO_ROUTE,
 };
 
-/* Delete every entry of a hash map: keys first, then the deletions. */
-static void map_clear(int fd, size_t key_size)
-{
-	static __u8 keys[65536 * 32];
-	size_t cap = sizeof(keys) / key_size, n = 0;
-	__u8 *prev = NULL;
-
-	while (n < cap && !bpf_map_get_next_key(fd, prev, keys + n * key_size)) {
-		prev = keys + n * key_size;
-		n++;
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, keys + i * key_size);
-}
-
 static void lru_reset(void)
 {
-	map_clear(fd_calls, sizeof(struct us_call_key));
-	map_clear(fd_txns, sizeof(struct us_txn_key));
+	th_map_clear(th.fd_calls, sizeof(struct us_call_key));
+	th_map_clear(th.fd_txns, sizeof(struct us_txn_key));
 }
 
 /* ---- generator ------------------------------------------------------------------ */
@@ -1565,42 +1480,6 @@ static void gen(__u64 seed, __u64 iter, struct input *in)
 
 /* ---- running and checking ------------------------------------------------------------- */
 
-struct res {
-	int err;
-	__u32 ret;
-	__u32 len;
-	__u32 meta;
-	__u32 duration;
-	__u8 out[FRAME_MAX + 64];
-};
-
-static void run(int prog_fd, int ifindex, const __u8 *in, size_t len, struct res *r)
-{
-	struct xdp_md ctx = { .data_end = (__u32)len };
-	struct xdp_md cto = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = r->out, .data_size_out = sizeof(r->out), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .ctx_out = &cto, .ctx_size_out = sizeof(cto),
-		    .repeat = 1);
-
-	ctx.ingress_ifindex = (__u32)ifindex;
-	r->err = bpf_prog_test_run_opts(prog_fd, &t);
-	if (r->err)
-		r->err = -errno;
-	r->ret = t.retval;
-	r->len = t.data_size_out;
-	r->meta = cto.data;
-	r->duration = t.duration;
-}
-
-static const char *xdp_name(__u32 r)
-{
-	static const char *const n[] = { "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
-					 "XDP_REDIRECT" };
-
-	return r < ARRAY_SIZE(n) ? n[r] : "XDP_?";
-}
-
 static __u64 seed, cur_iter;
 static long nviol, maxfail = DEFAULT_MAXFAIL;
 static const char *const inv_names[] = {
@@ -1684,11 +1563,11 @@ static int ev_cb(void *ctx, void *data, size_t sz)
 	return 0;
 }
 
-static void check(const struct input *in, int ifc, const struct res *r, const __u64 *b,
+static void check(const struct input *in, int ifc, const struct th_res *r, const __u64 *b,
 		  const __u64 *a, struct verdict *v)
 {
 	long long d[US_ST_MAX];
-	long long nout = 0, nbad = 0;
+	long long nout = 0, nbad;
 	bool machine = in->t->machine, dropped_sender = false, mirrored;
 	int outc = -1;
 
@@ -1711,7 +1590,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 		return;
 	}
 	if (r->ret != XDP_PASS && r->ret != XDP_DROP && r->ret != XDP_REDIRECT)
-		vfail(v, IV_ACTION, "action %u %s", r->ret, xdp_name(r->ret));
+		vfail(v, IV_ACTION, "action %u %s", r->ret, th_xdp_name(r->ret));
 	if (r->duration > SLOW_NS)
 		vfail(v, IV_SLOW, "one run took %u ns", r->duration);
 	if (d[US_ST_RX] != 1)
@@ -1726,8 +1605,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 		if (d[outcome_stats[i]])
 			outc = outcome_stats[i];
 	}
-	for (int i = US_ST_BAD_L2; i <= US_ST_TRUNC_BODY; i++)
-		nbad += d[i];
+	nbad = th_bad_delta(b, a);
 	if (machine) {
 		const __u8 *smac = in->f + 6;
 
@@ -1744,7 +1622,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 		size_t l = 0;
 
 		for (int i = 1; i < US_ST_MAX; i++)
-			if (d[i] && (is_bad(i) || i == US_ST_PASS || i == US_ST_REQ_FWD ||
+			if (d[i] && (th_is_bad(i) || i == US_ST_PASS || i == US_ST_REQ_FWD ||
 				     i == US_ST_RESP_FWD || i == US_ST_RESP_SIM_DROP ||
 				     i == US_ST_SIM_STRAY_DROP || i == US_ST_NO_MACHINE ||
 				     i == US_ST_NO_ROUTE) && l < sizeof(s))
@@ -1790,7 +1668,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 	/* bad packets are never mirrored nor forwarded by the client program */
 	if (nbad && (d[US_ST_REQ_MIRRORED] || (!machine && r->ret == XDP_REDIRECT)))
 		vfail(v, IV_BAD_MIRRORED, "bad reason counted, req_mirrored +%lld, action %s",
-		      d[US_ST_REQ_MIRRORED], xdp_name(r->ret));
+		      d[US_ST_REQ_MIRRORED], th_xdp_name(r->ret));
 
 	/* the action the outcome implies */
 	if (nout + nbad >= 1) {
@@ -1831,8 +1709,8 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 			      what >= 0 ? us_stat_name(what) : "?", machine ? "machine" : "client");
 		else if ((int)r->ret != want && (int)r->ret != alt)
 			vfail(v, IV_ACTION_OUTCOME, "outcome %s, action %s, expected %s",
-			      what >= 0 ? us_stat_name(what) : "bad reason", xdp_name(r->ret),
-			      xdp_name((__u32)want));
+			      what >= 0 ? us_stat_name(what) : "bad reason", th_xdp_name(r->ret),
+			      th_xdp_name((__u32)want));
 	}
 
 	/* output */
@@ -1853,7 +1731,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 				vfail(v, IV_OUT_FRAME, "metadata names no active/simulation machine");
 		}
 	} else if (r->meta || r->len != in->len) {
-		vfail(v, IV_OUT_LEN, "%s: meta %u len %u, expected 0 and %zu", xdp_name(r->ret),
+		vfail(v, IV_OUT_LEN, "%s: meta %u len %u, expected 0 and %zu", th_xdp_name(r->ret),
 		      r->meta, r->len, in->len);
 	} else if (r->ret == XDP_REDIRECT) {
 		if (memcmp(r->out + 12, in->f + 12, in->len - 12))
@@ -1868,7 +1746,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 			vfail(v, IV_OUT_FRAME, "machine message to an unknown MAC");
 	} else if (r->ret == XDP_PASS || r->ret == XDP_DROP) {
 		if (memcmp(r->out, in->f, in->len))
-			vfail(v, IV_OUT_FRAME, "%s frame changed", xdp_name(r->ret));
+			vfail(v, IV_OUT_FRAME, "%s frame changed", th_xdp_name(r->ret));
 	}
 
 	/* frames built whole (lengths and checksums right): the SIP parser is
@@ -1909,7 +1787,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 		memset(&ck, 0, sizeof(ck));
 		ck.callid_hash = us_hash_bytes(in->callid, (__u32)strlen(in->callid));
 		ck.svc_id = (__u32)in->t->svc;
-		if (bpf_map_lookup_elem(fd_calls, &ck, &c)) {
+		if (bpf_map_lookup_elem(th.fd_calls, &ck, &c)) {
 			vfail(v, IV_AFFINITY, "no call entry for %s", in->callid);
 		} else {
 			const __u8 *adm = r->out;
@@ -1937,7 +1815,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 	/* difference events: counted ones are in the ring buffer, sane */
 	if (d[US_ST_EVENTS] || ev_seen) {
 		ev_bad = 0;
-		ring_buffer__consume(rb);
+		th_events_drain();
 		if (ev_seen != d[US_ST_EVENTS])
 			vfail(v, IV_EVENT, "%d events in the ring buffer, %lld counted", ev_seen,
 			      d[US_ST_EVENTS]);
@@ -1947,7 +1825,7 @@ static void check(const struct input *in, int ifc, const struct res *r, const __
 	}
 }
 
-static void report(const struct input *in, int ifc, const struct res *r, const __u64 *b,
+static void report(const struct input *in, int ifc, const struct th_res *r, const __u64 *b,
 		   const __u64 *a, const struct verdict *v, const char *tag)
 {
 	for (int i = 0; i < IV_MAX; i++) {
@@ -1968,7 +1846,7 @@ static void report(const struct input *in, int ifc, const struct res *r, const _
 	       in->t->name, in->ops, in->t->machine ? "us_machine" : "us_client",
 	       testnet.ifs[ifc].name, testnet.ifs[ifc].ifindex, in->len);
 	printf("  result: err %d action %s out.len %u meta %u; stats moved:", r->err,
-	       xdp_name(r->ret), r->len, r->meta);
+	       th_xdp_name(r->ret), r->len, r->meta);
 	for (int i = 0; i < US_ST_MAX; i++)
 		if (a[i] != b[i])
 			printf(" %s%+lld", us_stat_name(i), (long long)(a[i] - b[i]));
@@ -1983,7 +1861,7 @@ static int ifc_of(const struct tmpl *t)
 
 /* ---- seeds: every template unmutated is accepted ------------------------------------- */
 
-static struct res R;
+static struct th_res R;
 static __u64 st_a[US_ST_MAX], st_b[US_ST_MAX];
 
 static void seeds_case(const char *name)
@@ -1994,7 +1872,7 @@ static void seeds_case(const char *name)
 	char tag[200];
 	int ifc;
 
-	begin("%s", name);
+	th_begin("%s", name);
 	for (int i = 0; i < ntmpl; i++) {
 		const struct tmpl *tp = &tmpls[i];
 		int want_stat, want_ret;
@@ -2008,14 +1886,13 @@ static void seeds_case(const char *name)
 		in.len = t.n ? build_frame(&in, &t) : 0;
 		if (!in.len) {
 			printf("test:FAIL:%s %s frame not built\n", name, tp->name);
-			cfails++;
+			th_cfails++;
 			continue;
 		}
 		ifc = ifc_of(tp);
-		read_stats(st_b);
-		run(tp->machine ? fd_machine : fd_client, testnet.ifs[ifc].ifindex, in.f, in.len,
-		    &R);
-		read_stats(st_a);
+		th_read_stats(st_b);
+		th_run(tp->machine ? th.fd_machine : th.fd_client, ifc, in.f, in.len, &R);
+		th_read_stats(st_a);
 		check(&in, ifc, &R, st_b, st_a, &v);
 		if (!tp->machine) {
 			want_stat = tp->svc == SVC_NOMACH ? US_ST_NO_MACHINE : US_ST_REQ_FWD;
@@ -2030,21 +1907,21 @@ static void seeds_case(const char *name)
 		}
 		if (!R.err && (R.ret != (__u32)want_ret || st_a[want_stat] - st_b[want_stat] != 1)) {
 			printf("test:FAIL:%s %s action %s stats[%s] +%lld, expected %s and +1\n", name,
-			       tp->name, xdp_name(R.ret), us_stat_name(want_stat),
+			       tp->name, th_xdp_name(R.ret), us_stat_name(want_stat),
 			       (long long)(st_a[want_stat] - st_b[want_stat]),
-			       xdp_name((__u32)want_ret));
+			       th_xdp_name((__u32)want_ret));
 			snprintf(tag, sizeof(tag), "%.60s %.100s", name, tp->name);
 			report(&in, ifc, &R, st_b, st_a, &v, tag);
-			cfails++;
+			th_cfails++;
 		} else if (v.nf) {
 			snprintf(tag, sizeof(tag), "%.60s %.100s", name, tp->name);
 			report(&in, ifc, &R, st_b, st_a, &v, tag);
-			cfails++;
+			th_cfails++;
 		}
 	}
-	if (verbose)
+	if (th_verbose)
 		printf("test:info:%s %d templates\n", name, ntmpl);
-	end();
+	th_end();
 }
 
 /* ---- stale scratch bytes ------------------------------------------------------------- */
@@ -2075,19 +1952,14 @@ static void poison_init(void)
 
 static void run_poison(int k)
 {
-	static struct res pr;
-	struct xdp_md ctx = { .data_end = (__u32)poison_len[k] };
-	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = poison[k], .data_size_in = (__u32)poison_len[k],
-		    .data_out = pr.out, .data_size_out = sizeof(pr.out), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	static struct th_res pr;
 
-	ctx.ingress_ifindex = (__u32)testnet.ifs[TN_CLI].ifindex;
-	bpf_prog_test_run_opts(fd_client, &t);
+	th_run(th.fd_client, TN_CLI, poison[k], poison_len[k], &pr);
 }
 
 /* The parser's verdict on a run: the bad reason counted, 0 for none, -1 if
  * the run failed. */
-static int verdict_of(const struct res *r, const __u64 *b, const __u64 *a)
+static int verdict_of(const struct th_res *r, const __u64 *b, const __u64 *a)
 {
 	if (r->err)
 		return -1;
@@ -2110,11 +1982,11 @@ static void set_phase(int ph)
 
 			if (want == mst[i] || (pass == 0) != (want == US_MS_ACTIVE))
 				continue;
-			err = us_dp_set_state(dp, machs[i].mid, want);
+			err = us_dp_set_state(th.dp, machs[i].mid, want);
 			if (err) {
-				printf("test:FAIL:%s us_dp_set_state(%u, %s) %d: %s\n", cname,
-				       machs[i].mid, us_state_name(want), err, us_dp_error(dp));
-				cfails++;
+				printf("test:FAIL:%s us_dp_set_state(%u, %s) %d: %s\n", th_cname,
+				       machs[i].mid, us_state_name(want), err, us_dp_error(th.dp));
+				th_cfails++;
 				continue;
 			}
 			mst[i] = want;
@@ -2156,10 +2028,10 @@ static void *watchdog(void *arg)
 		       cur_in.t && cur_in.t->machine ? "us_machine" : "us_client",
 		       testnet.ifs[cur_ifc].name);
 		hexdump(cur_in.f, cur_in.len);
-		printf("%d passed, %d failed\n", npass, nfail + 1);
+		printf("%d passed, %d failed\n", th_npass, th_nfail + 1);
 		fflush(stdout);
-		if (pin_root[0])
-			us_dp_destroy_pins(pin_root);
+		if (th.pin_root[0])
+			us_dp_destroy_pins(th.pin_root);
 		_exit(1);
 	}
 	return NULL;
@@ -2167,128 +2039,29 @@ static void *watchdog(void *arg)
 
 /* ---- set-up and tear-down ------------------------------------------------------------- */
 
-static volatile sig_atomic_t cleaned;
-
-static void cleanup(void)
-{
-	if (cleaned)
-		return;
-	cleaned = 1;
-	if (rb)
-		ring_buffer__free(rb);
-	rb = NULL;
-	if (dp)
-		us_dp_close(dp);
-	dp = NULL;
-	if (pin_root[0])
-		us_dp_destroy_pins(pin_root);
-	testnet_leave();
-}
-
-static void on_signal(int sig)
-{
-	cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void remove_stale_pins(void)
-{
-	DIR *d = opendir("/sys/fs/bpf");
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char path[PATH_MAX];
-		int pid;
-
-		if (sscanf(de->d_name, "understudy-fuzz-%d", &pid) != 1 || pid <= 0)
-			continue;
-		if (pid == getpid() || !kill(pid, 0) || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", de->d_name);
-		us_dp_destroy_pins(path);
-	}
-	closedir(d);
-}
-
-static int setup_fail(const char *what, int err)
-{
-	char b[600];
-
-	snprintf(b, sizeof(b), "actual %d(%s)%s%s expected 0", err, strerror(err < 0 ? -err : err),
-		 dp && *us_dp_error(dp) ? ": " : "", dp ? us_dp_error(dp) : "");
-	setup_fail_msg(what, b);
-	return err ? err : -1;
-}
-
 static int setup(void)
 {
 	struct us_dp_opts o = { .calls_max = 16384, .txns_max = 16384 };
 	struct us_cfg cfg = { .event_rate = 1000000, .event_burst = 1000000 };
 	int err;
 
-	err = testnet_enter();
-	if (err)
-		return setup_fail("testnet_enter", err);
-	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/understudy-fuzz-%d", getpid());
-	o.pin_root = pin_root;
-	err = us_dp_open(&o, &dp);
-	if (err) {
-		dp = NULL;
-		return setup_fail("us_dp_open", err);
-	}
-	sk = us_dp_skel(dp);
-	fd_client = bpf_program__fd(sk->progs.us_client);
-	fd_machine = bpf_program__fd(sk->progs.us_machine);
-	fd_stats = bpf_map__fd(sk->maps.us_stats);
-	fd_calls = bpf_map__fd(sk->maps.us_calls);
-	fd_txns = bpf_map__fd(sk->maps.us_txns);
-	ncpu = libbpf_num_possible_cpus();
-	if (ncpu <= 0)
-		return setup_fail("libbpf_num_possible_cpus", ncpu);
-	pcpu_vals = calloc((size_t)ncpu * US_ST_MAX, sizeof(__u64));
-	if (!pcpu_vals)
-		return setup_fail("calloc", -ENOMEM);
-
-	for (__u32 s = 0; s < NSVC; s++) {
-		__u8 a[16];
-		int fam = testnet_addr16(svc_vip[s], a);
-
-		err = us_dp_set_service(dp, s, fam, a, 5060, US_SHARE_MAX);
-		if (err)
-			return setup_fail("us_dp_set_service", err);
-	}
+	if ((err = th_setup_dp(PIN_PREFIX, &o)))
+		return err;
+	for (__u32 s = 0; s < NSVC; s++)
+		if ((err = th_set_service(s, svc_vip[s], US_SHARE_MAX)))
+			return th_setup_fail("us_dp_set_service", err);
 	for (size_t i = 0; i < ARRAY_SIZE(machs); i++) {
 		const struct mach *m = &machs[i];
 		const struct testnet_host *h = &testnet.hosts[m->host];
-		struct us_machine_cfg c = { .id = m->mid, .svc_id = m->svc, .weight = 100,
-					    .state = m->state };
 
-		c.family = testnet_addr16(m->svc == SVC6 ? h->v6 : h->v4, c.addr);
-		if ((err = us_dp_set_machine(dp, &c)))
-			return setup_fail("us_dp_set_machine", err);
-		mst[i] = m->state;
-		if (m->no_mac)
-			continue;
-		err = us_dp_set_mac(dp, testnet.ifs[h->ifc].ifindex, h->mac, m->mid);
+		err = th_set_machine(m->mid, m->svc, m->svc == SVC6 ? h->v6 : h->v4, m->state);
 		if (err)
-			return setup_fail("us_dp_set_mac", err);
+			return th_setup_fail("us_dp_set_machine", err);
+		mst[i] = m->state;
+		if (!m->no_mac && (err = th_set_mac(m->mid, m->host)))
+			return th_setup_fail("us_dp_set_mac", err);
 	}
-	for (__u32 s = 0; s < NSVC; s++)
-		if ((err = us_dp_rebuild(dp, s, US_POOL_ACTIVE)) ||
-		    (err = us_dp_rebuild(dp, s, US_POOL_SIM)))
-			return setup_fail("us_dp_rebuild", err);
-	if ((err = us_dp_add_machine_iface(dp, testnet.ifs[TN_MACH].name)) ||
-	    (err = us_dp_add_machine_iface(dp, testnet.ifs[TN_SIM].name)))
-		return setup_fail("us_dp_add_machine_iface", err);
-	if ((err = us_dp_set_cfg(dp, &cfg)))
-		return setup_fail("us_dp_set_cfg", err);
-	rb = ring_buffer__new(bpf_map__fd(sk->maps.us_events), ev_cb, NULL, NULL);
-	if (!rb)
-		return setup_fail("ring_buffer__new", -errno);
-	return 0;
+	return th_setup_tables(NSVC, &cfg, ev_cb);
 }
 
 static __u64 env_u64(const char *name, __u64 def)
@@ -2322,50 +2095,26 @@ int main(void)
 	static __u64 st0[US_ST_MAX], st1[US_ST_MAX];
 	__u64 iters, first, done = 0, cls_n[3] = { 0 }, multibuf = 0, refused = 0, max_ns = 0;
 	static __u64 st_a2[US_ST_MAX];
-	static struct res R2;
+	static struct th_res R2;
 	__u64 n_twice = 0;
 	bool twice;
-	cpu_set_t cpus;
 	pthread_t wd;
 	double t0, t1;
-	int cpu;
 	bool wd_on = false;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	verbose = getenv("US_TEST_VERBOSE") && *getenv("US_TEST_VERBOSE") == '1';
+	th_init();
 	seed = env_u64("US_FUZZ_SEED", DEFAULT_SEED);
 	iters = env_u64("US_FUZZ_ITERS", DEFAULT_ITERS);
 	first = env_u64("US_FUZZ_FIRST", 0);
 	maxfail = (long)env_u64("US_FUZZ_MAXFAIL", DEFAULT_MAXFAIL);
-	if (geteuid() != 0) {
-		printf("test:FAIL:setup root actual uid %u expected 0\n0 passed, 1 failed\n",
-		       geteuid());
+	if (th_need_root())
 		return 1;
-	}
 	printf("test:info:fuzz seed 0x%llx iterations %llu from %llu (US_FUZZ_SEED, "
 	       "US_FUZZ_ITERS, US_FUZZ_FIRST)\n", (unsigned long long)seed,
 	       (unsigned long long)iters, (unsigned long long)first);
-	/* per-CPU state (scratch, sequence numbers, token bucket) on one CPU */
-	cpu = sched_getcpu();
-	CPU_ZERO(&cpus);
-	CPU_SET(cpu < 0 ? 0 : cpu, &cpus);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	signal(SIGSEGV, on_signal);
-	signal(SIGABRT, on_signal);
-	signal(SIGPIPE, on_signal);     /* output piped into head: still clean up */
-	remove_stale_pins();
-
-	begin("setup");
-	if (setup()) {
-		end();
-		cleanup();
-		printf("%d passed, %d failed\n", npass, nfail);
+	th_start(PIN_PREFIX);
+	if (th_setup_case(setup))
 		return 1;
-	}
-	end();
 	tmpls_init();
 	poison_init();
 
@@ -2383,14 +2132,14 @@ int main(void)
 	seeds_case("seeds");
 	lru_reset();
 
-	read_stats(st0);
-	read_stats(st_b);
+	th_read_stats(st0);
+	th_read_stats(st_b);
 	t0 = now_s();
 	for (__u64 i = first; i < first + iters && nviol < maxfail; i++) {
 		struct verdict v;
 
 		if ((i - first) % BATCH == 0)
-			begin("fuzz/batch-%llu", (unsigned long long)((i - first) / BATCH));
+			th_begin("fuzz/batch-%llu", (unsigned long long)((i - first) / BATCH));
 		cur_iter = i;
 		if (i % LRU_RESET_EVERY == 0 && i != first)
 			lru_reset();
@@ -2403,12 +2152,12 @@ int main(void)
 			((i * 0x9e3779b97f4a7c15ull + seed) >> 60) == 0;
 		if (twice) {
 			run_poison(0);
-			read_stats(st_b);
+			th_read_stats(st_b);
 		}
-		run(cur_in.t->machine ? fd_machine : fd_client, testnet.ifs[cur_ifc].ifindex,
-		    cur_in.f, cur_in.len, &R);
+		th_run(cur_in.t->machine ? th.fd_machine : th.fd_client, cur_ifc, cur_in.f,
+		       cur_in.len, &R);
 		progress++;
-		read_stats(st_a);
+		th_read_stats(st_a);
 		check(&cur_in, cur_ifc, &R, st_b, st_a, &v);
 		if (twice) {
 			int v1 = verdict_of(&R, st_b, st_a), v2;
@@ -2416,10 +2165,10 @@ int main(void)
 
 			n_twice++;
 			run_poison(1);
-			read_stats(st_b);
-			run(cur_in.t->machine ? fd_machine : fd_client,
-			    testnet.ifs[cur_ifc].ifindex, cur_in.f, cur_in.len, &R2);
-			read_stats(st_a2);
+			th_read_stats(st_b);
+			th_run(cur_in.t->machine ? th.fd_machine : th.fd_client, cur_ifc, cur_in.f,
+			       cur_in.len, &R2);
+			th_read_stats(st_a2);
 			v2 = verdict_of(&R2, st_b, st_a2);
 			if (v1 != v2)
 				vfail(&v, IV_STALE, "verdict %s after one scratch content, %s after "
@@ -2435,7 +2184,7 @@ int main(void)
 		if (v.nf) {
 			report(&cur_in, cur_ifc, &R, st_b, st_a, &v, NULL);
 			nviol++;
-			cfails++;
+			th_cfails++;
 		}
 		memcpy(st_b, st_a, sizeof(st_b));
 		cls_n[cur_in.cls]++;
@@ -2445,10 +2194,10 @@ int main(void)
 			max_ns = R.duration;
 		done++;
 		if ((i - first + 1) % BATCH == 0 || i + 1 == first + iters || nviol >= maxfail)
-			end();
+			th_end();
 	}
 	t1 = now_s();
-	read_stats(st1);
+	th_read_stats(st1);
 	if (nviol >= maxfail)
 		printf("test:info:fuzz stopped after %ld failed runs (US_FUZZ_MAXFAIL)\n", nviol);
 	printf("test:info:fuzz %llu iterations in %.2f s (%.1f us each): %llu unmutated, %llu "
@@ -2463,7 +2212,7 @@ int main(void)
 		if (st1[s] != st0[s])
 			printf(" %s=%llu", us_stat_name(s), (unsigned long long)(st1[s] - st0[s]));
 	printf("\n");
-	if (verbose) {
+	if (th_verbose) {
 		printf("test:info:fuzz text mutations:");
 		for (int m = 0; m < TM_MAX; m++)
 			printf(" %s=%llu", tm_names[m], (unsigned long long)tm_count[m]);
@@ -2496,7 +2245,5 @@ int main(void)
 		pthread_cancel(wd);
 		pthread_join(wd, NULL);
 	}
-	cleanup();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return th_finish();
 }

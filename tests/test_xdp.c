@@ -25,14 +25,9 @@
  *    captured on the veth peers.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,88 +42,21 @@
 
 #include "dp.h"
 #include "understudy.skel.h"
+#include "harness.h"
 #include "pktbuild.h"
 #include "testnet.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define FRAME_MAX 9216
+#define FRAME_MAX TH_FRAME_MAX
 #define MID_NONE US_MID_NONE
+#define PIN_PREFIX "understudy-test"   /* pins: /sys/fs/bpf/understudy-test-<pid> */
 
 /* ---- reporting ---------------------------------------------------------- */
-
-static char cname[160];
-static int cfails, npass, nfail;
-
-__attribute__((format(printf, 1, 2)))
-static void begin(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cname, sizeof(cname), fmt, ap);
-	va_end(ap);
-	cfails = 0;
-}
-
-static int verbose;
-
-static void end(void)
-{
-	if (cfails)
-		nfail++;
-	else
-		npass++;
-	if (verbose)
-		printf("test:%s:%s\n", cfails ? "failed" : "ok", cname);
-}
-
-static void fail_str(const char *what, const char *actual, const char *expected)
-{
-	printf("test:FAIL:%s %s actual %s expected %s\n", cname, what, actual, expected);
-	cfails++;
-}
-
-static int check_eq(const char *what, long long a, long long e)
-{
-	char sa[32], se[32];
-
-	if (a == e)
-		return 1;
-	snprintf(sa, sizeof(sa), "%lld", a);
-	snprintf(se, sizeof(se), "%lld", e);
-	fail_str(what, sa, se);
-	return 0;
-}
-
-#define EQ(what, a, e) check_eq(what, (long long)(a), (long long)(e))
-
-__attribute__((format(printf, 3, 4)))
-static int eqf(long long a, long long e, const char *fmt, ...)
-{
-	char what[160];
-	va_list ap;
-
-	if (a == e)
-		return 1;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return check_eq(what, a, e);
-}
-
-static const char *xdp_name(long long r)
-{
-	static const char *const n[] = { "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
-					 "XDP_REDIRECT" };
-
-	return r >= 0 && r < (long long)ARRAY_SIZE(n) ? n[r] : "XDP_?";
-}
 
 static int check_ret(long long a, long long e)
 {
 	if (a == e)
 		return 1;
-	fail_str("action", xdp_name(a), xdp_name(e));
+	th_fail("action", th_xdp_name(a), th_xdp_name(e));
 	return 0;
 }
 
@@ -144,17 +72,11 @@ static int check_mac(const char *what, const __u8 *a, const __u8 *e)
 
 	if (!memcmp(a, e, 6))
 		return 1;
-	fail_str(what, mac_s(a, sa), mac_s(e, se));
+	th_fail(what, mac_s(a, sa), mac_s(e, se));
 	return 0;
 }
 
 /* ---- the data plane under test ------------------------------------------ */
-
-static struct us_dp *dp;
-static struct understudy_bpf *sk;
-static int fd_client, fd_machine, fd_egress;
-static char pin_root[96];
-static struct ring_buffer *rb;
 
 /* services */
 enum { SVC4 = 0, SVC6 = 1, SVC_NOMACH = 2, SVC_NOROUTE = 3, SVC_SKIPNEIGH = 4,
@@ -251,33 +173,30 @@ static int mach_ifc(__u32 mid)
 
 static int set_machine(const struct mach *m, enum us_mstate state)
 {
-	struct us_machine_cfg c = { .id = m->mid, .svc_id = m->svc, .weight = 100, .state = state };
-
-	c.family = testnet_addr16(m->addr, c.addr);
-	return us_dp_set_machine(dp, &c);
+	return th_set_machine(m->mid, m->svc, m->addr, state);
 }
 
 static int set_state(__u32 mid, enum us_mstate st, bool rebuild)
 {
 	const struct mach *m = mach_of(mid);
-	int err = us_dp_set_state(dp, mid, st);
+	int err = us_dp_set_state(th.dp, mid, st);
 
 	if (!err && rebuild && m) {
-		err = us_dp_rebuild(dp, m->svc, US_POOL_ACTIVE);
+		err = us_dp_rebuild(th.dp, m->svc, US_POOL_ACTIVE);
 		if (!err)
-			err = us_dp_rebuild(dp, m->svc, US_POOL_SIM);
+			err = us_dp_rebuild(th.dp, m->svc, US_POOL_SIM);
 	}
 	if (err)
-		fail_str("set_state", us_dp_error(dp), "0");
+		th_fail("set_state", us_dp_error(th.dp), "0");
 	return err;
 }
 
 static int set_share(__u32 svc, __u16 bp)
 {
-	int err = us_dp_set_share(dp, svc, bp);
+	int err = us_dp_set_share(th.dp, svc, bp);
 
 	if (err)
-		fail_str("set_share", us_dp_error(dp), "0");
+		th_fail("set_share", us_dp_error(th.dp), "0");
 	else
 		svc_share[svc] = bp;
 	return err;
@@ -297,7 +216,7 @@ static __u32 pred_active(__u32 svc, const char *callid)
 {
 	__u32 mid = MID_NONE;
 
-	if (us_dp_table_lookup(dp, svc, US_POOL_ACTIVE, us_maglev_slot(hstr(callid)), &mid))
+	if (us_dp_table_lookup(th.dp, svc, US_POOL_ACTIVE, us_maglev_slot(hstr(callid)), &mid))
 		return MID_NONE;
 	return mid;
 }
@@ -309,7 +228,7 @@ static __u32 pred_sim(__u32 svc, const char *callid)
 
 	if (!svc_share[svc] || us_share_point(h) >= svc_share[svc])
 		return MID_NONE;
-	if (us_dp_table_lookup(dp, svc, US_POOL_SIM, us_sim_slot(h), &mid))
+	if (us_dp_table_lookup(th.dp, svc, US_POOL_SIM, us_sim_slot(h), &mid))
 		return MID_NONE;
 	return mid;
 }
@@ -322,7 +241,7 @@ struct snap {
 
 static void snap_take(struct snap *s)
 {
-	if (us_dp_read_stats(dp, s->st))
+	if (th_read_stats(s->st))
 		memset(s, 0, sizeof(*s));
 }
 
@@ -331,11 +250,6 @@ struct sexp {
 	long long delta;
 };
 #define S(stat, n) { (stat) + 1, (n) },
-
-static bool is_bad_reason(int s)
-{
-	return s >= US_ST_BAD_L2 && s <= US_ST_TRUNC_BODY;
-}
 
 /* Every counter moved by exactly what e says; RX by rx. */
 static void stats_expect(const struct snap *b, int rx, const struct sexp *e)
@@ -348,7 +262,7 @@ static void stats_expect(const struct snap *b, int rx, const struct sexp *e)
 	for (; e->stat1; e++)
 		want[e->stat1 - 1] = e->delta;
 	for (int i = 0; i < US_ST_MAX; i++)
-		eqf((long long)(a.st[i] - b->st[i]), want[i], "stats[%s]", us_stat_name(i));
+		th_eqf((long long)(a.st[i] - b->st[i]), want[i], "stats[%s]", us_stat_name(i));
 }
 #define STATS(b, rx, ...) stats_expect(b, rx, (const struct sexp[]){ __VA_ARGS__ { 0, 0 } })
 
@@ -360,16 +274,6 @@ static long long stat_delta(const struct snap *b, int s)
 	return (long long)(a.st[s] - b->st[s]);
 }
 
-static long long bad_delta(const struct snap *b, const struct snap *a)
-{
-	long long d = 0;
-
-	for (int i = 0; i < US_ST_MAX; i++)
-		if (is_bad_reason(i))
-			d += (long long)(a->st[i] - b->st[i]);
-	return d;
-}
-
 /* per-machine counters of every machine in use */
 struct msnap {
 	struct us_mstats m[ARRAY_SIZE(machs)];
@@ -379,7 +283,7 @@ struct msnap {
 static void msnap_take(struct msnap *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(machs); i++)
-		if (us_dp_read_mstats(dp, machs[i].mid, &s->m[i]))
+		if (us_dp_read_mstats(th.dp, machs[i].mid, &s->m[i]))
 			memset(&s->m[i], 0, sizeof(s->m[i]));
 	s->checked = 0;
 }
@@ -440,8 +344,8 @@ static void mst_expect(struct msnap *b, __u32 mid, const struct mexp *e)
 	for (i = 0; i < ARRAY_SIZE(machs); i++)
 		if (machs[i].mid == mid)
 			break;
-	if (i == ARRAY_SIZE(machs) || us_dp_read_mstats(dp, mid, &a)) {
-		fail_str("mstats", "unreadable", mname(mid));
+	if (i == ARRAY_SIZE(machs) || us_dp_read_mstats(th.dp, mid, &a)) {
+		th_fail("mstats", "unreadable", mname(mid));
 		return;
 	}
 	b->checked |= 1u << i;
@@ -459,12 +363,12 @@ static void mst_expect(struct msnap *b, __u32 mid, const struct mexp *e)
 		}
 		if (w == MW(lat_sum_ns))
 			continue;
-		eqf(d, want[w], "mstats[%s].%s", mname(mid), mword_name(w, nb, sizeof(nb)));
+		th_eqf(d, want[w], "mstats[%s].%s", mname(mid), mword_name(w, nb, sizeof(nb)));
 	}
-	eqf(hist, want[MW(lat_count)], "mstats[%s].sum(lat_hist)", mname(mid));
+	th_eqf(hist, want[MW(lat_count)], "mstats[%s].sum(lat_hist)", mname(mid));
 	if (!want[MW(lat_count)])
-		eqf((long long)(a.lat_sum_ns - b->m[i].lat_sum_ns), 0, "mstats[%s].lat_sum_ns",
-		    mname(mid));
+		th_eqf((long long)(a.lat_sum_ns - b->m[i].lat_sum_ns), 0, "mstats[%s].lat_sum_ns",
+		       mname(mid));
 }
 #define MST(b, mid, ...) mst_expect(b, mid, (const struct mexp[]){ __VA_ARGS__ { 0, 0 } })
 
@@ -497,20 +401,12 @@ static int txn_get(__u32 svc, const char *callid, const char *branch, unsigned c
 {
 	struct us_txn_key k = tkey(svc, callid, branch, cseq, method);
 
-	return bpf_map_lookup_elem(bpf_map__fd(sk->maps.us_txns), &k, t) ? -errno : 0;
+	return bpf_map_lookup_elem(th.fd_txns, &k, t) ? -errno : 0;
 }
 
 static long txn_count(void)
 {
-	int fd = bpf_map__fd(sk->maps.us_txns);
-	struct us_txn_key k, *prev = NULL;
-	long n = 0;
-
-	while (!bpf_map_get_next_key(fd, prev, &k)) {
-		n++;
-		prev = &k;
-	}
-	return n;
+	return th_map_count(th.fd_txns, sizeof(struct us_txn_key));
 }
 
 static int call_get(__u32 svc, const char *callid, struct us_call *c)
@@ -520,7 +416,7 @@ static int call_get(__u32 svc, const char *callid, struct us_call *c)
 	memset(&k, 0, sizeof(k));
 	k.callid_hash = hstr(callid);
 	k.svc_id = svc;
-	return bpf_map_lookup_elem(bpf_map__fd(sk->maps.us_calls), &k, c) ? -errno : 0;
+	return bpf_map_lookup_elem(th.fd_calls, &k, c) ? -errno : 0;
 }
 
 static struct us_event evs[16];
@@ -538,17 +434,17 @@ static int ev_cb(void *ctx, void *data, size_t sz)
 static int ev_drain(void)
 {
 	nev = 0;
-	ring_buffer__consume(rb);
+	th_events_drain();
 	return nev;
 }
 
 static int set_cfg(__u32 rate, __u32 burst)
 {
 	struct us_cfg c = { .event_rate = rate, .event_burst = burst };
-	int err = us_dp_set_cfg(dp, &c);
+	int err = us_dp_set_cfg(th.dp, &c);
 
 	if (err)
-		fail_str("set_cfg", us_dp_error(dp), "0");
+		th_fail("set_cfg", us_dp_error(th.dp), "0");
 	return err;
 }
 
@@ -603,46 +499,20 @@ static size_t frame_resp(__u8 *buf, int host, __u32 svc, const void *pl, size_t 
 
 /* ---- running ----------------------------------------------------------------- */
 
-struct res {
-	int err;
-	__u32 ret;
-	__u32 len;
-	__u32 meta;              /* metadata bytes before the frame in out */
-	__u8 out[FRAME_MAX + 64];
-};
-
-static void run(int prog_fd, int ifc, const __u8 *in, size_t len, struct res *r)
-{
-	struct xdp_md ctx = { .data_end = (__u32)len };
-	struct xdp_md cto = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = r->out, .data_size_out = sizeof(r->out), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .ctx_out = &cto, .ctx_size_out = sizeof(cto),
-		    .repeat = 1);
-
-	ctx.ingress_ifindex = testnet.ifs[ifc].ifindex;
-	r->err = bpf_prog_test_run_opts(prog_fd, &t);
-	if (r->err)
-		r->err = -errno;
-	r->ret = t.retval;
-	r->len = t.data_size_out;
-	r->meta = cto.data;
-}
-
-static int check_run(const struct res *r)
+static int check_run(const struct th_res *r)
 {
 	if (r->err) {
 		char b[64];
 
 		snprintf(b, sizeof(b), "%d(%s)", r->err, strerror(-r->err));
-		fail_str("bpf_prog_test_run", b, "0");
+		th_fail("bpf_prog_test_run", b, "0");
 		return 0;
 	}
 	return 1;
 }
 
 /* the frame came out as it went in */
-static void out_same(const struct res *r, const __u8 *in, size_t len)
+static void out_same(const struct th_res *r, const __u8 *in, size_t len)
 {
 	if (!EQ("out.meta_len", r->meta, 0) || !EQ("out.len", r->len, len))
 		return;
@@ -651,12 +521,12 @@ static void out_same(const struct res *r, const __u8 *in, size_t len)
 
 		while (i < len && r->out[i] == in[i])
 			i++;
-		eqf(r->out[i], in[i], "out.byte[%zu]", i);
+		th_eqf(r->out[i], in[i], "out.byte[%zu]", i);
 	}
 }
 
 /* the frame with new MACs and nothing else changed */
-static void out_fwd(const struct res *r, const __u8 *in, size_t len, const __u8 *dmac,
+static void out_fwd(const struct th_res *r, const __u8 *in, size_t len, const __u8 *dmac,
 		    const __u8 *smac)
 {
 	if (!EQ("out.meta_len", r->meta, 0) || !EQ("out.len", r->len, len))
@@ -668,12 +538,12 @@ static void out_fwd(const struct res *r, const __u8 *in, size_t len, const __u8 
 
 		while (i < len && r->out[i] == in[i])
 			i++;
-		eqf(r->out[i], in[i], "out.byte[%zu]", i);
+		th_eqf(r->out[i], in[i], "out.byte[%zu]", i);
 	}
 }
 
 /* the frame unchanged behind a struct us_meta for the two copies */
-static __u32 out_meta(const struct res *r, const __u8 *in, size_t len, __u32 active, __u32 sim)
+static __u32 out_meta(const struct th_res *r, const __u8 *in, size_t len, __u32 active, __u32 sim)
 {
 	struct us_meta md;
 	int aif = mach_ifc(active), sif = mach_ifc(sim);
@@ -690,7 +560,7 @@ static __u32 out_meta(const struct res *r, const __u8 *in, size_t len, __u32 act
 	if (!(md.seq & ~US_META_SHARED))
 		EQ("meta.seq", md.seq & ~US_META_SHARED, 1);
 	if (memcmp(r->out + sizeof(md), in, len))
-		fail_str("out.frame", "changed", "the frame as it came in");
+		th_fail("out.frame", "changed", "the frame as it came in");
 	return md.seq;
 }
 
@@ -703,7 +573,7 @@ static size_t sipf(char *buf, size_t cap, const struct sip_msg *m)
 	size_t n = sip_build(buf, cap, m);
 
 	if (!n)
-		fail_str("sip_build", "0", "a message");
+		th_fail("sip_build", "0", "a message");
 	return n;
 }
 
@@ -732,7 +602,7 @@ static size_t resp_text(char *buf, int code, const char *callid, const char *bra
 /* ---- sending with the usual expectations ------------------------------------ */
 
 static __u8 fin[FRAME_MAX];
-static struct res R;
+static struct th_res R;
 
 /*
  * A client's message of a call of svc: forwarded to machine `active`
@@ -746,7 +616,7 @@ static __u32 send_client(__u32 svc, const char *text, size_t n, __u32 active, __
 	size_t len = frame_client(fin, 0, svc_vip[svc], 5060, text, n);
 	__u32 got = MID_NONE;
 
-	run(fd_client, TN_CLI, fin, len, &R);
+	th_run(th.fd_client, TN_CLI, fin, len, &R);
 	if (!check_run(&R) || !check_ret(R.ret, XDP_REDIRECT))
 		return MID_NONE;
 	if (sim != MID_NONE) {
@@ -771,7 +641,7 @@ static void send_machine(__u32 mid, const char *text, size_t n, int want)
 	const struct mach *m = mach_of(mid);
 	size_t len = frame_resp(fin, m->host, m->svc, text, n);
 
-	run(fd_machine, testnet.hosts[m->host].ifc, fin, len, &R);
+	th_run(th.fd_machine, testnet.hosts[m->host].ifc, fin, len, &R);
 	if (!check_run(&R) || !check_ret(R.ret, want))
 		return;
 	if (want == XDP_REDIRECT)
@@ -1163,11 +1033,11 @@ static void run_pcase(const struct pcase *c)
 	int meth = sip && c->sip.method ? method_idx(c->sip.method) : -1;
 	int cmeth = c->sip.cseq_method ? method_idx(c->sip.cseq_method) : meth;
 
-	begin("%s", c->name);
+	th_begin("%s", c->name);
 	len = pcase_frame(c, buf, callid, branch);
 	if (!len) {
-		fail_str("frame", "0", "built");
-		end();
+		th_fail("frame", "0", "built");
+		th_end();
 		return;
 	}
 	if (!c->machine && c->out == O_MACHINE)
@@ -1175,11 +1045,11 @@ static void run_pcase(const struct pcase *c)
 	snap_take(&sb);
 	msnap_take(&mb);
 	tx0 = txn_count();
-	run(c->machine ? fd_machine : fd_client,
-	    c->machine ? (c->host == TN_CLIENT ? TN_MACH : testnet.hosts[c->host].ifc) : TN_CLI,
-	    buf, len, &R);
+	th_run(c->machine ? th.fd_machine : th.fd_client,
+	       c->machine ? (c->host == TN_CLIENT ? TN_MACH : testnet.hosts[c->host].ifc) : TN_CLI,
+	       buf, len, &R);
 	if (!check_run(&R)) {
-		end();
+		th_end();
 		return;
 	}
 	check_ret(R.ret, c->ret);
@@ -1211,19 +1081,19 @@ static void run_pcase(const struct pcase *c)
 		struct us_txn t;
 
 		if (txn_get(svc, callid, branch, c->sip.cseq ? c->sip.cseq : 1, cmeth, &t)) {
-			fail_str("txns[key]", "missing", "present");
+			th_fail("txns[key]", "missing", "present");
 		} else {
 			EQ("txn.active_mid", t.active_mid, active);
 			EQ("txn.sim_mid", t.sim_mid, MID_NONE);
 			EQ("txn.method", t.method, meth);
 			EQ("txn.done", t.done, 0);
 			if (!t.start_ns)
-				fail_str("txn.start_ns", "0", "a time");
+				th_fail("txn.start_ns", "0", "a time");
 		}
 	}
 	if (!c->machine && c->out == O_MACHINE) {
 		if (call_get(svc, callid, &call)) {
-			fail_str("calls[callid]", "missing", "present");
+			th_fail("calls[callid]", "missing", "present");
 		} else {
 			EQ("call.active_mid", call.active_mid, active);
 			if (!c->mirror_skip)
@@ -1232,9 +1102,9 @@ static void run_pcase(const struct pcase *c)
 	} else if (!c->machine && c->ret == XDP_DROP && c->st[0].stat1 - 1 != US_ST_NO_ROUTE) {
 		/* dropped before any state was made */
 		if (!call_get(svc, callid, &call))
-			fail_str("calls[callid]", "present", "absent");
+			th_fail("calls[callid]", "present", "absent");
 	}
-	end();
+	th_end();
 }
 
 /* ---- scenarios: transactions ---------------------------------------------------- */
@@ -1249,7 +1119,7 @@ static void sc_txn(void)
 	size_t n;
 	long tx;
 
-	begin("txn/invite-first-sighting");
+	th_begin("txn/invite-first-sighting");
 	n = req_text(sipbuf, "INVITE", cid, br, 1);
 	snap_take(&sb);
 	msnap_take(&mb);
@@ -1260,10 +1130,10 @@ static void sc_txn(void)
 	mst_rest(&mb);
 	EQ("txns.count", txn_count() - tx, 1);
 	if (txn_get(SVC4, cid, br, 1, US_M_INVITE, &t0))
-		fail_str("txns[invite]", "missing", "present");
-	end();
+		th_fail("txns[invite]", "missing", "present");
+	th_end();
 
-	begin("txn/invite-retransmission");
+	th_begin("txn/invite-retransmission");
 	snap_take(&sb);
 	msnap_take(&mb);
 	tx = txn_count();
@@ -1273,12 +1143,12 @@ static void sc_txn(void)
 	mst_rest(&mb);
 	EQ("txns.count", txn_count() - tx, 0);
 	if (txn_get(SVC4, cid, br, 1, US_M_INVITE, &t1))
-		fail_str("txns[invite]", "missing", "present");
+		th_fail("txns[invite]", "missing", "present");
 	else
 		EQ("txn.start_ns unchanged", t1.start_ns, t0.start_ns);
-	end();
+	th_end();
 
-	begin("txn/cancel-with-invite-branch-is-own-txn");
+	th_begin("txn/cancel-with-invite-branch-is-own-txn");
 	n = req_text(sipbuf, "CANCEL", cid, br, 1);
 	snap_take(&sb);
 	msnap_take(&mb);
@@ -1289,25 +1159,25 @@ static void sc_txn(void)
 	mst_rest(&mb);
 	EQ("txns.count", txn_count() - tx, 1);
 	if (txn_get(SVC4, cid, br, 1, US_M_CANCEL, &t1))
-		fail_str("txns[cancel]", "missing", "present");
+		th_fail("txns[cancel]", "missing", "present");
 	else
 		EQ("txn.method", t1.method, US_M_CANCEL);
 	if (txn_get(SVC4, cid, br, 1, US_M_INVITE, &t1))
-		fail_str("txns[invite]", "missing", "present");
+		th_fail("txns[invite]", "missing", "present");
 	else
 		EQ("invite txn.start_ns unchanged", t1.start_ns, t0.start_ns);
-	end();
+	th_end();
 
-	begin("txn/cancel-retransmission");
+	th_begin("txn/cancel-retransmission");
 	snap_take(&sb);
 	msnap_take(&mb);
 	EQ("machine", send_client(SVC4, sipbuf, n, a, MID_NONE, NULL), a);
 	STATS(&sb, 1, S(US_ST_REQ_FWD, 1) S(US_ST_RETRANS_REQ, 1));
 	MST(&mb, a, M(retrans_req, 1));
 	mst_rest(&mb);
-	end();
+	th_end();
 
-	begin("txn/ack-creates-no-txn");
+	th_begin("txn/ack-creates-no-txn");
 	n = req_text(sipbuf, "ACK", cid, br, 1);
 	for (int i = 0; i < 2; i++) {
 		snap_take(&sb);
@@ -1319,18 +1189,18 @@ static void sc_txn(void)
 		mst_rest(&mb);
 		EQ("txns.count", txn_count() - tx, 0);
 		if (!txn_get(SVC4, cid, br, 1, US_M_ACK, &t1))
-			fail_str("txns[ack]", "present", "absent");
+			th_fail("txns[ack]", "present", "absent");
 	}
-	end();
+	th_end();
 
-	begin("txn/bye-new-txn-same-machine");
+	th_begin("txn/bye-new-txn-same-machine");
 	n = req_text(sipbuf, "BYE", cid, "z9hG4bK-txn-1-bye", 2);
 	snap_take(&sb);
 	tx = txn_count();
 	EQ("machine", send_client(SVC4, sipbuf, n, a, MID_NONE, NULL), a);
 	STATS(&sb, 1, S(US_ST_REQ_FWD, 1));
 	EQ("txns.count", txn_count() - tx, 1);
-	end();
+	th_end();
 }
 
 /* ---- scenarios: sticky calls ----------------------------------------------------- */
@@ -1346,7 +1216,7 @@ static void sc_sticky(void)
 	int moved = 0, on_a3 = 0, di = -1, ri = -1;
 	size_t n;
 
-	begin("sticky/new-calls-follow-the-table");
+	th_begin("sticky/new-calls-follow-the-table");
 	for (int i = 0; i < NCALL; i++) {
 		__u32 a;
 
@@ -1355,47 +1225,47 @@ static void sc_sticky(void)
 		a = pred_active(SVC4, cid[i]);
 		n = req_text(sipbuf, "INVITE", cid[i], br, 1);
 		where[i] = send_client(SVC4, sipbuf, n, a, MID_NONE, NULL);
-		eqf(where[i], a, "call[%d].machine", i);
+		th_eqf(where[i], a, "call[%d].machine", i);
 		if (where[i] < US_MAX_MACHINES)
 			cnt[where[i]]++;
 	}
 	if (!cnt[M_A1] || !cnt[M_A2])
-		fail_str("calls spread", "one machine", "both a1 and a2");
-	end();
+		th_fail("calls spread", "one machine", "both a1 and a2");
+	th_end();
 
-	begin("sticky/in-dialog-messages-same-machine");
+	th_begin("sticky/in-dialog-messages-same-machine");
 	for (int i = 0; i < NCALL; i++) {
 		snprintf(br, sizeof(br), "z9hG4bK-sticky-%d-ack", i);
 		n = req_text(sipbuf, "ACK", cid[i], br, 1);
-		eqf(send_client(SVC4, sipbuf, n, where[i], MID_NONE, NULL), where[i],
-		    "call[%d].ack.machine", i);
+		th_eqf(send_client(SVC4, sipbuf, n, where[i], MID_NONE, NULL), where[i],
+		       "call[%d].ack.machine", i);
 		snprintf(br, sizeof(br), "z9hG4bK-sticky-%d-info", i);
 		n = req_text(sipbuf, "INFO", cid[i], br, 2);
-		eqf(send_client(SVC4, sipbuf, n, where[i], MID_NONE, NULL), where[i],
-		    "call[%d].info.machine", i);
+		th_eqf(send_client(SVC4, sipbuf, n, where[i], MID_NONE, NULL), where[i],
+		       "call[%d].info.machine", i);
 	}
-	end();
+	th_end();
 
-	begin("sticky/calls-stay-after-rebuild-with-added-machine");
-	if (set_machine(mach_of(M_A3), US_MS_ACTIVE) || us_dp_rebuild(dp, SVC4, US_POOL_ACTIVE))
-		fail_str("adding a3", us_dp_error(dp), "done");
+	th_begin("sticky/calls-stay-after-rebuild-with-added-machine");
+	if (set_machine(mach_of(M_A3), US_MS_ACTIVE) || us_dp_rebuild(th.dp, SVC4, US_POOL_ACTIVE))
+		th_fail("adding a3", us_dp_error(th.dp), "done");
 	for (int i = 0; i < NCALL; i++) {
 		if (pred_active(SVC4, cid[i]) != where[i])
 			moved++;
 		snprintf(br, sizeof(br), "z9hG4bK-sticky-%d-bye", i);
 		n = req_text(sipbuf, "BYE", cid[i], br, 3);
-		eqf(send_client(SVC4, sipbuf, n, where[i], MID_NONE, NULL), where[i],
-		    "call[%d].bye.machine", i);
+		th_eqf(send_client(SVC4, sipbuf, n, where[i], MID_NONE, NULL), where[i],
+		       "call[%d].bye.machine", i);
 		if (call_get(SVC4, cid[i], &call))
-			fail_str("calls[callid]", "missing", "present");
+			th_fail("calls[callid]", "missing", "present");
 		else
-			eqf(call.active_mid, where[i], "call[%d].active_mid", i);
+			th_eqf(call.active_mid, where[i], "call[%d].active_mid", i);
 	}
 	if (!moved)
-		fail_str("calls whose slot moved to a3", "0", "some (else this proves nothing)");
-	end();
+		th_fail("calls whose slot moved to a3", "0", "some (else this proves nothing)");
+	th_end();
 
-	begin("sticky/new-calls-after-rebuild-may-move");
+	th_begin("sticky/new-calls-after-rebuild-may-move");
 	for (int i = 0; i < NCALL; i++) {
 		__u32 a;
 
@@ -1403,12 +1273,12 @@ static void sc_sticky(void)
 		snprintf(br, sizeof(br), "z9hG4bK-sticky-new-%d", i);
 		a = pred_active(SVC4, cid2[i]);
 		n = req_text(sipbuf, "INVITE", cid2[i], br, 1);
-		eqf(send_client(SVC4, sipbuf, n, a, MID_NONE, NULL), a, "call[%d].machine", i);
+		th_eqf(send_client(SVC4, sipbuf, n, a, MID_NONE, NULL), a, "call[%d].machine", i);
 		on_a3 += a == M_A3;
 	}
 	if (!on_a3)
-		fail_str("new calls on a3", "0", "some");
-	end();
+		th_fail("new calls on a3", "0", "some");
+	th_end();
 
 	for (int i = 0; i < NCALL; i++) {
 		if (where[i] == M_A1 && di < 0)
@@ -1417,7 +1287,7 @@ static void sc_sticky(void)
 			ri = i;
 	}
 
-	begin("sticky/draining-machine-keeps-calls-takes-no-new-ones");
+	th_begin("sticky/draining-machine-keeps-calls-takes-no-new-ones");
 	if (di >= 0 && !set_state(M_A1, US_MS_DRAINING, true)) {
 		n = req_text(sipbuf, "BYE", cid[di], "z9hG4bK-drain-bye", 4);
 		EQ("call on draining a1: machine", send_client(SVC4, sipbuf, n, M_A1, MID_NONE, NULL),
@@ -1429,18 +1299,18 @@ static void sc_sticky(void)
 			snprintf(c, sizeof(c), "sticky-drain-%d@198.18.0.1", i);
 			a = pred_active(SVC4, c);
 			if (a == M_A1)
-				fail_str("table after draining a1", "a1", "a2 or a3");
+				th_fail("table after draining a1", "a1", "a2 or a3");
 			n = req_text(sipbuf, "INVITE", c, "z9hG4bK-drain", 1);
 			if (send_client(SVC4, sipbuf, n, a, MID_NONE, NULL) == M_A1)
-				fail_str("new call machine", "a1 (draining)", "a2 or a3");
+				th_fail("new call machine", "a1 (draining)", "a2 or a3");
 		}
 		set_state(M_A1, US_MS_ACTIVE, true);
 	} else if (di < 0) {
-		fail_str("a call on a1", "none", "one");
+		th_fail("a call on a1", "none", "one");
 	}
-	end();
+	th_end();
 
-	begin("sticky/removed-machine-calls-rebalanced");
+	th_begin("sticky/removed-machine-calls-rebalanced");
 	if (ri >= 0 && !set_state(M_A2, US_MS_REMOVED, true)) {
 		__u32 a = pred_active(SVC4, cid[ri]), got;
 
@@ -1448,9 +1318,9 @@ static void sc_sticky(void)
 		got = send_client(SVC4, sipbuf, n, a, MID_NONE, NULL);
 		EQ("machine after removal", got, a);
 		if (got == M_A2)
-			fail_str("machine after removal", "a2 (removed)", "another");
+			th_fail("machine after removal", "a2 (removed)", "another");
 		if (call_get(SVC4, cid[ri], &call))
-			fail_str("calls[callid]", "missing", "present");
+			th_fail("calls[callid]", "missing", "present");
 		else
 			EQ("call.active_mid", call.active_mid, a);
 		set_state(M_A2, US_MS_ACTIVE, true);
@@ -1458,9 +1328,9 @@ static void sc_sticky(void)
 		n = req_text(sipbuf, "BYE", cid[ri], "z9hG4bK-removed-bye2", 5);
 		EQ("machine after a2 is back", send_client(SVC4, sipbuf, n, a, MID_NONE, NULL), a);
 	} else if (ri < 0) {
-		fail_str("a call on a2", "none", "one");
+		th_fail("a call on a2", "none", "one");
 	}
-	end();
+	th_end();
 }
 
 /* ---- scenarios: responses ----------------------------------------------------------- */
@@ -1478,7 +1348,7 @@ static void sc_resp(void)
 	n = req_text(sipbuf, "INVITE", cid, br, 1);
 	send_client(SVC4, sipbuf, n, a, MID_NONE, NULL);
 
-	begin("resp/provisional-forwarded");
+	th_begin("resp/provisional-forwarded");
 	n = resp_text(sipbuf, 100, cid, br, 1, "INVITE");
 	snap_take(&sb);
 	msnap_take(&mb);
@@ -1488,21 +1358,21 @@ static void sc_resp(void)
 	mst_rest(&mb);
 	if (!txn_get(SVC4, cid, br, 1, US_M_INVITE, &t))
 		EQ("txn.done", t.done, 0);
-	end();
+	th_end();
 
-	begin("resp/final-forwarded-counted-with-latency");
+	th_begin("resp/final-forwarded-counted-with-latency");
 	usleep(2000);
 	n = resp_text(sipbuf, 200, cid, br, 1, "INVITE");
 	snap_take(&sb);
 	msnap_take(&mb);
-	us_dp_read_mstats(dp, a, &m0);
+	us_dp_read_mstats(th.dp, a, &m0);
 	send_machine(a, sipbuf, n, XDP_REDIRECT);
 	STATS(&sb, 1, S(US_ST_RESP_FWD, 1));
 	MST(&mb, a, M(resp_class[2], 1) M(final_class[2], 1) M(final_code[US_C_200], 1)
 		    M(lat_count, 1));
 	mst_rest(&mb);
 	if (txn_get(SVC4, cid, br, 1, US_M_INVITE, &t)) {
-		fail_str("txns[invite]", "missing", "present");
+		th_fail("txns[invite]", "missing", "present");
 	} else {
 		__u32 bkt = us_lat_bucket(t.active_lat_ns);
 
@@ -1510,22 +1380,22 @@ static void sc_resp(void)
 		EQ("txn.active_code", t.active_code, 200);
 		if (t.active_lat_ns < 2000000)
 			EQ("txn.active_lat_ns >= 2ms", 0, 1);
-		us_dp_read_mstats(dp, a, &m1);
-		eqf(m1.lat_hist[bkt] - m0.lat_hist[bkt], 1, "lat_hist[%u]", bkt);
+		us_dp_read_mstats(th.dp, a, &m1);
+		th_eqf(m1.lat_hist[bkt] - m0.lat_hist[bkt], 1, "lat_hist[%u]", bkt);
 		EQ("lat_sum_ns", m1.lat_sum_ns - m0.lat_sum_ns, t.active_lat_ns);
 	}
-	end();
+	th_end();
 
-	begin("resp/final-retransmission-counted-once");
+	th_begin("resp/final-retransmission-counted-once");
 	snap_take(&sb);
 	msnap_take(&mb);
 	send_machine(a, sipbuf, n, XDP_REDIRECT);
 	STATS(&sb, 1, S(US_ST_RESP_FWD, 1) S(US_ST_RETRANS_RESP, 1));
 	MST(&mb, a, M(resp_class[2], 1) M(retrans_resp, 1));
 	mst_rest(&mb);
-	end();
+	th_end();
 
-	begin("resp/final-codes-by-index");
+	th_begin("resp/final-codes-by-index");
 	{
 		static const int codes[] = { 408, 480, 486, 487, 500, 503, 504, 302, 404, 603, 202 };
 
@@ -1549,9 +1419,9 @@ static void sc_resp(void)
 			mst_rest(&mb);
 		}
 	}
-	end();
+	th_end();
 
-	begin("resp/non-invite-final");
+	th_begin("resp/non-invite-final");
 	{
 		const char *c = "resp-options@198.18.0.1", *b = "z9hG4bK-resp-options";
 		__u32 m = pred_active(SVC4, c);
@@ -1572,9 +1442,9 @@ static void sc_resp(void)
 		send_machine(m, sipbuf, n, XDP_REDIRECT);
 		STATS(&sb, 1, S(US_ST_RESP_FWD, 1) S(US_ST_RESP_NO_TXN, 1));
 	}
-	end();
+	th_end();
 
-	begin("resp/v6-final");
+	th_begin("resp/v6-final");
 	{
 		const char *c = "resp-v6@198.18.0.1", *b = "z9hG4bK-resp-v6";
 		__u32 m = pred_active(SVC6, c);
@@ -1590,9 +1460,9 @@ static void sc_resp(void)
 			    M(lat_count, 1));
 		mst_rest(&mb);
 	}
-	end();
+	th_end();
 
-	begin("resp/draining-machine-answers-forwarded");
+	th_begin("resp/draining-machine-answers-forwarded");
 	{
 		const char *c = "resp-drain@198.18.0.1", *b = "z9hG4bK-resp-drain";
 		__u32 m = pred_active(SVC4, c);
@@ -1611,9 +1481,9 @@ static void sc_resp(void)
 			set_state(m, US_MS_ACTIVE, false);
 		}
 	}
-	end();
+	th_end();
 
-	begin("resp/rejected-machine-output-dropped");
+	th_begin("resp/rejected-machine-output-dropped");
 	if (!set_state(M_A2, US_MS_REJECTED, false)) {
 		n = resp_text(sipbuf, 200, "resp-rejected@198.18.0.1", "z9hG4bK-rej", 1, "INVITE");
 		snap_take(&sb);
@@ -1625,7 +1495,7 @@ static void sc_resp(void)
 		mst_rest(&mb);
 		set_state(M_A2, US_MS_ACTIVE, false);
 	}
-	end();
+	th_end();
 }
 
 /* ---- scenarios: mirroring ------------------------------------------------------------ */
@@ -1654,7 +1524,7 @@ static void sc_mirror(void)
 	__u32 seq0 = 0, seq1 = 0;
 	size_t n;
 
-	begin("mirror/share-0-not-mirrored");
+	th_begin("mirror/share-0-not-mirrored");
 	for (__u32 svc = SVC4; svc <= SVC6; svc++) {
 		const char *c = svc == SVC4 ? "mir-0-v4@198.18.0.1" : "mir-0-v6@198.18.0.1";
 		__u32 a = pred_active(svc, c);
@@ -1672,9 +1542,9 @@ static void sc_mirror(void)
 		if (!txn_get(svc, c, "z9hG4bK-mir-0", 1, US_M_INVITE, &t))
 			EQ("txn.sim_mid", t.sim_mid, MID_NONE);
 	}
-	end();
+	th_end();
 
-	begin("mirror/v4-share-10000-same-interface");
+	th_begin("mirror/v4-share-10000-same-interface");
 	{
 		const char *c = "mir-all-v4@198.18.0.1", *b = "z9hG4bK-mir-all-v4";
 		__u32 a = pred_active(SVC4, c), s;
@@ -1691,32 +1561,32 @@ static void sc_mirror(void)
 		MST(&mb, s, M(req[US_M_INVITE], 1));
 		mst_rest(&mb);
 		if (call_get(SVC4, c, &call)) {
-			fail_str("calls[callid]", "missing", "present");
+			th_fail("calls[callid]", "missing", "present");
 		} else {
 			EQ("call.active_mid", call.active_mid, a);
 			EQ("call.sim_mid", call.sim_mid, s);
 		}
 		if (txn_get(SVC4, c, b, 1, US_M_INVITE, &t)) {
-			fail_str("txns[invite]", "missing", "present");
+			th_fail("txns[invite]", "missing", "present");
 		} else {
 			EQ("txn.active_mid", t.active_mid, a);
 			EQ("txn.sim_mid", t.sim_mid, s);
 			EQ("txn.callid_len", t.callid_len, strlen(c));
 			if (memcmp(t.callid, c, strlen(c)))
-				fail_str("txn.callid", "other bytes", c);
+				th_fail("txn.callid", "other bytes", c);
 		}
-		end();
+		th_end();
 
-		begin("mirror/v4-whole-call-mirrored");
+		th_begin("mirror/v4-whole-call-mirrored");
 		n = req_text(sipbuf, "ACK", c, "z9hG4bK-mir-all-v4-ack", 1);
 		send_mirror_check(SVC4, sipbuf, n, a, s, &seq1);
 		EQ("meta.seq increments", seq1 & ~US_META_SHARED, (seq0 & ~US_META_SHARED) + 1);
 		n = req_text(sipbuf, "BYE", c, "z9hG4bK-mir-all-v4-bye", 2);
 		send_mirror_check(SVC4, sipbuf, n, a, s, &seq0);
 		EQ("meta.seq increments", seq0 & ~US_META_SHARED, (seq1 & ~US_META_SHARED) + 1);
-		end();
+		th_end();
 
-		begin("mirror/retransmission-mirrored-and-counted");
+		th_begin("mirror/retransmission-mirrored-and-counted");
 		n = req_text(sipbuf, "INVITE", c, b, 1);
 		snap_take(&sb);
 		msnap_take(&mb);
@@ -1725,10 +1595,10 @@ static void sc_mirror(void)
 		MST(&mb, a, M(retrans_req, 1));
 		MST(&mb, s, M(retrans_req, 1));
 		mst_rest(&mb);
-		end();
+		th_end();
 	}
 
-	begin("mirror/v6-share-10000-two-interfaces");
+	th_begin("mirror/v6-share-10000-two-interfaces");
 	{
 		const char *c = "mir-all-v6@198.18.0.1", *b = "z9hG4bK-mir-all-v6";
 		__u32 a = pred_active(SVC6, c), s;
@@ -1746,9 +1616,9 @@ static void sc_mirror(void)
 		mst_rest(&mb);
 		set_share(SVC6, 0);
 	}
-	end();
+	th_end();
 
-	begin("mirror/long-callid-copied-64-bytes");
+	th_begin("mirror/long-callid-copied-64-bytes");
 	{
 		char c[128];
 		__u32 a, s;
@@ -1761,16 +1631,16 @@ static void sc_mirror(void)
 		n = req_text(sipbuf, "INVITE", c, "z9hG4bK-long", 1);
 		send_client(SVC4, sipbuf, n, a, s, NULL);
 		if (txn_get(SVC4, c, "z9hG4bK-long", 1, US_M_INVITE, &t)) {
-			fail_str("txns[invite]", "missing", "present");
+			th_fail("txns[invite]", "missing", "present");
 		} else {
 			EQ("txn.callid_len", t.callid_len, US_CALLID_COPY);
 			if (memcmp(t.callid, c, US_CALLID_COPY))
-				fail_str("txn.callid", "other bytes", "the first 64 of the Call-ID");
+				th_fail("txn.callid", "other bytes", "the first 64 of the Call-ID");
 		}
 	}
-	end();
+	th_end();
 
-	begin("mirror/decision-per-call-at-50pct");
+	th_begin("mirror/decision-per-call-at-50pct");
 	{
 		int mirrored = 0;
 
@@ -1793,15 +1663,15 @@ static void sc_mirror(void)
 			n = req_text(sipbuf, "BYE", c, b, 2);
 			m += send_mirror_check(SVC4, sipbuf, n, a, s, NULL);
 			if (m != 0 && m != 3)
-				eqf(m, s != MID_NONE ? 3 : 0, "call[%d] messages mirrored", i);
+				th_eqf(m, s != MID_NONE ? 3 : 0, "call[%d] messages mirrored", i);
 			mirrored += m == 3;
 		}
 		if (mirrored == 0 || mirrored == NCALL)
-			eqf(mirrored, NCALL / 2, "calls mirrored of %d (some, not all)", NCALL);
+			th_eqf(mirrored, NCALL / 2, "calls mirrored of %d (some, not all)", NCALL);
 	}
-	end();
+	th_end();
 
-	begin("mirror/share-change-mid-call-keeps-decision");
+	th_begin("mirror/share-change-mid-call-keeps-decision");
 	{
 		const char *x = "mir-chg-x@198.18.0.1", *y = "mir-chg-y@198.18.0.1";
 		__u32 ax = pred_active(SVC4, x), ay = pred_active(SVC4, y), sx;
@@ -1819,7 +1689,7 @@ static void sc_mirror(void)
 		n = req_text(sipbuf, "BYE", y, "z9hG4bK-chg-y-bye", 2);
 		send_mirror_check(SVC4, sipbuf, n, ay, MID_NONE, NULL);
 	}
-	end();
+	th_end();
 
 	/* a call mirrored to s1 from before */
 	{
@@ -1834,9 +1704,9 @@ static void sc_mirror(void)
 		for (int k = 0; k < 2; k++) {
 			enum us_mstate st = k ? US_MS_REMOVED : US_MS_REJECTED;
 
-			begin("mirror/%s-simulation-machine-gets-nothing", us_state_name(st));
+			th_begin("mirror/%s-simulation-machine-gets-nothing", us_state_name(st));
 			if (set_state(M_S1, st, false)) {
-				end();
+				th_end();
 				continue;
 			}
 			snap_take(&sb);
@@ -1851,10 +1721,10 @@ static void sc_mirror(void)
 			MST(&mb, ap, M(req[US_M_INFO], 1));
 			MST(&mb, aq, M(req[US_M_INVITE], 1));
 			mst_rest(&mb);
-			end();
+			th_end();
 		}
 
-		begin("mirror/empty-simulation-pool");
+		th_begin("mirror/empty-simulation-pool");
 		set_state(M_S1, US_MS_REJECTED, true);
 		ar = pred_active(SVC4, r);
 		EQ("sim table", pred_sim(SVC4, r), MID_NONE);
@@ -1863,20 +1733,20 @@ static void sc_mirror(void)
 		if (!call_get(SVC4, r, &call))
 			EQ("call.sim_mid", call.sim_mid, MID_NONE);
 		set_state(M_S1, US_MS_SIMULATION, true);
-		end();
+		th_end();
 
-		begin("mirror/call-unmirrored-while-sim-rejected-stays-unmirrored");
+		th_begin("mirror/call-unmirrored-while-sim-rejected-stays-unmirrored");
 		/* q began while s1 was rejected: no mirror then, so none now */
 		n = req_text(sipbuf, "BYE", q, "z9hG4bK-rej-q-bye", 5);
 		send_mirror_check(SVC4, sipbuf, n, aq, MID_NONE, NULL);
 		if (!call_get(SVC4, q, &call))
 			EQ("call.sim_mid", call.sim_mid, MID_NONE);
-		end();
+		th_end();
 		/* (p was mirrored, its messages while s1 was out were not: a
 		 * call whose simulation machine goes away cannot stay whole) */
 	}
 
-	begin("mirror/call-unmirrored-for-no-neighbour-stays-unmirrored");
+	th_begin("mirror/call-unmirrored-for-no-neighbour-stays-unmirrored");
 	{
 		const char *c = "mir-neigh@198.18.0.1";
 		char cmd[200];
@@ -1889,14 +1759,14 @@ static void sc_mirror(void)
 			 "ip neigh replace 198.18.1.51 lladdr 02:a0:00:00:01:51 dev %s nud permanent",
 			 testnet.ifs[TN_MACH].name);
 		if (system(cmd)) {
-			fail_str("ip neigh", "failed", "0");
+			th_fail("ip neigh", "failed", "0");
 		} else {
 			size_t len;
 
 			n = req_text(sipbuf, "BYE", c, "z9hG4bK-neigh-bye", 2);
 			len = frame_client(fin, 0, svc_vip[SVC_SKIPNEIGH], 5060, sipbuf, n);
 			snap_take(&sb);
-			run(fd_client, TN_CLI, fin, len, &R);
+			th_run(th.fd_client, TN_CLI, fin, len, &R);
 			if (check_run(&R))
 				check_ret(R.ret, XDP_REDIRECT);
 			EQ("stats[req_mirrored]", stat_delta(&sb, US_ST_REQ_MIRRORED), 0);
@@ -1905,10 +1775,10 @@ static void sc_mirror(void)
 			snprintf(cmd, sizeof(cmd), "ip neigh del 198.18.1.51 dev %s",
 				 testnet.ifs[TN_MACH].name);
 			if (system(cmd))
-				fail_str("ip neigh del", "failed", "0");
+				th_fail("ip neigh del", "failed", "0");
 		}
 	}
-	end();
+	th_end();
 	set_share(SVC4, 0);
 }
 
@@ -1940,14 +1810,14 @@ static void check_event(const struct us_event *e, const char *c, __u32 a, __u32 
 	EQ("event.method", e->method, US_M_INVITE);
 	EQ("event.callid_len", e->callid_len, strlen(c));
 	if (memcmp(e->callid, c, strlen(c)))
-		fail_str("event.callid", "other bytes", c);
+		th_fail("event.callid", "other bytes", c);
 	for (size_t i = strlen(c); i < US_CALLID_COPY; i++)
 		if (e->callid[i]) {
-			fail_str("event.callid past its length", "other bytes", "zeros");
+			th_fail("event.callid past its length", "other bytes", "zeros");
 			break;
 		}
 	if (!e->active_lat_ns || !e->sim_lat_ns)
-		fail_str("event latencies", "0", "both set");
+		th_fail("event latencies", "0", "both set");
 }
 
 static void sc_pair(void)
@@ -1961,7 +1831,7 @@ static void sc_pair(void)
 	set_cfg(1000000, 100);
 	ev_drain();
 
-	begin("pair/differ-class-makes-event");
+	th_begin("pair/differ-class-makes-event");
 	{
 		const char *c = "pair-1@198.18.0.1", *b = "z9hG4bK-pair-1";
 
@@ -1988,7 +1858,7 @@ static void sc_pair(void)
 		if (EQ("events", ev_drain(), 1))
 			check_event(&evs[0], c, p.a, p.s, 200, 503, US_EV_DIFF_CLASS);
 	}
-	end();
+	th_end();
 
 	/* which side erred, for the judge's paired error test */
 	{
@@ -2000,7 +1870,7 @@ static void sc_pair(void)
 		for (int i = 0; i < 2; i++) {
 			char c[64], b[64];
 
-			begin(errs[i].name);
+			th_begin(errs[i].name);
 			snprintf(c, sizeof(c), "pair-err-%d@198.18.0.1", i);
 			snprintf(b, sizeof(b), "z9hG4bK-pair-err-%d", i);
 			p = pair_invite(c, b);
@@ -2021,11 +1891,11 @@ static void sc_pair(void)
 					      M(pair_both_err, 1) M(dropped, 1));
 			mst_rest(&mb);
 			ev_drain();
-			end();
+			th_end();
 		}
 	}
 
-	begin("pair/equal-codes-agree-no-event");
+	th_begin("pair/equal-codes-agree-no-event");
 	{
 		const char *c = "pair-2@198.18.0.1", *b = "z9hG4bK-pair-2";
 
@@ -2042,9 +1912,9 @@ static void sc_pair(void)
 		mst_rest(&mb);
 		EQ("events", ev_drain(), 0);
 	}
-	end();
+	th_end();
 
-	begin("pair/same-class-other-code-makes-event");
+	th_begin("pair/same-class-other-code-makes-event");
 	{
 		const char *c = "pair-3@198.18.0.1", *b = "z9hG4bK-pair-3";
 
@@ -2063,8 +1933,8 @@ static void sc_pair(void)
 		if (EQ("events", ev_drain(), 1))
 			check_event(&evs[0], c, p.a, p.s, 486, 480, US_EV_DIFF_CODE);
 
-		end();
-		begin("pair/sim-final-retransmission-no-second-pairing");
+		th_end();
+		th_begin("pair/sim-final-retransmission-no-second-pairing");
 		n = resp_text(sipbuf, 480, c, b, 1, "INVITE");
 		snap_take(&sb);
 		msnap_take(&mb);
@@ -2074,9 +1944,9 @@ static void sc_pair(void)
 		mst_rest(&mb);
 		EQ("events", ev_drain(), 0);
 	}
-	end();
+	th_end();
 
-	begin("pair/rate-limit-burst-1");
+	th_begin("pair/rate-limit-burst-1");
 	set_cfg(1, 1);
 	snap_take(&sb);
 	for (int i = 0; i < 2; i++) {
@@ -2093,9 +1963,9 @@ static void sc_pair(void)
 	STATS(&sb, 6, S(US_ST_REQ_FWD, 2) S(US_ST_REQ_MIRRORED, 2) S(US_ST_RESP_FWD, 2)
 		      S(US_ST_RESP_SIM_DROP, 2) S(US_ST_EVENTS, 1) S(US_ST_EVENTS_LIMITED, 1));
 	EQ("events", ev_drain(), 1);
-	end();
+	th_end();
 
-	begin("pair/event-rate-0-means-no-events");
+	th_begin("pair/event-rate-0-means-no-events");
 	set_cfg(0, 0);
 	{
 		const char *c = "pair-off@198.18.0.1", *b = "z9hG4bK-pair-off";
@@ -2110,9 +1980,9 @@ static void sc_pair(void)
 		EQ("events", ev_drain(), 0);
 	}
 	set_cfg(1000000, 100);
-	end();
+	th_end();
 
-	begin("pair/promoted-machine-answer-to-mirrored-txn-dropped");
+	th_begin("pair/promoted-machine-answer-to-mirrored-txn-dropped");
 	{
 		const char *c = "pair-promo@198.18.0.1", *b = "z9hG4bK-pair-promo";
 
@@ -2139,7 +2009,7 @@ static void sc_pair(void)
 			set_state(p.s, US_MS_SIMULATION, false);
 		}
 	}
-	end();
+	th_end();
 	set_share(SVC4, 0);
 }
 
@@ -2151,7 +2021,7 @@ static void sc_limits(void)
 	struct snap sb;
 	size_t n, len;
 
-	begin("limits/callid-255-bytes-accepted");
+	th_begin("limits/callid-255-bytes-accepted");
 	memset(c, 'k', 255);
 	memcpy(c, "len255-", 7);
 	c[255] = 0;
@@ -2159,24 +2029,24 @@ static void sc_limits(void)
 	snap_take(&sb);
 	send_client(SVC4, big, n, pred_active(SVC4, c), MID_NONE, NULL);
 	STATS(&sb, 1, S(US_ST_REQ_FWD, 1));
-	end();
+	th_end();
 
-	begin("limits/callid-256-bytes-refused");
+	th_begin("limits/callid-256-bytes-refused");
 	memset(c, 'k', 256);
 	memcpy(c, "len256-", 7);
 	c[256] = 0;
 	n = req_text(big, "INVITE", c, "z9hG4bK-256", 1);
 	len = frame_client(fin, 0, svc_vip[SVC4], 5060, big, n);
 	snap_take(&sb);
-	run(fd_client, TN_CLI, fin, len, &R);
+	th_run(th.fd_client, TN_CLI, fin, len, &R);
 	if (check_run(&R))
 		check_ret(R.ret, XDP_DROP);
 	STATS(&sb, 1, S(US_ST_NO_CALLID, 1));
-	end();
+	th_end();
 
 	/* the largest frame the test run hands the program whole: 3520 bytes
 	 * with 4 KiB pages (PAGE_SIZE - XDP_PACKET_HEADROOM - skb_shared_info) */
-	begin("limits/largest-linear-frame-forwarded");
+	th_begin("limits/largest-linear-frame-forwarded");
 	{
 		struct sip_msg m = { .method = "MESSAGE", .callid = "big@198.18.0.1",
 				     .branch = "z9hG4bK-big", .body_len = 3000 };
@@ -2191,7 +2061,7 @@ static void sc_limits(void)
 		send_client(SVC4, big, n, pred_active(SVC4, m.callid), MID_NONE, NULL);
 		STATS(&sb, 1, S(US_ST_REQ_FWD, 1));
 	}
-	end();
+	th_end();
 
 	/* beyond the linear part the frame has fragments (xdp.frags): the
 	 * payload is read across them, up to US_SIP_MAX */
@@ -2200,7 +2070,7 @@ static void sc_limits(void)
 									 "max@198.18.0.1",
 				     .branch = "z9hG4bK-huge", .body_len = 3000 };
 
-		begin(k ? "limits/sip-4097-bytes-oversize-dropped" :
+		th_begin(k ? "limits/sip-4097-bytes-oversize-dropped" :
 			  "limits/sip-4096-bytes-multi-buffer-forwarded");
 		n = sipf(big, sizeof(big), &m);
 		m.body_len += US_SIP_MAX + k - n;
@@ -2212,15 +2082,15 @@ static void sc_limits(void)
 			send_client(SVC4, big, n, pred_active(SVC4, m.callid), MID_NONE, NULL);
 			STATS(&sb, 1, S(US_ST_REQ_FWD, 1));
 		} else {
-			run(fd_client, TN_CLI, fin, len, &R);
+			th_run(th.fd_client, TN_CLI, fin, len, &R);
 			if (check_run(&R))
 				check_ret(R.ret, XDP_DROP);
 			STATS(&sb, 1, S(US_ST_OVERSIZE, 1));
 		}
-		end();
+		th_end();
 	}
 
-	begin("limits/machine-oversize-passed");
+	th_begin("limits/machine-oversize-passed");
 	{
 		struct sip_msg m = { .status = 200, .callid = "huge-resp@198.18.0.1",
 				     .branch = "z9hG4bK-huge", .body_len = 4100 };
@@ -2228,20 +2098,20 @@ static void sc_limits(void)
 		n = sipf(big, sizeof(big), &m);
 		len = frame_resp(fin, TN_A1, SVC4, big, n);
 		snap_take(&sb);
-		run(fd_machine, TN_MACH, fin, len, &R);
+		th_run(th.fd_machine, TN_MACH, fin, len, &R);
 		if (check_run(&R)) {
 			check_ret(R.ret, XDP_PASS);
 			out_same(&R, fin, len);
 		}
 		STATS(&sb, 1, S(US_ST_OVERSIZE, 1));
 	}
-	end();
+	th_end();
 
 	/* A multi-buffer frame cannot be cloned by a devmap broadcast: older
 	 * kernels copy only its linear part (xdpf_clone), fixed ones refuse
 	 * (dev_map_enqueue_clone: -EOPNOTSUPP, and the redirect of both copies
 	 * fails). Such a message should be forwarded, not mirrored. */
-	begin("limits/multi-buffer-frame-forwarded-not-broadcast");
+	th_begin("limits/multi-buffer-frame-forwarded-not-broadcast");
 	{
 		struct sip_msg m = { .method = "MESSAGE", .callid = "mb-mirror@198.18.0.1",
 				     .branch = "z9hG4bK-mb", .body_len = 3600 };
@@ -2251,13 +2121,13 @@ static void sc_limits(void)
 		n = sipf(big, sizeof(big), &m);
 		len = frame_client(fin, 0, svc_vip[SVC4], 5060, big, n);
 		snap_take(&sb);
-		run(fd_client, TN_CLI, fin, len, &R);
+		th_run(th.fd_client, TN_CLI, fin, len, &R);
 		if (check_run(&R) && check_ret(R.ret, XDP_REDIRECT))
 			out_fwd(&R, fin, len, mach_mac(a), testnet.ifs[mach_ifc(a)].mac);
 		STATS(&sb, 1, S(US_ST_REQ_FWD, 1) S(US_ST_MIRROR_SKIPPED, 1));
 		set_share(SVC4, 0);
 	}
-	end();
+	th_end();
 }
 
 /* ---- truncation sweeps --------------------------------------------------------------- */
@@ -2317,11 +2187,11 @@ static void sweep(bool machine, int fam, int nvlan, bool frames)
 		.nvlan = nvlan, .vlan = { 100, 200 }, .family = fam, .sport = 5060, .dport = 5060,
 	};
 	size_t cuts[512], nc, n, len, bounds[8], nb = 0, body;
-	int prog = machine ? fd_machine : fd_client, ifc = machine ? TN_MACH : TN_CLI;
+	int prog = machine ? th.fd_machine : th.fd_client, ifc = machine ? TN_MACH : TN_CLI;
 	int refused = 0, passed = 0, dropped = 0;
 
-	begin("truncated/%s-%s-vlan%d-%s", machine ? "machine" : "client",
-	      fam == AF_INET6 ? "v6" : "v4", nvlan, frames ? "frame" : "sip");
+	th_begin("truncated/%s-%s-vlan%d-%s", machine ? "machine" : "client",
+		 fam == AF_INET6 ? "v6" : "v4", nvlan, frames ? "frame" : "sip");
 	if (machine) {
 		struct sip_msg m = { .status = 200, .callid = "trunc-resp@198.18.0.1",
 				     .branch = "z9hG4bK-trunc", .cseq = 1, .body_len = 250 };
@@ -2363,60 +2233,60 @@ static void sweep(bool machine, int fam, int nvlan, bool frames)
 			flen = pkt_build(f, sizeof(f), &o, text, c);
 		}
 		snap_take(&b);
-		run(prog, ifc, f, flen, &R);
+		th_run(prog, ifc, f, flen, &R);
 		if (flen < 14) {
 			/* the kernel refuses test frames shorter than Ethernet */
 			if (R.err != -EINVAL)
-				eqf(R.err, -EINVAL, "cut[%zu].test_run_error", c);
+				th_eqf(R.err, -EINVAL, "cut[%zu].test_run_error", c);
 			refused++;
 			continue;
 		}
 		if (R.err) {
-			eqf(R.err, 0, "cut[%zu].test_run_error", c);
+			th_eqf(R.err, 0, "cut[%zu].test_run_error", c);
 			continue;
 		}
 		snap_take(&a);
-		bad = bad_delta(&b, &a);
+		bad = th_bad_delta(b.st, a.st);
 		for (int s = 0; s < US_ST_MAX; s++)
 			if (s != US_ST_RX)
 				others += (long long)(a.st[s] - b.st[s]);
 		if (R.ret == XDP_ABORTED)
-			eqf(R.ret, XDP_DROP, "cut[%zu].action(aborted)", c);
+			th_eqf(R.ret, XDP_DROP, "cut[%zu].action(aborted)", c);
 		if (R.ret != XDP_PASS && R.ret != XDP_DROP)
-			eqf(R.ret, machine ? XDP_PASS : XDP_DROP, "cut[%zu].action", c);
-		eqf((long long)(a.st[US_ST_REQ_MIRRORED] - b.st[US_ST_REQ_MIRRORED]), 0,
-		    "cut[%zu].stats[req_mirrored]", c);
-		eqf((long long)(a.st[US_ST_REQ_FWD] - b.st[US_ST_REQ_FWD]), 0,
-		    "cut[%zu].stats[req_fwd]", c);
-		eqf((long long)(a.st[US_ST_RESP_FWD] - b.st[US_ST_RESP_FWD]), 0,
-		    "cut[%zu].stats[resp_fwd]", c);
-		eqf(others, 1, "cut[%zu].outcomes counted", c);
+			th_eqf(R.ret, machine ? XDP_PASS : XDP_DROP, "cut[%zu].action", c);
+		th_eqf((long long)(a.st[US_ST_REQ_MIRRORED] - b.st[US_ST_REQ_MIRRORED]), 0,
+		       "cut[%zu].stats[req_mirrored]", c);
+		th_eqf((long long)(a.st[US_ST_REQ_FWD] - b.st[US_ST_REQ_FWD]), 0,
+		       "cut[%zu].stats[req_fwd]", c);
+		th_eqf((long long)(a.st[US_ST_RESP_FWD] - b.st[US_ST_RESP_FWD]), 0,
+		       "cut[%zu].stats[resp_fwd]", c);
+		th_eqf(others, 1, "cut[%zu].outcomes counted", c);
 		if (R.ret == XDP_PASS) {
 			passed++;
 			if (R.len != flen || memcmp(R.out, f, flen))
-				eqf(R.len, flen, "cut[%zu].passed frame changed; out.len", c);
+				th_eqf(R.len, flen, "cut[%zu].passed frame changed; out.len", c);
 			if (bad != 1)
-				eqf((long long)(a.st[US_ST_PASS] - b.st[US_ST_PASS]), 1,
-				    "cut[%zu].stats[pass] (no bad reason)", c);
+				th_eqf((long long)(a.st[US_ST_PASS] - b.st[US_ST_PASS]), 1,
+				       "cut[%zu].stats[pass] (no bad reason)", c);
 		} else if (R.ret == XDP_DROP) {
 			dropped++;
-			eqf(bad, 1, "cut[%zu].bad reasons", c);
+			th_eqf(bad, 1, "cut[%zu].bad reasons", c);
 		}
 		if (!frames && !machine)
-			eqf(R.ret, XDP_DROP, "cut[%zu].action", c);
+			th_eqf(R.ret, XDP_DROP, "cut[%zu].action", c);
 	}
 	if (!frames && nc < 40)
-		eqf((long long)nc, 40, "cuts (at least)");
+		th_eqf((long long)nc, 40, "cuts (at least)");
 	/* and uncut, the same message goes through */
-	run(prog, ifc, full, len, &R);
+	th_run(prog, ifc, full, len, &R);
 	if (!R.err)
-		eqf(R.ret, XDP_REDIRECT, "uncut.action");
+		th_eqf(R.ret, XDP_REDIRECT, "uncut.action");
 	if (refused && !frames)
 		EQ("refused cuts", refused, 0);
-	if (verbose)
+	if (th_verbose)
 		printf("test:info:%s %zu cuts: %d refused (<14 bytes), %d passed, %d dropped\n",
-		       cname, nc, refused, passed, dropped);
-	end();
+		       th_cname, nc, refused, passed, dropped);
+	th_end();
 }
 
 static void sc_sweeps(void)
@@ -2553,7 +2423,7 @@ static void expect_copies(const char *where, const struct capt *c, const __u8 *i
 			char ma[20], me[20];
 
 			snprintf(what, sizeof(what), "%s: copy for %s (dmac)", where, mname(mids[k]));
-			fail_str(what, mac_s(c->f[0], ma), mac_s(mach_mac(mids[k]), me));
+			th_fail(what, mac_s(c->f[0], ma), mac_s(mach_mac(mids[k]), me));
 		}
 	}
 }
@@ -2565,7 +2435,7 @@ static void sc_egress(void)
 	struct snap sb;
 	size_t n, len;
 
-	begin("egress/devmap-program-test-run");
+	th_begin("egress/devmap-program-test-run");
 	{
 		static __u8 mb[FRAME_MAX];
 		struct us_meta md = { .active_ifindex = (__u32)testnet.ifs[TN_MACH].ifindex, .seq = 1 };
@@ -2581,7 +2451,7 @@ static void sc_egress(void)
 		t.data_size_in = (__u32)(sizeof(md) + len);
 		t.ctx_in = &ctx;
 		t.ctx_size_in = sizeof(ctx);
-		err = bpf_prog_test_run_opts(fd_egress, &t) ? -errno : 0;
+		err = bpf_prog_test_run_opts(th.fd_egress, &t) ? -errno : 0;
 		/* Linux refuses test runs of BPF_XDP_DEVMAP programs (EINVAL);
 		 * should that change, the program must at least not abort */
 		if (err != -EINVAL)
@@ -2589,21 +2459,21 @@ static void sc_egress(void)
 		if (!err && t.retval != XDP_PASS)
 			check_ret(t.retval, XDP_PASS);
 	}
-	end();
+	th_end();
 
 	for (int i = 0; i < TN_NIFS; i++) {
 		int s = cap_open(testnet.ifs[i].peer_ifindex);
 
 		if (s < 0) {
-			begin("egress/capture");
-			fail_str("AF_PACKET socket", strerror(-s), "open");
-			end();
+			th_begin("egress/capture");
+			th_fail("AF_PACKET socket", strerror(-s), "open");
+			th_end();
 			goto out;
 		}
 		socks[ns++] = s;
 	}
 
-	begin("egress/live-mirror-same-interface");
+	th_begin("egress/live-mirror-same-interface");
 	{
 		const char *c = "live-mir-v4@198.18.0.1";
 		__u32 a = pred_active(SVC4, c), mids[2];
@@ -2614,7 +2484,7 @@ static void sc_egress(void)
 		n = req_text(sipbuf, "INVITE", c, "z9hG4bK-live-1", 1);
 		len = frame_client(fin, 0, svc_vip[SVC4], 5060, sipbuf, n);
 		snap_take(&sb);
-		err = run_live(fd_client, TN_CLI, fin, len);
+		err = run_live(th.fd_client, TN_CLI, fin, len);
 		if (EQ("live test run: error", err, 0)) {
 			cap_collect(socks, caps, ns, c, 2, 1000);
 			expect_copies("mach0p", &caps[TN_MACH], fin, len, mids, 2);
@@ -2624,9 +2494,9 @@ static void sc_egress(void)
 		}
 		set_share(SVC4, 0);
 	}
-	end();
+	th_end();
 
-	begin("egress/live-mirror-two-interfaces");
+	th_begin("egress/live-mirror-two-interfaces");
 	{
 		const char *c = "live-mir-v6@198.18.0.1";
 		__u32 a = pred_active(SVC6, c), s;
@@ -2635,7 +2505,7 @@ static void sc_egress(void)
 		s = pred_sim(SVC6, c);
 		n = req_text(sipbuf, "INVITE", c, "z9hG4bK-live-2", 1);
 		len = frame_client(fin, 0, svc_vip[SVC6], 5060, sipbuf, n);
-		err = run_live(fd_client, TN_CLI, fin, len);
+		err = run_live(th.fd_client, TN_CLI, fin, len);
 		if (EQ("live test run: error", err, 0)) {
 			cap_collect(socks, caps, ns, c, 2, 1000);
 			expect_copies("mach0p", &caps[TN_MACH], fin, len, &a, 1);
@@ -2644,37 +2514,37 @@ static void sc_egress(void)
 		}
 		set_share(SVC6, 0);
 	}
-	end();
+	th_end();
 
-	begin("egress/live-forward-not-mirrored");
+	th_begin("egress/live-forward-not-mirrored");
 	{
 		const char *c = "live-fwd@198.18.0.1";
 		__u32 a = pred_active(SVC4, c);
 
 		n = req_text(sipbuf, "INVITE", c, "z9hG4bK-live-3", 1);
 		len = frame_client(fin, 0, svc_vip[SVC4], 5060, sipbuf, n);
-		err = run_live(fd_client, TN_CLI, fin, len);
+		err = run_live(th.fd_client, TN_CLI, fin, len);
 		if (EQ("live test run: error", err, 0)) {
 			cap_collect(socks, caps, ns, c, 1, 1000);
 			expect_copies("mach0p", &caps[TN_MACH], fin, len, &a, 1);
 			EQ("sim0p: copies", caps[TN_SIM].n, 0);
 		}
 
-		end();
-		begin("egress/live-response-to-client");
+		th_end();
+		th_begin("egress/live-response-to-client");
 		n = resp_text(sipbuf, 200, c, "z9hG4bK-live-3", 1, "INVITE");
 		len = frame_resp(fin, mach_of(a)->host, SVC4, sipbuf, n);
-		err = run_live(fd_machine, TN_MACH, fin, len);
+		err = run_live(th.fd_machine, TN_MACH, fin, len);
 		if (EQ("live test run: error", err, 0)) {
 			cap_collect(socks, caps, ns, c, 1, 1000);
 			if (EQ("cli0p: copies", caps[TN_CLI].n, 1) &&
 			    !cap_match(caps[TN_CLI].f[0], caps[TN_CLI].len[0], fin, len,
 				       testnet.hosts[TN_CLIENT].mac, testnet.ifs[TN_CLI].mac))
-				fail_str("cli0p frame", "other bytes", "the response with client MACs");
+				th_fail("cli0p frame", "other bytes", "the response with client MACs");
 			EQ("mach0p: copies", caps[TN_MACH].n, 0);
 		}
 	}
-	end();
+	th_end();
 out:
 	for (int i = 0; i < ns; i++)
 		close(socks[i]);
@@ -2682,151 +2552,36 @@ out:
 
 /* ---- set-up and tear-down -------------------------------------------------------------- */
 
-static volatile sig_atomic_t cleaned;
-
-static void cleanup(void)
-{
-	if (cleaned)
-		return;
-	cleaned = 1;
-	if (rb)
-		ring_buffer__free(rb);
-	rb = NULL;
-	if (dp)
-		us_dp_close(dp);
-	dp = NULL;
-	if (pin_root[0])
-		us_dp_destroy_pins(pin_root);
-	testnet_leave();
-}
-
-static void on_signal(int sig)
-{
-	cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* Pins of earlier runs that died without cleaning up. */
-static void remove_stale_pins(void)
-{
-	DIR *d = opendir("/sys/fs/bpf");
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char path[PATH_MAX];
-		int pid;
-
-		if (sscanf(de->d_name, "understudy-test-%d", &pid) != 1 || pid <= 0)
-			continue;
-		if (pid == getpid() || !kill(pid, 0) || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", de->d_name);
-		us_dp_destroy_pins(path);
-	}
-	closedir(d);
-}
-
-static int setup_fail(const char *what, int err)
-{
-	char b[600];
-
-	snprintf(b, sizeof(b), "%d(%s)%s%s", err, strerror(err < 0 ? -err : err),
-		 dp && *us_dp_error(dp) ? ": " : "", dp ? us_dp_error(dp) : "");
-	fail_str(what, b, "0");
-	return err ? err : -1;
-}
-
 static int setup(void)
 {
 	struct us_dp_opts o = { .calls_max = 16384, .txns_max = 16384 };
+	struct us_cfg cfg = { .event_rate = 1000000, .event_burst = 100 };
 	int err;
 
-	err = testnet_enter();
-	if (err)
-		return setup_fail("testnet_enter", err);
-	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/understudy-test-%d", getpid());
-	o.pin_root = pin_root;
-	err = us_dp_open(&o, &dp);
-	if (err) {
-		dp = NULL;
-		return setup_fail("us_dp_open", err);
-	}
-	sk = us_dp_skel(dp);
-	fd_client = bpf_program__fd(sk->progs.us_client);
-	fd_machine = bpf_program__fd(sk->progs.us_machine);
-	fd_egress = bpf_program__fd(sk->progs.us_egress);
-
-	for (__u32 s = 0; s < NSVC; s++) {
-		__u8 a[16];
-		int fam = testnet_addr16(svc_vip[s], a);
-
-		err = us_dp_set_service(dp, s, fam, a, 5060, svc_share[s]);
-		if (err)
-			return setup_fail("us_dp_set_service", err);
-	}
+	if ((err = th_setup_dp(PIN_PREFIX, &o)))
+		return err;
+	for (__u32 s = 0; s < NSVC; s++)
+		if ((err = th_set_service(s, svc_vip[s], svc_share[s])))
+			return th_setup_fail("us_dp_set_service", err);
 	for (size_t i = 0; i < ARRAY_SIZE(machs); i++) {
 		const struct mach *m = &machs[i];
 
 		if (!m->later && (err = set_machine(m, m->state)))
-			return setup_fail("us_dp_set_machine", err);
-		if (m->host >= 0) {
-			const struct testnet_host *h = &testnet.hosts[m->host];
-
-			err = us_dp_set_mac(dp, testnet.ifs[h->ifc].ifindex, h->mac, m->mid);
-			if (err)
-				return setup_fail("us_dp_set_mac", err);
-		}
+			return th_setup_fail("us_dp_set_machine", err);
+		if (m->host >= 0 && (err = th_set_mac(m->mid, m->host)))
+			return th_setup_fail("us_dp_set_mac", err);
 	}
-	for (__u32 s = 0; s < NSVC; s++)
-		if ((err = us_dp_rebuild(dp, s, US_POOL_ACTIVE)) ||
-		    (err = us_dp_rebuild(dp, s, US_POOL_SIM)))
-			return setup_fail("us_dp_rebuild", err);
-	if ((err = us_dp_add_machine_iface(dp, testnet.ifs[TN_MACH].name)) ||
-	    (err = us_dp_add_machine_iface(dp, testnet.ifs[TN_SIM].name)))
-		return setup_fail("us_dp_add_machine_iface", err);
-	if ((err = set_cfg(1000000, 100)))
-		return setup_fail("us_dp_set_cfg", err);
-	rb = ring_buffer__new(bpf_map__fd(sk->maps.us_events), ev_cb, NULL, NULL);
-	if (!rb)
-		return setup_fail("ring_buffer__new", -errno);
-	return 0;
+	return th_setup_tables(NSVC, &cfg, ev_cb);
 }
 
 int main(void)
 {
-	cpu_set_t cpus;
-	int cpu;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	verbose = getenv("US_TEST_VERBOSE") && *getenv("US_TEST_VERBOSE") == '1';
-	if (geteuid() != 0) {
-		printf("test:FAIL:setup root actual uid %u expected 0\n0 passed, 1 failed\n",
-		       geteuid());
+	th_init();
+	if (th_need_root())
 		return 1;
-	}
-	/* per-CPU state (scratch, sequence numbers, token bucket) on one CPU */
-	cpu = sched_getcpu();
-	CPU_ZERO(&cpus);
-	CPU_SET(cpu < 0 ? 0 : cpu, &cpus);
-	sched_setaffinity(0, sizeof(cpus), &cpus);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	signal(SIGSEGV, on_signal);
-	signal(SIGABRT, on_signal);
-	remove_stale_pins();
-
-	begin("setup");
-	if (setup()) {
-		end();
-		cleanup();
-		printf("%d passed, %d failed\n", npass, nfail);
+	th_start(PIN_PREFIX);
+	if (th_setup_case(setup))
 		return 1;
-	}
-	end();
 
 	for (size_t i = 0; i < ARRAY_SIZE(pcases); i++)
 		run_pcase(&pcases[i]);
@@ -2838,8 +2593,5 @@ int main(void)
 	sc_limits();
 	sc_sweeps();
 	sc_egress();
-
-	cleanup();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return th_finish();
 }

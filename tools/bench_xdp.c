@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "dp.h"
+#include "harness.h"
 #include "pktbuild.h"
 #include "testnet.h"
 #include "understudy.skel.h"
@@ -47,8 +48,6 @@ struct opts {
 	const char *json;
 };
 
-static struct us_dp *dp;
-static char pin_root[64];
 static int empty_fd = -1;
 
 static int cmp_double(const void *a, const void *b)
@@ -64,21 +63,18 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* One test run; returns the kernel's average duration per repeat in ns. */
-static int run(int prog_fd, const __u8 *pkt, size_t len, int ifindex, __u32 repeat,
+/* One test run, as received on testnet interface ifc; returns the kernel's
+ * average duration per repeat in ns. */
+static int run(int prog_fd, const __u8 *pkt, size_t len, int ifc, __u32 repeat,
 	       __u32 *action, double *ns)
 {
-	struct xdp_md ctx = { .ingress_ifindex = ifindex, .data_end = len };
-	__u8 out[FRAME + 256];
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .data_out = out,
-		    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-		    .repeat = repeat);
-	int err = bpf_prog_test_run_opts(prog_fd, &o);
+	static struct th_res r;
 
-	if (err)
-		return err;
-	*action = o.retval;
-	*ns = o.duration;
+	th_run_repeat(prog_fd, ifc, pkt, len, repeat, &r);
+	if (r.err)
+		return r.err;
+	*action = r.ret;
+	*ns = r.duration;
 	return 0;
 }
 
@@ -124,17 +120,16 @@ static size_t frame(__u8 *buf, enum bpath p, int call, enum testnet_hostid from)
 
 static int setup(void)
 {
-	struct us_dp_opts o = { .pin_root = pin_root, .verbose = getenv("US_VERBOSE") != NULL };
+	struct us_dp_opts o = { .verbose = getenv("US_VERBOSE") != NULL };
 	const enum testnet_hostid hosts[3] = { TN_A1, TN_A2, TN_S1 };
 	int err;
 
-	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/understudy-bench-%d", getpid());
-	err = us_dp_open(&o, &dp);
+	err = th_dp_open("understudy-bench", &o);
 	if (err) {
 		fprintf(stderr, "bench: loading the data plane failed: %s\n", strerror(-err));
 		return err;
 	}
-	err = us_dp_set_service(dp, 0, AF_INET, testnet.vip4_addr, 5060, 0);
+	err = us_dp_set_service(th.dp, 0, AF_INET, testnet.vip4_addr, 5060, 0);
 	for (int i = 0; i < 3 && !err; i++) {
 		const struct testnet_host *h = &testnet.hosts[hosts[i]];
 		struct us_machine_cfg m = {
@@ -143,18 +138,19 @@ static int setup(void)
 		};
 
 		memcpy(m.addr, h->addr4, 16);
-		err = us_dp_set_machine(dp, &m);
+		err = us_dp_set_machine(th.dp, &m);
 		if (!err)
-			err = us_dp_set_mac(dp, testnet.ifs[h->ifc].ifindex, h->mac, i);
+			err = th_set_mac(i, hosts[i]);
 	}
 	if (!err)
-		err = us_dp_add_machine_iface(dp, testnet.ifs[TN_MACH].name);
+		err = us_dp_add_machine_iface(th.dp, testnet.ifs[TN_MACH].name);
 	if (!err)
-		err = us_dp_rebuild(dp, 0, US_POOL_ACTIVE);
+		err = us_dp_rebuild(th.dp, 0, US_POOL_ACTIVE);
 	if (!err)
-		err = us_dp_rebuild(dp, 0, US_POOL_SIM);
+		err = us_dp_rebuild(th.dp, 0, US_POOL_SIM);
 	if (err) {
-		fprintf(stderr, "bench: configuring the data plane failed: %s\n", us_dp_error(dp));
+		fprintf(stderr, "bench: configuring the data plane failed: %s\n",
+			us_dp_error(th.dp));
 		return err;
 	}
 	/* a repeated run keeps the rewritten frame: the active machine's
@@ -165,7 +161,7 @@ static int setup(void)
 		__u32 mid = 0;
 
 		memcpy(k.mac, testnet.ifs[TN_CLI].mac, 6);
-		err = bpf_map_update_elem(bpf_map__fd(us_dp_skel(dp)->maps.us_macs), &k, &mid, 0);
+		err = bpf_map_update_elem(bpf_map__fd(th.sk->maps.us_macs), &k, &mid, 0);
 		if (err)
 			return -errno;
 	}
@@ -197,7 +193,7 @@ static const char *action_name(__u32 a)
 }
 
 /* Median over `unique` single runs of different calls, minus the empty program's. */
-static int first_sighting(enum bpath p, int prog_fd, int ifindex, int unique, int base,
+static int first_sighting(enum bpath p, int prog_fd, int ifc, int unique, int base,
 			  double *out)
 {
 	static double d[100000], e[100000];
@@ -213,15 +209,14 @@ static int first_sighting(enum bpath p, int prog_fd, int ifindex, int unique, in
 		if (p == P_RESP_ACTIVE || p == P_RESP_SIM) {
 			/* the request first, so that the response is a first final */
 			n = frame(pkt, P_REQUEST_MIRRORED, base + i, TN_CLIENT);
-			err = run(bpf_program__fd(us_dp_skel(dp)->progs.us_client), pkt, n,
-				  testnet.ifs[TN_CLI].ifindex, 1, &act, &d[i]);
+			err = run(th.fd_client, pkt, n, TN_CLI, 1, &act, &d[i]);
 			if (err)
 				return err;
 		}
 		n = frame(pkt, p, base + i, p == P_RESP_SIM ? TN_S1 : TN_A1);
-		err = run(prog_fd, pkt, n, ifindex, 1, &act, &d[i]);
+		err = run(prog_fd, pkt, n, ifc, 1, &act, &d[i]);
 		if (!err)
-			err = run(empty_fd, pkt, n, ifindex, 1, &act, &e[i]);
+			err = run(empty_fd, pkt, n, ifc, 1, &act, &e[i]);
 		if (err)
 			return err;
 	}
@@ -267,29 +262,29 @@ int main(int argc, char **argv)
 		goto out;
 
 	for (int p = 0; p < P_MAX; p++) {
-		struct understudy_bpf *sk = us_dp_skel(dp);
 		int machine = p == P_RESP_ACTIVE || p == P_RESP_SIM;
-		int fd = bpf_program__fd(machine ? sk->progs.us_machine : sk->progs.us_client);
-		int ifindex = testnet.ifs[machine ? TN_MACH : TN_CLI].ifindex;
+		int fd = machine ? th.fd_machine : th.fd_client;
+		int ifc = machine ? TN_MACH : TN_CLI;
 		__u8 pkt[FRAME];
 		size_t n;
 
-		err = us_dp_set_share(dp, 0, p == P_REQUEST_MIRRORED || machine ? US_SHARE_MAX : 0);
+		err = us_dp_set_share(th.dp, 0,
+				      p == P_REQUEST_MIRRORED || machine ? US_SHARE_MAX : 0);
 		if (err)
 			goto out;
 		for (int r = 0; r < o.runs; r++) {
 			if (machine) {
 				/* the mirrored request of the call first */
 				n = frame(pkt, P_REQUEST_MIRRORED, 1000000 + r, TN_CLIENT);
-				err = run(bpf_program__fd(sk->progs.us_client), pkt, n,
-					  testnet.ifs[TN_CLI].ifindex, 1, &res[p].action, &res[p].steady[r]);
+				err = run(th.fd_client, pkt, n, TN_CLI, 1, &res[p].action,
+					  &res[p].steady[r]);
 				if (err)
 					goto out;
 			}
 			n = frame(pkt, p, 1000000 + r, p == P_RESP_SIM ? TN_S1 : TN_A1);
-			err = run(fd, pkt, n, ifindex, o.repeat, &res[p].action, &res[p].steady[r]);
+			err = run(fd, pkt, n, ifc, o.repeat, &res[p].action, &res[p].steady[r]);
 			if (!err)
-				err = first_sighting(p, fd, ifindex, o.unique / o.runs, base, &res[p].first[r]);
+				err = first_sighting(p, fd, ifc, o.unique / o.runs, base, &res[p].first[r]);
 			base += o.unique;
 			if (err)
 				goto out;
@@ -336,8 +331,6 @@ out:
 		fprintf(stderr, "bench: failed: %s\n", strerror(err < 0 ? -err : err));
 	if (empty_fd >= 0)
 		close(empty_fd);
-	us_dp_close(dp);
-	us_dp_destroy_pins(pin_root);
-	testnet_leave();
+	th_cleanup();
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }
