@@ -101,6 +101,19 @@ static __always_inline int us_machine_takes_calls(__u32 mid, int new_call)
 	return m->state == US_MS_ACTIVE || (!new_call && m->state == US_MS_DRAINING);
 }
 
+/* Is mac, behind ifindex, known as machine mid? A simulation machine's
+ * answers are recognised (and dropped) by its MAC: until the machine side
+ * knows it, nothing is mirrored to it, or its answers would reach callers. */
+static __always_inline int us_mac_is(__u32 ifindex, const __u8 *mac, __u32 mid)
+{
+	struct us_mac_key k = { .ifindex = ifindex };
+	__u32 *m;
+
+	__builtin_memcpy(k.mac, mac, ETH_ALEN);
+	m = bpf_map_lookup_elem(&us_macs, &k);
+	return m && *m == mid;
+}
+
 /* A request sent to machine mid: first sightings by method, or a
  * retransmission. Responses from clients are not counted here. */
 static __always_inline void us_count_request(__u32 mid, const struct us_sip *m, int retrans)
@@ -193,6 +206,7 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 		} else if ((long)ctx->data_end - (long)ctx->data < (long)bpf_xdp_get_buff_len(ctx) ||
 			   us_fib(ctx, pkt->family, pkt->saddr, sm->addr, pkt->ip_len, &fs) !=
 				   BPF_FIB_LKUP_RET_SUCCESS ||
+			   !us_mac_is(fs.ifindex, fs.dmac, sim) ||
 			   !(gk.active_ifindex = fa.ifindex, gk.sim_ifindex = fs.ifindex,
 			     group = bpf_map_lookup_elem(&us_groups, &gk)) ||
 			   !(seqp = bpf_map_lookup_elem(&us_egseq, &seqk))) {

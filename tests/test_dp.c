@@ -406,8 +406,18 @@ static void test_mirror_groups_for_every_pair(void **state)
 	assert_int_equal(map_count(sk->maps.us_groups), before + 1);       /* (m, m) */
 	assert_int_equal(us_dp_add_machine_iface(dp, testnet.ifs[TN_SIM].name), 0);
 	assert_int_equal(map_count(sk->maps.us_groups), before + 4);       /* + (s,s) (m,s) (s,m) */
-	assert_int_equal(us_dp_add_machine_iface(dp, testnet.ifs[TN_SIM].name), 0);
-	assert_int_equal(map_count(sk->maps.us_groups), before + 4);       /* idempotent */
+	{
+		/* again: the same groups, each replaced by a new devmap */
+		struct us_group_key k = { .active_ifindex = testnet.ifs[TN_SIM].ifindex,
+					  .sim_ifindex = testnet.ifs[TN_SIM].ifindex };
+		__u32 id1 = 0, id2 = 0;
+
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(sk->maps.us_groups), &k, &id1), 0);
+		assert_int_equal(us_dp_add_machine_iface(dp, testnet.ifs[TN_SIM].name), 0);
+		assert_int_equal(map_count(sk->maps.us_groups), before + 4);
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(sk->maps.us_groups), &k, &id2), 0);
+		assert_int_not_equal(id1, id2);
+	}
 	assert_int_equal(us_dp_add_machine_iface(dp, "nosuchif0"), -ENODEV);
 }
 

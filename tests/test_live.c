@@ -3,18 +3,16 @@
  * Live-frame tests: a real network of namespaces, real SIP over real UDP
  * sockets, the data plane attached in native XDP mode to veths.
  *
+ * The network is livenet's (tests/livenet.h):
+ *
  *   client ──veth── balancer ──"mach"── switch (bridge) ── m1 m2 m3 s1
  *                     │
  *                     └─────"simx"───── s2
  *
- *   ns client    eth0 198.18.0.1/24    2001:db8::1/64     via .254 / ::fe
- *   ns balancer  cli  198.18.0.254/24  2001:db8::fe/64    us_client
- *                mach 198.18.1.254/24  2001:db8:1::fe/64  us_machine
- *                simx 198.18.2.254/24  2001:db8:2::fe/64  us_machine
- *   ns m1 m2 m3  198.18.1.1-3          2001:db8:1::1-3    active machines
- *   ns s1        198.18.1.11           2001:db8:1::11     simulation, SHARED iface
- *   ns s2        198.18.2.12           2001:db8:2::12     simulation, SEPARATE iface
- *   every machine: VIP 198.18.100.1/32 and 2001:db8:100::1/128 on lo
+ * m1 m2 m3 serve as active machines and answer 200; s1 (the SHARED
+ * interface) and s2 (a SEPARATE interface) serve as simulation machines
+ * and answer 503. The client's SIP sockets are 198.18.0.1 and 2001:db8::1
+ * port 5070; its "stray" sockets port 40000.
  *
  * Namespaces are named ust<pid><role>; the pins live under
  * /sys/fs/bpf/understudy-live-<pid>. Both are removed on every exit path,
@@ -23,93 +21,44 @@
  * Exit: 0 all passed, 1 a failure, 77 something outside the project is
  * missing (not root, no iproute2, no bpffs, no network namespaces).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <linux/ethtool.h>
 #include <linux/if_link.h>
-#include <linux/magic.h>
-#include <linux/sockios.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "dp.h"
+#include "livenet.h"
 
-#define SKIP_RC 77
-#define NETNS_DIR "/var/run/netns"
-#define SIP_PORT 5060
 #define CLI_PORT 5070
 #define STRAY_PORT 40000
 #define QUIET_MS 120
 
-/* ---- the network ------------------------------------------------------- */
-
-enum ns_id { NS_C, NS_B, NS_SW, NS_M1, NS_M2, NS_M3, NS_S1, NS_S2, NNS };
-static const char *const ns_role[NNS] = { "c", "b", "sw", "m1", "m2", "m3", "s1", "s2" };
-
-/* machines, in the order of their namespaces */
-enum node_id { N_M1, N_M2, N_M3, N_S1, N_S2, NNODES };
 #define BIT(n) (1u << (n))
-
-struct node {
-	const char *name;
-	int ns;
-	const char *a4, *a6;        /* own addresses */
-	const char *gw4, *gw6;
-	int code;                   /* status it answers requests with */
-	const char *reason;
-	int s4, s6;                 /* sockets bound to VIP:5060 */
-};
-
-static struct node nodes[NNODES] = {
-	[N_M1] = { "m1", NS_M1, "198.18.1.1", "2001:db8:1::1", "198.18.1.254", "2001:db8:1::fe",
-		   200, "OK", -1, -1 },
-	[N_M2] = { "m2", NS_M2, "198.18.1.2", "2001:db8:1::2", "198.18.1.254", "2001:db8:1::fe",
-		   200, "OK", -1, -1 },
-	[N_M3] = { "m3", NS_M3, "198.18.1.3", "2001:db8:1::3", "198.18.1.254", "2001:db8:1::fe",
-		   200, "OK", -1, -1 },
-	[N_S1] = { "s1", NS_S1, "198.18.1.11", "2001:db8:1::11", "198.18.1.254", "2001:db8:1::fe",
-		   503, "Service Unavailable", -1, -1 },
-	[N_S2] = { "s2", NS_S2, "198.18.2.12", "2001:db8:2::12", "198.18.2.254", "2001:db8:2::fe",
-		   503, "Service Unavailable", -1, -1 },
-};
-
-#define VIP4 "198.18.100.1"
-#define VIP6 "2001:db8:100::1"
-#define CLI4 "198.18.0.1"
-#define CLI6 "2001:db8::1"
 #define SVC4 0u
 #define SVC6 1u
 
-static pid_t g_main_pid;
-static char g_ns[NNS][32];
-static int g_nsfd[NNS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
-static volatile sig_atomic_t g_ns_made;   /* namespaces registered so far */
-static char g_pin[64];
-static volatile sig_atomic_t g_torn;
-static struct us_dp *g_dp;
-static volatile pid_t g_child;      /* a command running now */
+/* what each machine answers requests with */
+static const struct {
+	int code;
+	const char *reason;
+} answer[LN_NNODES] = {
+	[LN_M1] = { 200, "OK" },
+	[LN_M2] = { 200, "OK" },
+	[LN_M3] = { 200, "OK" },
+	[LN_S1] = { 503, "Service Unavailable" },
+	[LN_S2] = { 503, "Service Unavailable" },
+};
 
+static struct us_dp *g_dp;
 static int g_cli4 = -1, g_cli6 = -1, g_stray4 = -1, g_stray6 = -1;
 
 /* machine id of a node in a family */
@@ -120,547 +69,31 @@ static __u32 mid_of(int node, int fam)
 
 static int node_of_mid(__u32 mid)
 {
-	if (mid >= 1 && mid < 1 + NNODES)
+	if (mid >= 1 && mid < 1 + LN_NNODES)
 		return mid - 1;
-	if (mid >= 101 && mid < 101 + NNODES)
+	if (mid >= 101 && mid < 101 + LN_NNODES)
 		return mid - 101;
 	return -1;
 }
 
-/* ---- teardown (async-signal-safe) ----------------------------------------- */
-
-static size_t s_len(const char *s)
+/* livenet's teardown at exit runs this first */
+static void close_dp(void)
 {
-	size_t n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
-
-static void s_cat(char *dst, size_t cap, const char *src)
-{
-	size_t n = s_len(dst), i = 0;
-
-	while (src[i] && n + 1 < cap)
-		dst[n++] = src[i++];
-	dst[n] = 0;
-}
-
-struct ldirent {
-	unsigned long long d_ino;
-	long long d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
-/* Remove every entry of a pin directory (one level) and the directory. */
-static void rm_pins_raw(const char *dir)
-{
-	char buf[4096];
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
-	long n;
-
-	if (fd < 0)
-		return;
-	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < n;) {
-			struct ldirent *d = (struct ldirent *)(buf + off);
-
-			off += d->d_reclen;
-			if (d->d_name[0] == '.')
-				continue;
-			if (unlinkat(fd, d->d_name, 0) && errno == EISDIR)
-				unlinkat(fd, d->d_name, AT_REMOVEDIR);
-		}
-	}
-	close(fd);
-	rmdir(dir);
-}
-
-static void teardown_raw(void)
-{
-	char p[96];
-
-	if (g_torn)
-		return;
-	g_torn = 1;
-	if (g_pin[0])
-		rm_pins_raw(g_pin);
-	for (int i = 0; i < g_ns_made; i++) {
-		p[0] = 0;
-		s_cat(p, sizeof(p), NETNS_DIR "/");
-		s_cat(p, sizeof(p), g_ns[i]);
-		umount2(p, MNT_DETACH);
-		unlink(p);
-	}
-}
-
-static void teardown(void)
-{
-	if (g_torn || getpid() != g_main_pid)
-		return;
-	if (g_pin[0])
-		us_dp_destroy_pins(g_pin);  /* detaches the links, removes the pins */
 	if (g_dp) {
 		us_dp_close(g_dp);
 		g_dp = NULL;
 	}
-	teardown_raw();
 }
 
-static void on_signal(int sig)
-{
-	static const char msg[] = "test_live: signal, tearing down\n";
-
-	if (getpid() == g_main_pid) {
-		if (write(2, msg, sizeof(msg) - 1) < 0) {
-			/* nothing to do */
-		}
-		/* a half-done "ip netns add" would create its namespace after us */
-		if (g_child > 0) {
-			kill(g_child, SIGKILL);
-			waitpid(g_child, NULL, 0);
-		}
-		teardown_raw();
-	}
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* Debris of earlier runs killed outright (SIGKILL): namespaces ust<pid>...
- * and pin directories understudy-live-<pid> of processes that no longer
- * exist. */
-static void remove_debris(void)
-{
-	char p[512];
-	struct dirent *de;
-	DIR *d;
-
-	d = opendir(NETNS_DIR);
-	while (d && (de = readdir(d))) {
-		char *end;
-		long pid;
-
-		if (strncmp(de->d_name, "ust", 3))
-			continue;
-		pid = strtol(de->d_name + 3, &end, 10);
-		if (pid <= 0 || end == de->d_name + 3 || !kill(pid, 0) || errno != ESRCH)
-			continue;
-		for (int i = 0; i < NNS; i++) {
-			if (strcmp(end, ns_role[i]))
-				continue;
-			snprintf(p, sizeof(p), NETNS_DIR "/%s", de->d_name);
-			umount2(p, MNT_DETACH);
-			unlink(p);
-		}
-	}
-	if (d)
-		closedir(d);
-	d = opendir("/sys/fs/bpf");
-	while (d && (de = readdir(d))) {
-		char *end;
-		long pid;
-
-		if (strncmp(de->d_name, "understudy-live-", 16))
-			continue;
-		pid = strtol(de->d_name + 16, &end, 10);
-		if (pid <= 0 || *end || !kill(pid, 0) || errno != ESRCH)
-			continue;
-		snprintf(p, sizeof(p), "/sys/fs/bpf/%s", de->d_name);
-		us_dp_destroy_pins(p);
-	}
-	if (d)
-		closedir(d);
-}
-
-static void install_handlers(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM,
-				    SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigfillset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	atexit(teardown);
-}
-
-/* ---- helpers: commands, namespaces, sysctls ----------------------------- */
-
-static char g_err[512];
-
-static void seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void seterr(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(g_err, sizeof(g_err), fmt, ap);
-	va_end(ap);
-}
-
-/* Run a command (words separated by single spaces, no quoting) without a
- * shell; 0 if it exited 0. */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char line[512], *argv[48];
-	sigset_t all, old;
-	int argc = 0, st;
-	va_list ap;
-	pid_t pid;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	for (char *tok = strtok(line, " "); tok && argc < 47; tok = strtok(NULL, " "))
-		argv[argc++] = tok;
-	argv[argc] = NULL;
-	/* no signal between the fork and knowing the child's pid */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
-	if (pid > 0)
-		g_child = pid;
-	if (pid != 0)
-		sigprocmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int dn = open("/dev/null", O_WRONLY);
-
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-
-		if (dn >= 0)
-			dup2(dn, 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR) {
-			g_child = 0;
-			return -errno;
-		}
-	g_child = 0;
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-		va_start(ap, fmt);
-		vsnprintf(line, sizeof(line), fmt, ap);
-		va_end(ap);
-		seterr("command failed (status %d): %s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, line);
-		return -1;
-	}
-	return 0;
-}
-
-static int g_home = -1;     /* the namespace the main thread lives in */
-
-static int enter_ns(int ns)
-{
-	if (setns(g_nsfd[ns], CLONE_NEWNET)) {
-		seterr("setns %s: %s", g_ns[ns], strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int go_home(void)
-{
-	return setns(g_home, CLONE_NEWNET);
-}
-
-/* Write a sysctl of the current network namespace. */
-static int sysctl_w(const char *path, const char *val)
-{
-	char p[256];
-	int fd, n;
-
-	snprintf(p, sizeof(p), "/proc/sys/net/%s", path);
-	fd = open(p, O_WRONLY);
-	if (fd < 0) {
-		seterr("open %s: %s", p, strerror(errno));
-		return -1;
-	}
-	n = write(fd, val, strlen(val));
-	close(fd);
-	if (n != (int)strlen(val)) {
-		seterr("write %s: %s", p, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int ns_sysctl(int ns, const char *path, const char *val)
-{
-	int err;
-
-	if (enter_ns(ns))
-		return -1;
-	err = sysctl_w(path, val);
-	go_home();
-	return err;
-}
-
-/* ethtool's legacy one-feature ioctls (no ethtool binary needed). */
-static int ns_ethtool(int ns, const char *ifname, __u32 cmd, __u32 val)
-{
-	struct ethtool_value ev = { .cmd = cmd, .data = val };
-	struct ifreq ifr;
-	int fd, err = 0;
-
-	if (enter_ns(ns))
-		return -1;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	go_home();
-	if (fd < 0) {
-		seterr("socket: %s", strerror(errno));
-		return -1;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (void *)&ev;
-	if (ioctl(fd, SIOCETHTOOL, &ifr)) {
-		seterr("%s/%s: ethtool 0x%x=%u: %s", g_ns[ns], ifname, cmd, val, strerror(errno));
-		err = -1;
-	}
-	close(fd);
-	return err;
-}
-
-/* A UDP socket bound in a namespace; it stays there. */
-static int ns_socket(int ns, int fam, const char *addr, int port)
-{
-	union {
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} sa;
-	int fd, one = 1, big = 8 << 20;
-	socklen_t len;
-
-	memset(&sa, 0, sizeof(sa));
-	if (fam == AF_INET) {
-		sa.v4.sin_family = AF_INET;
-		sa.v4.sin_port = htons(port);
-		inet_pton(AF_INET, addr, &sa.v4.sin_addr);
-		len = sizeof(sa.v4);
-	} else {
-		sa.v6.sin6_family = AF_INET6;
-		sa.v6.sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &sa.v6.sin6_addr);
-		len = sizeof(sa.v6);
-	}
-	if (enter_ns(ns))
-		return -1;
-	fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	go_home();
-	if (fd < 0) {
-		seterr("socket: %s", strerror(errno));
-		return -1;
-	}
-	if (fam == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)))
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	if (bind(fd, (struct sockaddr *)&sa, len)) {
-		seterr("%s: bind %s port %d: %s", g_ns[ns], addr, port, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int send_to(int fd, int fam, const char *addr, int port, const void *buf, size_t len)
-{
-	union {
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} sa;
-	socklen_t sl;
-
-	memset(&sa, 0, sizeof(sa));
-	if (fam == AF_INET) {
-		sa.v4.sin_family = AF_INET;
-		sa.v4.sin_port = htons(port);
-		inet_pton(AF_INET, addr, &sa.v4.sin_addr);
-		sl = sizeof(sa.v4);
-	} else {
-		sa.v6.sin6_family = AF_INET6;
-		sa.v6.sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &sa.v6.sin6_addr);
-		sl = sizeof(sa.v6);
-	}
-	return sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sl) == (ssize_t)len ? 0 : -1;
-}
-
-static void addr16(int fam, const char *text, __u8 out[16])
-{
-	memset(out, 0, 16);
-	if (fam == AF_INET) {
-		out[10] = 0xff;
-		out[11] = 0xff;
-		inet_pton(AF_INET, text, out + 12);
-	} else {
-		inet_pton(AF_INET6, text, out);
-	}
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* ---- building the network ----------------------------------------------- */
-
-#define RUN(...) do { if (run(__VA_ARGS__)) return -1; } while (0)
 #define TRY(x)   do { if (x) return -1; } while (0)
 
-static int make_ns(int i)
-{
-	char p[96];
-
-	snprintf(g_ns[i], sizeof(g_ns[i]), "ust%d%s", (int)g_main_pid, ns_role[i]);
-	g_ns_made = i + 1;          /* registered before it exists: teardown covers it */
-	RUN("ip netns add %s", g_ns[i]);
-	snprintf(p, sizeof(p), NETNS_DIR "/%s", g_ns[i]);
-	g_nsfd[i] = open(p, O_RDONLY | O_CLOEXEC);
-	if (g_nsfd[i] < 0) {
-		seterr("open %s: %s", p, strerror(errno));
-		return -1;
-	}
-	/* before any interface exists, so every one inherits them */
-	TRY(ns_sysctl(i, "ipv6/conf/all/accept_dad", "0"));
-	TRY(ns_sysctl(i, "ipv6/conf/default/accept_dad", "0"));
-	TRY(ns_sysctl(i, "ipv4/conf/all/rp_filter", "0"));
-	TRY(ns_sysctl(i, "ipv4/conf/default/rp_filter", "0"));
-	RUN("ip -n %s link set lo up", g_ns[i]);
-	return 0;
-}
-
-static int build_net(void)
-{
-	const char *C = g_ns[NS_C], *B = g_ns[NS_B], *SW = g_ns[NS_SW];
-
-	for (int i = 0; i < NNS; i++)
-		TRY(make_ns(i));
-
-	/* client <-> balancer */
-	RUN("ip -n %s link add cli type veth peer name eth0 netns %s", B, C);
-	RUN("ip -n %s addr add 198.18.0.254/24 dev cli", B);
-	RUN("ip -n %s addr add 2001:db8::fe/64 dev cli nodad", B);
-	RUN("ip -n %s addr add " CLI4 "/24 dev eth0", C);
-	RUN("ip -n %s addr add " CLI6 "/64 dev eth0 nodad", C);
-
-	/* balancer <-> switch, machines on the bridge */
-	RUN("ip -n %s link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0", SW);
-	RUN("ip -n %s link add mach type veth peer name uplink netns %s", B, SW);
-	RUN("ip -n %s link set uplink master br0", SW);
-	RUN("ip -n %s addr add 198.18.1.254/24 dev mach", B);
-	RUN("ip -n %s addr add 2001:db8:1::fe/64 dev mach nodad", B);
-	for (int n = N_M1; n <= N_S1; n++) {
-		const char *M = g_ns[nodes[n].ns];
-
-		RUN("ip -n %s link add p%s type veth peer name eth0 netns %s", SW, nodes[n].name, M);
-		RUN("ip -n %s link set p%s master br0", SW, nodes[n].name);
-		RUN("ip -n %s link set p%s up", SW, nodes[n].name);
-	}
-	RUN("ip -n %s link set br0 up", SW);
-	RUN("ip -n %s link set uplink up", SW);
-
-	/* balancer <-> s2 */
-	RUN("ip -n %s link add simx type veth peer name eth0 netns %s", B, g_ns[NS_S2]);
-	RUN("ip -n %s addr add 198.18.2.254/24 dev simx", B);
-	RUN("ip -n %s addr add 2001:db8:2::fe/64 dev simx nodad", B);
-
-	for (int n = 0; n < NNODES; n++) {
-		const char *M = g_ns[nodes[n].ns];
-
-		RUN("ip -n %s addr add %s/24 dev eth0", M, nodes[n].a4);
-		RUN("ip -n %s addr add %s/64 dev eth0 nodad", M, nodes[n].a6);
-		RUN("ip -n %s addr add " VIP4 "/32 dev lo", M);
-		RUN("ip -n %s addr add " VIP6 "/128 dev lo", M);
-		RUN("ip -n %s link set eth0 up", M);
-		RUN("ip -n %s route add default via %s", M, nodes[n].gw4);
-		RUN("ip -n %s -6 route add default via %s", M, nodes[n].gw6);
-		/* machines' UDP is forwarded by XDP: send it with a finished checksum */
-		TRY(ns_ethtool(nodes[n].ns, "eth0", ETHTOOL_STXCSUM, 0));
-	}
-
-	RUN("ip -n %s link set eth0 up", C);
-	RUN("ip -n %s route add default via 198.18.0.254", C);
-	RUN("ip -n %s -6 route add default via 2001:db8::fe", C);
-	TRY(ns_ethtool(NS_C, "eth0", ETHTOOL_STXCSUM, 0));
-
-	RUN("ip -n %s link set cli up", B);
-	RUN("ip -n %s link set mach up", B);
-	RUN("ip -n %s link set simx up", B);
-	TRY(ns_sysctl(NS_B, "ipv4/ip_forward", "1"));
-	TRY(ns_sysctl(NS_B, "ipv6/conf/all/forwarding", "1"));
-
-	/* frames XDP-redirected into a veth need NAPI on its peer: GRO on */
-	TRY(ns_ethtool(NS_C, "eth0", ETHTOOL_SGRO, 1));
-	TRY(ns_ethtool(NS_SW, "uplink", ETHTOOL_SGRO, 1));
-	TRY(ns_ethtool(NS_S2, "eth0", ETHTOOL_SGRO, 1));
-	return 0;
-}
-
-/* One datagram from every host to its gateway, v4 and v6: neighbour
- * entries on both sides and the bridge's forwarding table get filled. */
-static int warm_up(void)
-{
-	static const char junk[] = "warm-up";
-	int fd;
-
-	for (int n = 0; n < NNODES; n++) {
-		fd = ns_socket(nodes[n].ns, AF_INET, nodes[n].a4, 0);
-		TRY(fd < 0);
-		send_to(fd, AF_INET, nodes[n].gw4, 9, junk, sizeof(junk));
-		close(fd);
-		fd = ns_socket(nodes[n].ns, AF_INET6, nodes[n].a6, 0);
-		TRY(fd < 0);
-		send_to(fd, AF_INET6, nodes[n].gw6, 9, junk, sizeof(junk));
-		close(fd);
-	}
-	fd = ns_socket(NS_C, AF_INET, CLI4, 0);
-	TRY(fd < 0);
-	send_to(fd, AF_INET, "198.18.0.254", 9, junk, sizeof(junk));
-	close(fd);
-	fd = ns_socket(NS_C, AF_INET6, CLI6, 0);
-	TRY(fd < 0);
-	send_to(fd, AF_INET6, "2001:db8::fe", 9, junk, sizeof(junk));
-	close(fd);
-	sleep_ms(150);
-	return 0;
-}
-
+/* The client's sockets (the machines' are ln_build's). */
 static int open_sockets(void)
 {
-	for (int n = 0; n < NNODES; n++) {
-		nodes[n].s4 = ns_socket(nodes[n].ns, AF_INET, VIP4, SIP_PORT);
-		nodes[n].s6 = ns_socket(nodes[n].ns, AF_INET6, VIP6, SIP_PORT);
-		TRY(nodes[n].s4 < 0 || nodes[n].s6 < 0);
-	}
-	g_cli4 = ns_socket(NS_C, AF_INET, CLI4, CLI_PORT);
-	g_cli6 = ns_socket(NS_C, AF_INET6, CLI6, CLI_PORT);
-	g_stray4 = ns_socket(NS_C, AF_INET, CLI4, STRAY_PORT);
-	g_stray6 = ns_socket(NS_C, AF_INET6, CLI6, STRAY_PORT);
+	g_cli4 = ln_socket(LN_NS_C, AF_INET, LN_CLI4, CLI_PORT);
+	g_cli6 = ln_socket(LN_NS_C, AF_INET6, LN_CLI6, CLI_PORT);
+	g_stray4 = ln_socket(LN_NS_C, AF_INET, LN_CLI4, STRAY_PORT);
+	g_stray6 = ln_socket(LN_NS_C, AF_INET6, LN_CLI6, STRAY_PORT);
 	TRY(g_cli4 < 0 || g_cli6 < 0 || g_stray4 < 0 || g_stray6 < 0);
 	return 0;
 }
@@ -669,7 +102,7 @@ static int open_sockets(void)
 
 static int dp_err(const char *what, int err)
 {
-	seterr("%s: %d (%s) %s", what, err, strerror(-err), us_dp_error(g_dp));
+	ln_seterr("%s: %d (%s) %s", what, err, strerror(-err), us_dp_error(g_dp));
 	return -1;
 }
 
@@ -677,7 +110,7 @@ static int dp_err(const char *what, int err)
 
 static int learn_all(void)
 {
-	long long end = now_ms() + 3000;
+	long long end = ln_now_ms() + 3000;
 	int left;
 
 	for (;;) {
@@ -686,34 +119,33 @@ static int learn_all(void)
 			return dp_err("us_dp_learn_macs", left);
 		if (left == 0)
 			return 0;
-		if (now_ms() > end) {
-			seterr("us_dp_learn_macs: %d machines unresolved after 3 s (%s)", left,
+		if (ln_now_ms() > end) {
+			ln_seterr("us_dp_learn_macs: %d machines unresolved after 3 s (%s)", left,
 			       us_dp_error(g_dp));
 			return -1;
 		}
-		sleep_ms(50);
+		ln_sleep_ms(50);
 	}
 }
 
 static int setup_dp(void)
 {
-	struct us_dp_opts o = { .pin_root = g_pin, .verbose = getenv("TEST_LIVE_VERBOSE") != NULL };
+	struct us_dp_opts o = { .pin_root = ln_pin_root(), .verbose = getenv("TEST_LIVE_VERBOSE") != NULL };
 	struct us_cfg cfg = { .event_rate = 1000, .event_burst = 1000 };
 	__u8 a[16];
 
 	/* the main thread lives in the balancer's namespace from here on */
-	TRY(enter_ns(NS_B));
-	g_home = g_nsfd[NS_B];
+	TRY(ln_set_home(LN_NS_B));
 	DP(us_dp_open(&o, &g_dp));
 	DP(us_dp_attach(g_dp, "cli", US_ROLE_CLIENT, XDP_FLAGS_DRV_MODE));
 	DP(us_dp_attach(g_dp, "mach", US_ROLE_MACHINE, XDP_FLAGS_DRV_MODE));
 	DP(us_dp_attach(g_dp, "simx", US_ROLE_MACHINE, XDP_FLAGS_DRV_MODE));
 	DP(us_dp_add_machine_iface(g_dp, "mach"));
 	DP(us_dp_add_machine_iface(g_dp, "simx"));
-	addr16(AF_INET, VIP4, a);
-	DP(us_dp_set_service(g_dp, SVC4, AF_INET, a, SIP_PORT, 0));
-	addr16(AF_INET6, VIP6, a);
-	DP(us_dp_set_service(g_dp, SVC6, AF_INET6, a, SIP_PORT, 0));
+	ln_addr16(AF_INET, LN_VIP4, a);
+	DP(us_dp_set_service(g_dp, SVC4, AF_INET, a, LN_SIP_PORT, 0));
+	ln_addr16(AF_INET6, LN_VIP6, a);
+	DP(us_dp_set_service(g_dp, SVC6, AF_INET6, a, LN_SIP_PORT, 0));
 	DP(us_dp_set_cfg(g_dp, &cfg));
 	return 0;
 }
@@ -726,7 +158,7 @@ static int configure(int fam, unsigned active, unsigned sim, unsigned rejected, 
 {
 	__u32 svc = fam == AF_INET ? SVC4 : SVC6;
 
-	for (int n = 0; n < NNODES; n++) {
+	for (int n = 0; n < LN_NNODES; n++) {
 		for (int f = 0; f < 2; f++) {
 			int ff = f ? AF_INET6 : AF_INET;
 			struct us_machine_cfg mc = {
@@ -739,7 +171,7 @@ static int configure(int fam, unsigned active, unsigned sim, unsigned rejected, 
 			if (ff == fam && (active | sim | rejected) & BIT(n)) {
 				mc.state = active & BIT(n) ? US_MS_ACTIVE :
 					   sim & BIT(n) ? US_MS_SIMULATION : US_MS_REJECTED;
-				addr16(ff, ff == AF_INET ? nodes[n].a4 : nodes[n].a6, mc.addr);
+				ln_addr16(ff, ff == AF_INET ? ln_nodes[n].a4 : ln_nodes[n].a6, mc.addr);
 				DP(us_dp_set_machine(g_dp, &mc));
 			} else {
 				DP(us_dp_del_machine(g_dp, mc.id));
@@ -778,103 +210,10 @@ static int g_stray_rx[2];           /* datagrams received on the stray sockets, 
 static int g_client_5xx_from_sim;   /* responses the client got from a simulation machine */
 static int g_client_other;          /* unparseable datagrams on the client's SIP sockets */
 
-/* A digest of a payload or a name, for this test's own bookkeeping. */
-static unsigned long long fnv(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	unsigned long long h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* The data plane's Call-ID hash, as the header gives it to user space. */
 static __u64 callid_hash(const char *id)
 {
 	return us_hash_bytes(id, strlen(id));
-}
-
-/* Value of the first header line named name (full form), or "" */
-static void hdr(const char *msg, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-	const char *p = strstr(msg, "\r\n");
-
-	out[0] = 0;
-	while (p && p[2] && !(p[2] == '\r' && p[3] == '\n')) {
-		const char *line = p + 2, *end = strstr(line, "\r\n");
-
-		if (!end)
-			break;
-		if (!strncasecmp(line, name, nl) && line[nl] == ':') {
-			const char *v = line + nl + 1;
-			size_t n;
-
-			while (*v == ' ')
-				v++;
-			n = end - v;
-			if (n >= cap)
-				n = cap - 1;
-			memcpy(out, v, n);
-			out[n] = 0;
-			return;
-		}
-		p = end;
-	}
-}
-
-static void param(const char *val, const char *name, char *out, size_t cap)
-{
-	const char *p = strstr(val, name);
-	size_t n = 0;
-
-	out[0] = 0;
-	if (!p)
-		return;
-	p += strlen(name);
-	while (p[n] && p[n] != ';' && p[n] != '>' && p[n] != ' ' && p[n] != ',' && n + 1 < cap)
-		n++;
-	memcpy(out, p, n);
-	out[n] = 0;
-}
-
-/* A machine answers a request: Via(s), From, To (+ tag), Call-ID, CSeq copied. */
-static void machine_answer(int n, int fd, const char *req, const struct sockaddr *from,
-			   socklen_t flen)
-{
-	char out[4096], v[512], to[300], cid[128], cseq[64], from_h[300];
-	const char *p = strstr(req, "\r\n");
-	int len;
-
-	len = snprintf(out, sizeof(out), "SIP/2.0 %d %s\r\n", nodes[n].code, nodes[n].reason);
-	while (p && p[2] && !(p[2] == '\r' && p[3] == '\n')) {
-		const char *line = p + 2, *end = strstr(line, "\r\n");
-
-		if (!end)
-			break;
-		if (!strncasecmp(line, "Via:", 4) && len + (end - line) + 2 < (int)sizeof(out))
-			len += snprintf(out + len, sizeof(out) - len, "%.*s\r\n", (int)(end - line),
-					line);
-		p = end;
-	}
-	hdr(req, "From", from_h, sizeof(from_h));
-	hdr(req, "To", to, sizeof(to));
-	hdr(req, "Call-ID", cid, sizeof(cid));
-	hdr(req, "CSeq", cseq, sizeof(cseq));
-	if (!strstr(to, ";tag="))
-		snprintf(v, sizeof(v), "%s;tag=%s-%u", to, nodes[n].name,
-			 (unsigned)(fnv(cid, strlen(cid)) & 0xffff));
-	else
-		snprintf(v, sizeof(v), "%s", to);
-	len += snprintf(out + len, sizeof(out) - len,
-			"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
-			"Contact: <sip:%s@%s>\r\nServer: understudy-live-%s\r\n"
-			"Content-Length: 0\r\n\r\n",
-			from_h, v, cid, cseq, nodes[n].name,
-			from->sa_family == AF_INET ? VIP4 : "[" VIP6 "]", nodes[n].name);
-	if (len > 0 && len < (int)sizeof(out))
-		sendto(fd, out, len, 0, from, flen);
 }
 
 static void machine_rx(int n, int fd, int fam)
@@ -898,21 +237,27 @@ static void machine_rx(int n, int fd, int fam)
 		memset(r, 0, sizeof(*r));
 		r->node = n;
 		r->fam = fam;
-		r->hash = fnv(buf, len);
+		r->hash = ln_fnv(buf, len);
 		sscanf(buf, "%15s", r->method);
-		hdr(buf, "Call-ID", r->callid, sizeof(r->callid));
-		hdr(buf, "CSeq", cseq, sizeof(cseq));
+		ln_sip_hdr(buf, "Call-ID", r->callid, sizeof(r->callid));
+		ln_sip_hdr(buf, "CSeq", cseq, sizeof(cseq));
 		r->cseq = strtoul(cseq, NULL, 10);
-		hdr(buf, "Via", via, sizeof(via));
-		param(via, "branch=", r->branch, sizeof(r->branch));
-		if (strcmp(r->method, "ACK"))
-			machine_answer(n, fd, buf, (struct sockaddr *)&from, flen);
+		ln_sip_hdr(buf, "Via", via, sizeof(via));
+		ln_sip_param(via, "branch=", r->branch, sizeof(r->branch));
+		if (strcmp(r->method, "ACK")) {
+			char out[4096];
+			size_t olen = ln_sip_answer(out, sizeof(out), n, buf, fam, answer[n].code,
+						    answer[n].reason);
+
+			if (olen)
+				sendto(fd, out, olen, 0, (struct sockaddr *)&from, flen);
+		}
 	}
 }
 
 static void client_rx(int fd, int fam)
 {
-	char buf[4097], cseq[64], server[64], to[300];
+	char buf[4097], cseq[64], to[300];
 	ssize_t len;
 
 	for (;;) {
@@ -933,21 +278,13 @@ static void client_rx(int fd, int fam)
 		memset(r, 0, sizeof(*r));
 		r->fam = fam;
 		r->status = status;
-		hdr(buf, "Call-ID", r->callid, sizeof(r->callid));
-		hdr(buf, "CSeq", cseq, sizeof(cseq));
+		ln_sip_hdr(buf, "Call-ID", r->callid, sizeof(r->callid));
+		ln_sip_hdr(buf, "CSeq", cseq, sizeof(cseq));
 		sscanf(cseq, "%*u %15s", r->cseq_method);
-		hdr(buf, "To", to, sizeof(to));
-		param(to, ";tag=", r->totag, sizeof(r->totag));
-		hdr(buf, "Server", server, sizeof(server));
-		r->node = -1;
-		for (int n = 0; n < NNODES; n++) {
-			char want[64];
-
-			snprintf(want, sizeof(want), "understudy-live-%s", nodes[n].name);
-			if (!strcmp(server, want))
-				r->node = n;
-		}
-		if (r->node == N_S1 || r->node == N_S2)
+		ln_sip_hdr(buf, "To", to, sizeof(to));
+		ln_sip_param(to, ";tag=", r->totag, sizeof(r->totag));
+		r->node = ln_sip_server_node(buf);
+		if (r->node == LN_S1 || r->node == LN_S2)
 			g_client_5xx_from_sim++;
 	}
 }
@@ -964,19 +301,19 @@ static void stray_rx(int fd, int idx)
  * QUIET_MS (at most 5 s). */
 static void pump(void)
 {
-	struct pollfd p[2 * NNODES + 4];
-	long long end = now_ms() + 5000;
+	struct pollfd p[2 * LN_NNODES + 4];
+	long long end = ln_now_ms() + 5000;
 	int np = 0;
 
-	for (int n = 0; n < NNODES; n++) {
-		p[np++] = (struct pollfd){ .fd = nodes[n].s4, .events = POLLIN };
-		p[np++] = (struct pollfd){ .fd = nodes[n].s6, .events = POLLIN };
+	for (int n = 0; n < LN_NNODES; n++) {
+		p[np++] = (struct pollfd){ .fd = ln_nodes[n].s4, .events = POLLIN };
+		p[np++] = (struct pollfd){ .fd = ln_nodes[n].s6, .events = POLLIN };
 	}
 	p[np++] = (struct pollfd){ .fd = g_cli4, .events = POLLIN };
 	p[np++] = (struct pollfd){ .fd = g_cli6, .events = POLLIN };
 	p[np++] = (struct pollfd){ .fd = g_stray4, .events = POLLIN };
 	p[np++] = (struct pollfd){ .fd = g_stray6, .events = POLLIN };
-	while (now_ms() < end) {
+	while (ln_now_ms() < end) {
 		int r = poll(p, np, QUIET_MS);
 
 		if (r < 0 && errno == EINTR)
@@ -986,7 +323,7 @@ static void pump(void)
 		for (int i = 0; i < np; i++) {
 			if (!(p[i].revents & POLLIN))
 				continue;
-			if (i < 2 * NNODES)
+			if (i < 2 * LN_NNODES)
 				machine_rx(i / 2, p[i].fd, i & 1 ? AF_INET6 : AF_INET);
 			else if (p[i].fd == g_cli4 || p[i].fd == g_cli6)
 				client_rx(p[i].fd, p[i].fd == g_cli4 ? AF_INET : AF_INET6);
@@ -1009,8 +346,8 @@ static void call_init(struct call *c, int fam, const char *tag, int i)
 {
 	memset(c, 0, sizeof(*c));
 	c->fam = fam;
-	snprintf(c->id, sizeof(c->id), "%s-%d-%d@%s", tag, i, (int)g_main_pid,
-		 fam == AF_INET ? CLI4 : "2001-db8--1");
+	snprintf(c->id, sizeof(c->id), "%s-%d-%d@%s", tag, i, (int)ln_main_pid,
+		 fam == AF_INET ? LN_CLI4 : "2001-db8--1");
 }
 
 static const char *last_totag(const struct call *c)
@@ -1027,39 +364,14 @@ enum { M_INVITE, M_ACK, M_BYE };
 /* Send one request of a call from the client to VIP:5060. */
 static int call_send(struct call *c, int what)
 {
-	static const char sdp[] =
-		"v=0\r\no=caller 1 1 IN IP4 198.18.0.1\r\ns=-\r\nc=IN IP4 198.18.0.1\r\n"
-		"t=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-	static const char *const meth[] = { "INVITE", "ACK", "BYE" };
-	const char *me = c->fam == AF_INET ? CLI4 : "[" CLI6 "]";
-	const char *vip = c->fam == AF_INET ? VIP4 : "[" VIP6 "]";
-	const char *tt = what == M_INVITE ? NULL : last_totag(c);
-	char buf[2048], totag[64] = "";
-	unsigned cseq = what == M_BYE ? 2 : 1;
-	int len;
+	char buf[2048];
+	size_t len = ln_sip_request(buf, sizeof(buf), c->fam, (enum ln_method)what, c->id,
+				    what == M_INVITE ? NULL : last_totag(c), ++g_branch_seq,
+				    CLI_PORT);
 
-	if (tt)
-		snprintf(totag, sizeof(totag), ";tag=%s", tt);
-	len = snprintf(buf, sizeof(buf),
-		       "%s sip:service@%s SIP/2.0\r\n"
-		       "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-ul%d-%u;rport\r\n"
-		       "Max-Forwards: 70\r\n"
-		       "From: <sip:caller@%s>;tag=c%u\r\n"
-		       "To: <sip:service@%s>%s\r\n"
-		       "Call-ID: %s\r\n"
-		       "CSeq: %u %s\r\n"
-		       "Contact: <sip:caller@%s:%d>\r\n"
-		       "User-Agent: understudy-test-live\r\n"
-		       "%s"
-		       "Content-Length: %zu\r\n\r\n%s",
-		       meth[what], vip, me, CLI_PORT, (int)g_main_pid, ++g_branch_seq, me,
-		       (unsigned)(fnv(c->id, strlen(c->id)) & 0xffffff), vip, totag, c->id, cseq,
-		       meth[what], me, CLI_PORT,
-		       what == M_INVITE ? "Content-Type: application/sdp\r\n" : "",
-		       what == M_INVITE ? strlen(sdp) : (size_t)0, what == M_INVITE ? sdp : "");
-	c->sent_hash[what] = fnv(buf, len);
-	return send_to(c->fam == AF_INET ? g_cli4 : g_cli6, c->fam, c->fam == AF_INET ? VIP4 : VIP6,
-		       SIP_PORT, buf, len);
+	c->sent_hash[what] = ln_fnv(buf, len);
+	return ln_send_to(c->fam == AF_INET ? g_cli4 : g_cli6, c->fam,
+			  c->fam == AF_INET ? LN_VIP4 : LN_VIP6, LN_SIP_PORT, buf, len);
 }
 
 /* How many requests of a call (method NULL: any) a node received. */
@@ -1104,7 +416,7 @@ static int who_got(const struct call *c, unsigned mask)
 {
 	int who = -1;
 
-	for (int n = 0; n < NNODES; n++) {
+	for (int n = 0; n < LN_NNODES; n++) {
 		if (!(mask & BIT(n)) || !mcount(n, c, NULL))
 			continue;
 		if (who != -1)
@@ -1168,7 +480,7 @@ static void expect_ok(const char *what, int ok)
 
 static const char *nname(int n)
 {
-	return n >= 0 && n < NNODES ? nodes[n].name : n == -1 ? "none" : "several";
+	return n >= 0 && n < LN_NNODES ? ln_nodes[n].name : n == -1 ? "none" : "several";
 }
 
 static void expect_node(const char *what, int actual, int expected)
@@ -1192,7 +504,7 @@ static long long stat_delta(enum us_stat s)
 
 static void fail_setup(void)
 {
-	fail_at("setting up", g_err, "ok");
+	fail_at("setting up", ln_err, "ok");
 }
 
 #define CONFIGURE(...) do { if (configure(__VA_ARGS__)) { fail_setup(); return; } } while (0)
@@ -1214,17 +526,17 @@ static void whole_call(struct call *c, int want_a, int want_s, unsigned actives,
 	expect_node(w, who_got(c, actives), want_a);
 	snprintf(w, sizeof(w), "call %s: simulation machine that received it", c->id);
 	expect_node(w, who_got(c, sims), want_s);
-	for (int n = 0; n < NNODES; n++) {
+	for (int n = 0; n < LN_NNODES; n++) {
 		int want = n == want_a || n == want_s;
 		static const char *const meth[] = { "INVITE", "ACK", "BYE" };
 
 		for (int m = M_INVITE; m <= M_BYE; m++) {
 			snprintf(w, sizeof(w), "call %s: %s copies received by %s", c->id, meth[m],
-				 nodes[n].name);
+				 ln_nodes[n].name);
 			expect_eq(w, mcount(n, c, meth[m]), want);
 			if (want) {
 				snprintf(w, sizeof(w), "call %s: %s at %s byte-identical to what was sent",
-					 c->id, meth[m], nodes[n].name);
+					 c->id, meth[m], ln_nodes[n].name);
 				expect_ok(w, mintact(n, c, m));
 			}
 		}
@@ -1246,19 +558,19 @@ static void whole_call(struct call *c, int want_a, int want_s, unsigned actives,
 /* 1 and 6: active and simulation copies leave by the same interface. */
 static void t_shared_mirror(int fam)
 {
-	const unsigned actives = BIT(N_M1) | BIT(N_M2);
+	const unsigned actives = BIT(LN_M1) | BIT(LN_M2);
 	struct us_mstats ms0, ms1;
 	int sim0 = g_client_5xx_from_sim, want;
 	struct call c;
 
-	CONFIGURE(fam, actives, BIT(N_S1), 0, US_SHARE_MAX);
-	us_dp_read_mstats(g_dp, mid_of(N_S1, fam), &ms0);
+	CONFIGURE(fam, actives, BIT(LN_S1), 0, US_SHARE_MAX);
+	us_dp_read_mstats(g_dp, mid_of(LN_S1, fam), &ms0);
 	stats_mark();
 
 	call_init(&c, fam, fam == AF_INET ? "shared4" : "shared6", 0);
 	want = predict_active(&c);
-	expect_ok("predicted active machine is m1 or m2", want == N_M1 || want == N_M2);
-	whole_call(&c, want, N_S1, actives, BIT(N_S1) | BIT(N_S2));
+	expect_ok("predicted active machine is m1 or m2", want == LN_M1 || want == LN_M2);
+	whole_call(&c, want, LN_S1, actives, BIT(LN_S1) | BIT(LN_S2));
 
 	expect_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
 	expect_eq("stat req_fwd", stat_delta(US_ST_REQ_FWD), 3);
@@ -1268,7 +580,7 @@ static void t_shared_mirror(int fam)
 	expect_eq("stat mirror_skipped", stat_delta(US_ST_MIRROR_SKIPPED), 0);
 	expect_eq("stat no_route", stat_delta(US_ST_NO_ROUTE), 0);
 	/* pairing on the simulation machine: 200 vs 503, twice */
-	us_dp_read_mstats(g_dp, mid_of(N_S1, fam), &ms1);
+	us_dp_read_mstats(g_dp, mid_of(LN_S1, fam), &ms1);
 	expect_eq("s1 paired transactions", (long long)(ms1.paired - ms0.paired), 2);
 	expect_eq("s1 class differences", (long long)(ms1.differ_class - ms0.differ_class), 2);
 	expect_eq("s1 dropped messages", (long long)(ms1.dropped - ms0.dropped), 2);
@@ -1278,15 +590,15 @@ static void t_shared_mirror(int fam)
 /* 2: the simulation machine sits behind its own interface. */
 static void t_separate_mirror(int fam)
 {
-	const unsigned actives = BIT(N_M1) | BIT(N_M2);
+	const unsigned actives = BIT(LN_M1) | BIT(LN_M2);
 	int sim0 = g_client_5xx_from_sim, want;
 	struct call c;
 
-	CONFIGURE(fam, actives, BIT(N_S2), BIT(N_S1), US_SHARE_MAX);
+	CONFIGURE(fam, actives, BIT(LN_S2), BIT(LN_S1), US_SHARE_MAX);
 	stats_mark();
 	call_init(&c, fam, fam == AF_INET ? "separate4" : "separate6", 0);
 	want = predict_active(&c);
-	whole_call(&c, want, N_S2, actives, BIT(N_S1) | BIT(N_S2));
+	whole_call(&c, want, LN_S2, actives, BIT(LN_S1) | BIT(LN_S2));
 	expect_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
 	expect_eq("stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 3);
 	expect_eq("stat resp_fwd", stat_delta(US_ST_RESP_FWD), 2);
@@ -1315,19 +627,19 @@ static void calls_run(struct call *cs, int n, int batch)
 static void t_share(int fam)
 {
 	enum { N0 = 20, N50 = 200 };
-	const unsigned actives = BIT(N_M1) | BIT(N_M2);
+	const unsigned actives = BIT(LN_M1) | BIT(LN_M2);
 	static struct call cs[N50];
 	int mirrored = 0, partial = 0, mispredicted = 0, unanswered = 0, wrong_active = 0;
 	char w[160];
 
 	/* share 0: nothing is copied */
-	CONFIGURE(fam, actives, BIT(N_S1), 0, 0);
+	CONFIGURE(fam, actives, BIT(LN_S1), 0, 0);
 	stats_mark();
 	for (int i = 0; i < N0; i++)
 		call_init(&cs[i], fam, "share0", i);
 	calls_run(cs, N0, 20);
 	for (int i = 0; i < N0; i++) {
-		mirrored += mcount(N_S1, &cs[i], NULL) + mcount(N_S2, &cs[i], NULL);
+		mirrored += mcount(LN_S1, &cs[i], NULL) + mcount(LN_S2, &cs[i], NULL);
 		unanswered += ccount(&cs[i], "INVITE", 200, -2) != 1 || ccount(&cs[i], "BYE", 200, -2) != 1;
 	}
 	expect_eq("share 0: messages received by simulation machines", mirrored, 0);
@@ -1346,7 +658,7 @@ static void t_share(int fam)
 		call_init(&cs[i], fam, "share50", i);
 	calls_run(cs, N50, 25);
 	for (int i = 0; i < N50; i++) {
-		int k = mcount(N_S1, &cs[i], NULL);
+		int k = mcount(LN_S1, &cs[i], NULL);
 		int predicted = us_share_point(callid_hash(cs[i].id)) < US_SHARE_MAX / 2;
 		int a = who_got(&cs[i], actives);
 
@@ -1375,40 +687,40 @@ static void t_stray(int fam)
 {
 	static const char junk[] = "not SIP: stray datagram";
 	int stray0[2] = { g_stray_rx[0], g_stray_rx[1] }, fd;
-	const unsigned actives = BIT(N_M1) | BIT(N_M2);
+	const unsigned actives = BIT(LN_M1) | BIT(LN_M2);
 	int i4 = fam == AF_INET ? 0 : 1;
-	const char *cli = fam == AF_INET ? CLI4 : CLI6;
+	const char *cli = fam == AF_INET ? LN_CLI4 : LN_CLI6;
 	int sim0 = g_client_5xx_from_sim, len;
 	struct call forged[2];
 	char buf[1024];
 	__u64 sent = 0;
 
-	CONFIGURE(fam, actives, BIT(N_S1) | BIT(N_S2), 0, 0);
+	CONFIGURE(fam, actives, BIT(LN_S1) | BIT(LN_S2), 0, 0);
 	stats_mark();
 	/* from the simulation machines' own addresses, and from VIP:5060 with
 	 * a payload that is no SIP at all */
-	for (int n = N_S1; n <= N_S2; n++) {
-		fd = ns_socket(nodes[n].ns, fam, fam == AF_INET ? nodes[n].a4 : nodes[n].a6, 0);
+	for (int n = LN_S1; n <= LN_S2; n++) {
+		fd = ln_socket(ln_nodes[n].ns, fam, fam == AF_INET ? ln_nodes[n].a4 : ln_nodes[n].a6, 0);
 		if (fd < 0) {
 			fail_setup();
 			return;
 		}
 		for (int k = 0; k < 3; k++)
-			sent += !send_to(fd, fam, cli, STRAY_PORT, junk, sizeof(junk));
+			sent += !ln_send_to(fd, fam, cli, STRAY_PORT, junk, sizeof(junk));
 		close(fd);
-		sent += !send_to(fam == AF_INET ? nodes[n].s4 : nodes[n].s6, fam, cli, STRAY_PORT,
+		sent += !ln_send_to(fam == AF_INET ? ln_nodes[n].s4 : ln_nodes[n].s6, fam, cli, STRAY_PORT,
 				 junk, sizeof(junk));
 		/* and an unsolicited SIP response to the client's SIP port */
-		call_init(&forged[n - N_S1], fam, "forged", n);
+		call_init(&forged[n - LN_S1], fam, "forged", n);
 		len = snprintf(buf, sizeof(buf),
 			       "SIP/2.0 503 Service Unavailable\r\n"
 			       "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-forged%d\r\n"
 			       "From: <sip:caller@%s>;tag=f\r\nTo: <sip:service@%s>;tag=%s\r\n"
 			       "Call-ID: %s\r\nCSeq: 1 INVITE\r\nServer: understudy-live-%s\r\n"
 			       "Content-Length: 0\r\n\r\n",
-			       fam == AF_INET ? CLI4 : "[" CLI6 "]", CLI_PORT, n, cli, cli,
-			       nodes[n].name, forged[n - N_S1].id, nodes[n].name);
-		sent += !send_to(fam == AF_INET ? nodes[n].s4 : nodes[n].s6, fam, cli, CLI_PORT,
+			       fam == AF_INET ? LN_CLI4 : "[" LN_CLI6 "]", CLI_PORT, n, cli, cli,
+			       ln_nodes[n].name, forged[n - LN_S1].id, ln_nodes[n].name);
+		sent += !ln_send_to(fam == AF_INET ? ln_nodes[n].s4 : ln_nodes[n].s6, fam, cli, CLI_PORT,
 				 buf, len);
 	}
 	pump();
@@ -1424,15 +736,15 @@ static void t_stray(int fam)
 
 	/* the same from an active machine arrives */
 	stats_mark();
-	fd = ns_socket(nodes[N_M1].ns, fam, fam == AF_INET ? nodes[N_M1].a4 : nodes[N_M1].a6, 0);
+	fd = ln_socket(ln_nodes[LN_M1].ns, fam, fam == AF_INET ? ln_nodes[LN_M1].a4 : ln_nodes[LN_M1].a6, 0);
 	if (fd < 0) {
 		fail_setup();
 		return;
 	}
 	for (int k = 0; k < 3; k++)
-		send_to(fd, fam, cli, STRAY_PORT, junk, sizeof(junk));
+		ln_send_to(fd, fam, cli, STRAY_PORT, junk, sizeof(junk));
 	close(fd);
-	send_to(fam == AF_INET ? nodes[N_M1].s4 : nodes[N_M1].s6, fam, cli, STRAY_PORT, junk,
+	ln_send_to(fam == AF_INET ? ln_nodes[LN_M1].s4 : ln_nodes[LN_M1].s6, fam, cli, STRAY_PORT, junk,
 		sizeof(junk));
 	pump();
 	expect_eq("non-SIP datagrams from active machine m1 received by the client",
@@ -1444,10 +756,10 @@ static void t_stray(int fam)
 static void t_sticky(int fam)
 {
 	enum { N = 60 };
-	const unsigned actives = BIT(N_M1) | BIT(N_M2);
+	const unsigned actives = BIT(LN_M1) | BIT(LN_M2);
 	static struct call old[N], fresh[N];
 	int first[N], would_move = 0, moved = 0, to_m3 = 0, fresh_wrong = 0, unanswered = 0;
-	struct us_machine_cfg mc = { .id = mid_of(N_M3, fam), .svc_id = fam == AF_INET ? SVC4 : SVC6,
+	struct us_machine_cfg mc = { .id = mid_of(LN_M3, fam), .svc_id = fam == AF_INET ? SVC4 : SVC6,
 				     .family = fam, .weight = 100, .state = US_MS_ACTIVE };
 	char w[160];
 
@@ -1461,7 +773,7 @@ static void t_sticky(int fam)
 		first[i] = who_got(&old[i], actives);
 
 	/* m3 joins: about a third of the slots move to it */
-	addr16(fam, fam == AF_INET ? nodes[N_M3].a4 : nodes[N_M3].a6, mc.addr);
+	ln_addr16(fam, fam == AF_INET ? ln_nodes[LN_M3].a4 : ln_nodes[LN_M3].a6, mc.addr);
 	if (us_dp_set_machine(g_dp, &mc) || learn_all() ||
 	    us_dp_rebuild(g_dp, fam == AF_INET ? SVC4 : SVC6, US_POOL_ACTIVE)) {
 		fail_at("adding m3", us_dp_error(g_dp), "ok");
@@ -1483,16 +795,16 @@ static void t_sticky(int fam)
 	pump();
 	for (int i = 0; i < N; i++) {
 		if (first[i] < 0 || mcount(first[i], &old[i], NULL) != 3 ||
-		    who_got(&old[i], actives | BIT(N_M3)) != first[i])
+		    who_got(&old[i], actives | BIT(LN_M3)) != first[i])
 			moved++;
 		unanswered += ccount(&old[i], "BYE", 200, first[i]) != 1;
 	}
 	expect_eq("calls in progress not wholly at their first machine", moved, 0);
 	expect_eq("calls in progress without a 200 to BYE from their machine", unanswered, 0);
 	for (int i = 0; i < N; i++) {
-		int got = who_got(&fresh[i], actives | BIT(N_M3));
+		int got = who_got(&fresh[i], actives | BIT(LN_M3));
 
-		to_m3 += got == N_M3;
+		to_m3 += got == LN_M3;
 		fresh_wrong += got != predict_active(&fresh[i]);
 	}
 	snprintf(w, sizeof(w), "new calls placed on m3 (of %d)", N);
@@ -1504,18 +816,18 @@ static void t_sticky(int fam)
  * included. */
 static void t_rejected(int fam)
 {
-	const unsigned actives = BIT(N_M1) | BIT(N_M2);
+	const unsigned actives = BIT(LN_M1) | BIT(LN_M2);
 	int sim0 = g_client_5xx_from_sim, a;
 	struct call c1, c2;
 
-	CONFIGURE(fam, actives, BIT(N_S1), 0, US_SHARE_MAX);
+	CONFIGURE(fam, actives, BIT(LN_S1), 0, US_SHARE_MAX);
 	call_init(&c1, fam, "rejected-before", 0);
 	call_init(&c2, fam, "rejected-after", 0);
 	call_send(&c1, M_INVITE);
 	pump();
-	expect_eq("INVITE copies at s1 before rejection", mcount(N_S1, &c1, "INVITE"), 1);
+	expect_eq("INVITE copies at s1 before rejection", mcount(LN_S1, &c1, "INVITE"), 1);
 
-	if (us_dp_set_state(g_dp, mid_of(N_S1, fam), US_MS_REJECTED)) {
+	if (us_dp_set_state(g_dp, mid_of(LN_S1, fam), US_MS_REJECTED)) {
 		fail_at("us_dp_set_state rejected", us_dp_error(g_dp), "ok");
 		return;
 	}
@@ -1528,10 +840,10 @@ static void t_rejected(int fam)
 	if (a >= 0)
 		expect_eq("call in progress: messages at its active machine", mcount(a, &c1, NULL), 3);
 	expect_eq("call in progress: ACK+BYE copies at s1 after rejection",
-		  mcount(N_S1, &c1, NULL) - 1, 0);
+		  mcount(LN_S1, &c1, NULL) - 1, 0);
 	expect_eq("call in progress: 200 to BYE at the client", ccount(&c1, "BYE", 200, a), 1);
 
-	whole_call(&c2, predict_active(&c2), -1, actives, BIT(N_S1) | BIT(N_S2));
+	whole_call(&c2, predict_active(&c2), -1, actives, BIT(LN_S1) | BIT(LN_S2));
 	expect_eq("stat req_mirrored after rejection", stat_delta(US_ST_REQ_MIRRORED), 0);
 	expect_eq("stat req_fwd after rejection", stat_delta(US_ST_REQ_FWD), 5);
 	expect_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
@@ -1542,7 +854,7 @@ static void t_rejected(int fam)
 static void t_drain_remove(int fam)
 {
 	enum { N = 40, NF = 20 };
-	const unsigned actives = BIT(N_M1) | BIT(N_M2);
+	const unsigned actives = BIT(LN_M1) | BIT(LN_M2);
 	static struct call cs[N], fresh[NF];
 	int first[N], on_m2 = 0, kept = 0, fresh_m2 = 0, fresh_lost = 0, moved_ok = 0, m1_kept = 0;
 	__u32 svc = fam == AF_INET ? SVC4 : SVC6;
@@ -1556,12 +868,12 @@ static void t_drain_remove(int fam)
 	pump();
 	for (int i = 0; i < N; i++) {
 		first[i] = who_got(&cs[i], actives);
-		on_m2 += first[i] == N_M2;
+		on_m2 += first[i] == LN_M2;
 	}
 	expect_range("calls placed on m2 before draining", on_m2, 1, N - 1);
 
 	/* draining: in-dialog ACKs still reach m2, new calls do not */
-	if (us_dp_set_state(g_dp, mid_of(N_M2, fam), US_MS_DRAINING) ||
+	if (us_dp_set_state(g_dp, mid_of(LN_M2, fam), US_MS_DRAINING) ||
 	    us_dp_rebuild(g_dp, svc, US_POOL_ACTIVE)) {
 		fail_at("draining m2", us_dp_error(g_dp), "ok");
 		return;
@@ -1578,14 +890,14 @@ static void t_drain_remove(int fam)
 			who_got(&cs[i], actives) == first[i];
 	expect_eq("calls whose ACK reached their machine while m2 drains", kept, N);
 	for (int i = 0; i < NF; i++) {
-		fresh_m2 += mcount(N_M2, &fresh[i], NULL);
-		fresh_lost += ccount(&fresh[i], "INVITE", 200, N_M1) != 1;
+		fresh_m2 += mcount(LN_M2, &fresh[i], NULL);
+		fresh_lost += ccount(&fresh[i], "INVITE", 200, LN_M1) != 1;
 	}
 	expect_eq("new calls' messages at draining m2", fresh_m2, 0);
 	expect_eq("new calls not answered by m1 while m2 drains", fresh_lost, 0);
 
 	/* removed: m2's calls go on at m1 (the only machine left) */
-	if (us_dp_set_state(g_dp, mid_of(N_M2, fam), US_MS_REMOVED) ||
+	if (us_dp_set_state(g_dp, mid_of(LN_M2, fam), US_MS_REMOVED) ||
 	    us_dp_rebuild(g_dp, svc, US_POOL_ACTIVE)) {
 		fail_at("removing m2", us_dp_error(g_dp), "ok");
 		return;
@@ -1594,11 +906,11 @@ static void t_drain_remove(int fam)
 		call_send(&cs[i], M_BYE);
 	pump();
 	for (int i = 0; i < N; i++) {
-		if (first[i] == N_M2)
-			moved_ok += mcount(N_M2, &cs[i], "BYE") == 0 && mcount(N_M1, &cs[i], "BYE") == 1 &&
-				    ccount(&cs[i], "BYE", 200, N_M1) == 1;
-		else if (first[i] == N_M1)
-			m1_kept += mcount(N_M1, &cs[i], "BYE") == 1;
+		if (first[i] == LN_M2)
+			moved_ok += mcount(LN_M2, &cs[i], "BYE") == 0 && mcount(LN_M1, &cs[i], "BYE") == 1 &&
+				    ccount(&cs[i], "BYE", 200, LN_M1) == 1;
+		else if (first[i] == LN_M1)
+			m1_kept += mcount(LN_M1, &cs[i], "BYE") == 1;
 	}
 	expect_eq("removed m2's calls whose BYE m1 received and answered", moved_ok, on_m2);
 	expect_eq("m1's calls whose BYE m1 received", m1_kept, N - on_m2);
@@ -1633,61 +945,38 @@ static void test_name(const struct test *t, char *buf, size_t cap)
 
 /* ---- main ------------------------------------------------------------------------ */
 
-static int skip(const char *why)
-{
-	printf("SKIP test_live: %s\n", why);
-	return SKIP_RC;
-}
-
-static int have_ip(void)
-{
-	const char *path = getenv("PATH");
-	char buf[512], p[600];
-
-	snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-	for (char *d = strtok(buf, ":"); d; d = strtok(NULL, ":")) {
-		snprintf(p, sizeof(p), "%s/ip", d);
-		if (!access(p, X_OK))
-			return 1;
-	}
-	return !access("/usr/sbin/ip", X_OK) || !access("/sbin/ip", X_OK);
-}
-
 int main(void)
 {
-	struct statfs sfs;
-	int passed = 0, failed = 0, root_ns;
-	long long t0 = now_ms();
+	static const struct ln_opts lo = {
+		.tag = "test_live",
+		.ns_prefix = "ust",
+		.pin_prefix = "understudy-live-",
+		.alarm_s = 240,                 /* a hung run still tears down */
+		.teardown = close_dp,
+	};
+	const char *why;
+	int passed = 0, failed = 0;
+	long long t0 = ln_now_ms();
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (geteuid() != 0)
-		return skip("needs root (network namespaces, BPF, XDP)");
-	if (!have_ip())
-		return skip("iproute2's ip not found");
-	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC)
-		return skip("/sys/fs/bpf is not a bpffs mount (tools/bpffs.sh mounts it)");
-	if (!getenv("PATH"))
-		setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
-
-	remove_debris();
-	g_main_pid = getpid();
-	snprintf(g_pin, sizeof(g_pin), "/sys/fs/bpf/understudy-live-%d", (int)g_main_pid);
-	install_handlers();
-	alarm(240);     /* a hung run still tears down */
-
-	root_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (root_ns < 0)
-		return skip("no network namespaces");
-	g_home = root_ns;
+	why = ln_unavailable();
+	if (why) {
+		printf("SKIP test_live: %s\n", why);
+		return LN_SKIP_RC;
+	}
+	if (ln_init(&lo)) {
+		printf("SKIP test_live: %s\n", ln_err);
+		return LN_SKIP_RC;
+	}
 	g_mrx = calloc(LOG_MAX, sizeof(*g_mrx));
 	g_crx = calloc(LOG_MAX, sizeof(*g_crx));
 	if (!g_mrx || !g_crx)
 		return 1;
 
-	if (build_net() || warm_up() || open_sockets() || setup_dp()) {
+	if (ln_build() || open_sockets() || setup_dp()) {
 		snprintf(g_cur, sizeof(g_cur), "setup");
 		fail_setup();
-		teardown();
+		ln_teardown();
 		for (int i = 0; i < NTESTS; i++) {
 			char name[64];
 
@@ -1718,10 +1007,8 @@ int main(void)
 			if (st[s])
 				fprintf(stderr, "  %-18s %llu\n", us_stat_name(s), (unsigned long long)st[s]);
 	}
-	go_home();
-	setns(root_ns, CLONE_NEWNET);
-	teardown();
-	printf("# %lld ms\n", now_ms() - t0);
+	ln_teardown();
+	printf("# %lld ms\n", ln_now_ms() - t0);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

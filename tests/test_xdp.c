@@ -1779,6 +1779,30 @@ static void sc_mirror(void)
 		}
 	}
 	th_end();
+
+	th_begin("mirror/sim-mac-unknown-not-mirrored");
+	{
+		/* the machine side cannot recognise s1 by its MAC yet: its
+		 * answers would pass to the client, so nothing is cloned to it,
+		 * and the call stays unmirrored once the MAC is known */
+		const char *c = "mir-mac@198.18.0.1";
+		int fd = bpf_map__fd(us_dp_skel(th.dp)->maps.us_macs);
+		struct us_mac_key k = { .ifindex = testnet.ifs[TN_MACH].ifindex };
+		__u32 a = pred_active(SVC4, c), mid = M_S1;
+
+		memcpy(k.mac, testnet.hosts[TN_S1].mac, 6);
+		EQ("delete s1's MAC", bpf_map_delete_elem(fd, &k), 0);
+		n = req_text(sipbuf, "INVITE", c, "z9hG4bK-mac", 1);
+		snap_take(&sb);
+		send_client(SVC4, sipbuf, n, a, MID_NONE, NULL);
+		STATS(&sb, 1, S(US_ST_REQ_FWD, 1) S(US_ST_MIRROR_SKIPPED, 1));
+		if (!call_get(SVC4, c, &call))
+			EQ("call.sim_mid", call.sim_mid, MID_NONE);
+		EQ("restore s1's MAC", bpf_map_update_elem(fd, &k, &mid, 0), 0);
+		n = req_text(sipbuf, "BYE", c, "z9hG4bK-mac-bye", 2);
+		send_mirror_check(SVC4, sipbuf, n, a, MID_NONE, NULL);
+	}
+	th_end();
 	set_share(SVC4, 0);
 }
 

@@ -110,8 +110,6 @@ static int apply_machine(struct us_daemon *d, const struct us_mrec *m)
 {
 	struct us_machine_cfg c = { 0 };
 	int si = svc_index(d, m->service);
-	struct us_machine cur;
-	int rc;
 
 	if (m->state == US_MS_REMOVED || si < 0)
 		return us_dp_del_machine(d->dp, m->id);
@@ -121,16 +119,6 @@ static int apply_machine(struct us_daemon *d, const struct us_mrec *m)
 	memcpy(c.addr, m->addr, 16);
 	c.weight = m->weight ? m->weight : 1;
 	c.state = m->state;
-	if (c.state == US_MS_SIMULATION &&
-	    (bpf_map_lookup_elem(bpf_map__fd(us_dp_skel(d->dp)->maps.us_machines), &c.id, &cur) ||
-	     cur.state == US_MS_UNUSED || cur.state == US_MS_REMOVED)) {
-		c.state = US_MS_REJECTED;
-		rc = us_dp_set_machine(d->dp, &c);
-		if (rc)
-			return rc;
-		us_dp_learn_macs(d->dp);
-		c.state = US_MS_SIMULATION;
-	}
 	return us_dp_set_machine(d->dp, &c);
 }
 

@@ -272,14 +272,21 @@ int us_dp_add_machine_iface(struct us_dp *dp, const char *ifname)
 		k = next;
 		prev = &k;
 	}
-	for (__u32 i = 0; i < nif; i++)
-		if (ifs[i] == x)
-			return 0;
-	if (nif + 1 > US_MAX_IFACES || (nif + 1) * (nif + 1) > US_MAX_GROUPS)
-		return fail(dp, -ENOSPC, "interface %s: at most %d machine interfaces", ifname,
-			    US_MAX_IFACES);
+	/* a group already there is replaced too (one map update each): after
+	 * a restart the groups then carry this instance's egress program */
+	{
+		__u32 known = 0;
+
+		for (__u32 i = 0; i < nif; i++)
+			known |= ifs[i] == x;
+		if (!known && (nif + 1 > US_MAX_IFACES || (nif + 1) * (nif + 1) > US_MAX_GROUPS))
+			return fail(dp, -ENOSPC, "interface %s: at most %d machine interfaces",
+				    ifname, US_MAX_IFACES);
+	}
 	err = group_add(dp, x, x);
 	for (__u32 i = 0; i < nif && !err; i++) {
+		if (ifs[i] == x)
+			continue;
 		err = group_add(dp, x, ifs[i]);
 		if (!err)
 			err = group_add(dp, ifs[i], x);
