@@ -69,6 +69,7 @@
 #include <sys/wait.h>
 #include <json-c/json.h>
 
+#include "harness.h"
 #include "livenet.h"
 
 #define CLI_PORT         5070
@@ -477,27 +478,8 @@ static void snap(struct tstats *s)
 
 /* ---- test bookkeeping ------------------------------------------------------------ */
 
-static char g_cur[64];
-static int g_cur_fail, g_passed, g_failed;
+static int g_passed, g_failed;
 static char g_broken[600];      /* set: the run cannot go on, later tests fail at once */
-
-static void fail_at(const char *what, const char *actual, const char *expected)
-{
-	printf("test:FAIL:%s %s actual %s expected %s\n", g_cur, what, actual, expected);
-	fflush(stdout);
-	g_cur_fail++;
-}
-
-static void expect_eq(const char *what, long long actual, long long expected)
-{
-	char a[32], e[32];
-
-	if (actual == expected)
-		return;
-	snprintf(a, sizeof(a), "%lld", actual);
-	snprintf(e, sizeof(e), "%lld", expected);
-	fail_at(what, a, e);
-}
 
 static void expect_range(const char *what, double actual, double lo, double hi)
 {
@@ -507,29 +489,29 @@ static void expect_range(const char *what, double actual, double lo, double hi)
 		return;
 	snprintf(a, sizeof(a), "%.3g", actual);
 	snprintf(e, sizeof(e), "%.3g..%.3g", lo, hi);
-	fail_at(what, a, e);
+	th_fail(what, a, e);
 }
 
 static void expect_str(const char *what, const char *actual, const char *expected)
 {
 	if (actual && !strcmp(actual, expected))
 		return;
-	fail_at(what, actual && actual[0] ? actual : "(none)", expected);
+	th_fail(what, actual && actual[0] ? actual : "(none)", expected);
 }
 
 static void expect_ok(const char *what, int ok)
 {
 	if (!ok)
-		fail_at(what, "false", "true");
+		th_fail(what, "false", "true");
 }
 
 /* Begin a test; false when an earlier failure makes it pointless. */
 static bool begin(const char *name)
 {
-	snprintf(g_cur, sizeof(g_cur), "%s", name);
-	g_cur_fail = 0;
+	snprintf(th_cname, sizeof(th_cname), "%s", name);
+	th_cfails = 0;
 	if (g_broken[0]) {
-		fail_at("not run", g_broken, "a working setup");
+		th_fail("not run", g_broken, "a working setup");
 		return false;
 	}
 	return true;
@@ -537,11 +519,11 @@ static bool begin(const char *name)
 
 static void end(void)
 {
-	if (g_cur_fail) {
+	if (th_cfails) {
 		g_failed++;
 	} else {
 		g_passed++;
-		printf("PASS %s\n", g_cur);
+		printf("PASS %s\n", th_cname);
 	}
 	fflush(stdout);
 }
@@ -1058,7 +1040,7 @@ static void fail_traffic(const char *what, long long actual)
 	pthread_mutex_lock(&g_fmsg_lock);
 	snprintf(a, sizeof(a), "%lld (first: %s)", actual, g_nfmsg ? g_fmsg[0] : "-");
 	pthread_mutex_unlock(&g_fmsg_lock);
-	fail_at(what, a, "0");
+	th_fail(what, a, "0");
 }
 
 /* ---- the scenario ---------------------------------------------------------------- */
@@ -1099,13 +1081,13 @@ static void t_daemon_starts(void)
 
 	BEGIN("e2e_daemon_starts");
 	if (daemon_start()) {
-		fail_at("understudyd answering status", ln_err, "ok");
+		th_fail("understudyd answering status", ln_err, "ok");
 		snprintf(g_broken, sizeof(g_broken), "understudyd did not start");
 		end();
 		return;
 	}
 	st = CTL_JSON("status");
-	expect_eq("understudyctl --json status exit code", g_co.rc, 0);
+	th_eq("understudyctl --json status exit code", g_co.rc, 0);
 	expect_str("v1-a state", st ? state_in(st, "v1-a") : NULL, "active");
 	expect_str("v1-b state", st ? state_in(st, "v1-b") : NULL, "active");
 	expect_str("v2-good state", st ? state_in(st, "v2-good") : NULL, "simulation");
@@ -1114,7 +1096,7 @@ static void t_daemon_starts(void)
 		json_object_put(st);
 	/* one window: the MACs are learnt twice over */
 	ln_sleep_ms(1100);
-	if (g_cur_fail)
+	if (th_cfails)
 		snprintf(g_broken, sizeof(g_broken), "understudyd's first status was wrong");
 	end();
 }
@@ -1139,7 +1121,7 @@ static void t_judgement(void)
 	expect_ok("an audit event v2-good -> active", g_prom_good_rt > 0);
 	if (ev)
 		json_object_put(ev);
-	if (g_cur_fail)
+	if (th_cfails)
 		show_log();
 	end();
 }
@@ -1151,12 +1133,12 @@ static void t_explain(void)
 
 	BEGIN("e2e_explain_rejected");
 	ctl(&g_co, "explain", "v2-bad", NULL);
-	expect_eq("understudyctl explain v2-bad exit code", g_co.rc, 0);
+	th_eq("understudyctl explain v2-bad exit code", g_co.rc, 0);
 	expect_ok("explain's text says the decision was REJECT", strstr(g_co.out, "REJECT") != NULL);
 	expect_ok("explain's text has a criterion line \"errors FAIL\" or \"agreement FAIL\"",
 		  criterion_says(g_co.out, "errors", "FAIL") ||
 		  criterion_says(g_co.out, "agreement", "FAIL"));
-	if (g_cur_fail)
+	if (th_cfails)
 		fprintf(stderr, "# explain v2-bad:\n%s%s", g_co.out, g_co.err);
 	o = CTL_JSON("explain", "v2-bad");
 	crit = jget(o, "criteria");
@@ -1180,18 +1162,18 @@ static void t_events(void)
 
 	BEGIN("e2e_events_by_judge");
 	ctl(&g_co, "events", NULL);
-	expect_eq("understudyctl events exit code", g_co.rc, 0);
+	th_eq("understudyctl events exit code", g_co.rc, 0);
 	expect_ok("events: v2-good simulation -> active by judge",
 		  line_with(g_co.out, "v2-good", "simulation -> active", "by judge", NULL));
 	expect_ok("events: v2-bad simulation -> rejected by judge",
 		  line_with(g_co.out, "v2-bad", "simulation -> rejected", "by judge", NULL));
-	if (g_cur_fail)
+	if (th_cfails)
 		fprintf(stderr, "# events:\n%s%s", g_co.out, g_co.err);
 	ev = events_json();
-	expect_eq("audit events so far", ev ? (long long)json_object_array_length(ev) : -1, 2);
-	expect_eq("events v2-good simulation->active by judge",
+	th_eq("audit events so far", ev ? (long long)json_object_array_length(ev) : -1, 2);
+	th_eq("events v2-good simulation->active by judge",
 		  count_events(ev, "v2-good", "simulation", "active", "judge"), 1);
-	expect_eq("events v2-bad simulation->rejected by judge",
+	th_eq("events v2-bad simulation->rejected by judge",
 		  count_events(ev, "v2-bad", "simulation", "rejected", "judge"), 1);
 	if (ev)
 		json_object_put(ev);
@@ -1225,7 +1207,7 @@ static void share_check(unsigned mask, double lo, double hi)
 			expect_range(w, tot ? (double)d[n] / tot : 0, lo, hi);
 		} else {
 			snprintf(w, sizeof(w), "new calls answered by %s (not active)", mname[n]);
-			expect_eq(w, d[n], 0);
+			th_eq(w, d[n], 0);
 		}
 	}
 }
@@ -1247,7 +1229,7 @@ static void t_clean_so_far(void)
 	       s.live);
 	if (s.failures)
 		fail_traffic("client failures", s.failures);
-	expect_eq("responses from v2-bad at the client", s.answers[LN_S2], 0);
+	th_eq("responses from v2-bad at the client", s.answers[LN_S2], 0);
 	expect_ok("v2-good first answered the client after its promotion",
 		  !s.first_answer_rt[LN_S1] || s.first_answer_rt[LN_S1] >= g_prom_good_rt);
 	expect_ok("calls completed", s.done > 5 * g_rate);
@@ -1258,15 +1240,15 @@ static void t_cli_unknown(void)
 {
 	BEGIN("e2e_cli_unknown_machine");
 	ctl(&g_co, "explain", "no-such-machine", NULL);
-	expect_eq("explain no-such-machine: exit code", g_co.rc, 1);
+	th_eq("explain no-such-machine: exit code", g_co.rc, 1);
 	expect_ok("explain no-such-machine: says so",
 		  strstr(g_co.err, "no machine named \"no-such-machine\"") != NULL);
 	ctl(&g_co, "promote", "no-such-machine", NULL);
-	expect_eq("promote no-such-machine: exit code", g_co.rc, 1);
+	th_eq("promote no-such-machine: exit code", g_co.rc, 1);
 	expect_ok("promote no-such-machine: says so",
 		  strstr(g_co.err, "no machine named \"no-such-machine\"") != NULL);
 	ctl(&g_co, "promote", "v1-a", NULL);
-	expect_eq("promote v1-a (already active): exit code", g_co.rc, 1);
+	th_eq("promote v1-a (already active): exit code", g_co.rc, 1);
 	expect_ok("promote v1-a: says it is already active", strstr(g_co.err, "already active") != NULL);
 	end();
 }
@@ -1275,17 +1257,17 @@ static void t_cli_bad_arguments(void)
 {
 	BEGIN("e2e_cli_bad_arguments");
 	ctl(&g_co, "frobnicate", NULL);
-	expect_eq("an unknown command: exit code", g_co.rc, 2);
+	th_eq("an unknown command: exit code", g_co.rc, 2);
 	expect_ok("an unknown command: usage printed", strstr(g_co.err, "usage:") != NULL);
 	ctl(&g_co, "promote", NULL);
-	expect_eq("promote without a name: exit code", g_co.rc, 2);
+	th_eq("promote without a name: exit code", g_co.rc, 2);
 	expect_ok("promote without a name: usage printed", strstr(g_co.err, "usage:") != NULL);
 	ctl(&g_co, "events", "0", NULL);
-	expect_eq("events 0: exit code", g_co.rc, 2);
+	th_eq("events 0: exit code", g_co.rc, 2);
 	ctl(&g_co, "status", "extra", NULL);
-	expect_eq("status extra: exit code", g_co.rc, 2);
+	th_eq("status extra: exit code", g_co.rc, 2);
 	ctl(&g_co, "add", "x", "sip", NULL);
-	expect_eq("add with too few arguments: exit code", g_co.rc, 2);
+	th_eq("add with too few arguments: exit code", g_co.rc, 2);
 	end();
 }
 
@@ -1297,7 +1279,7 @@ static void t_kill(void)
 
 	BEGIN("e2e_daemon_killed_mid_judgement");
 	ctl(&g_co, "add", "v2-late", "sip", ln_nodes[LN_M3].a4, "2", NULL);
-	expect_eq("understudyctl add v2-late: exit code", g_co.rc, 0);
+	th_eq("understudyctl add v2-late: exit code", g_co.rc, 0);
 	/* a few windows of evidence, well short of a judgement */
 	end_ms = ln_now_ms() + 10000;
 	while (ln_now_ms() < end_ms) {
@@ -1337,7 +1319,7 @@ static void t_down(void)
 {
 	BEGIN("e2e_cli_daemon_down");
 	ctl(&g_co, "status", NULL);
-	expect_eq("understudyctl status with the daemon down: exit code", g_co.rc, 3);
+	th_eq("understudyctl status with the daemon down: exit code", g_co.rc, 3);
 	expect_ok("understudyctl says it cannot reach understudyd",
 		  strstr(g_co.err, "cannot reach understudyd") != NULL);
 	end();
@@ -1360,7 +1342,7 @@ static void t_survive(void)
 	expect_range("requests mirrored to v2-late while the daemon was down",
 		     (double)(b.mreq[LN_M3] - g_ts_down0.mreq[LN_M3]), 0.75 * 3 * g_rate * DOWN_MS / 1000,
 		     1e9);
-	expect_eq("responses from v2-late at the client", b.answers[LN_M3], 0);
+	th_eq("responses from v2-late at the client", b.answers[LN_M3], 0);
 	end();
 }
 
@@ -1371,7 +1353,7 @@ static void t_restart(void)
 
 	BEGIN("e2e_restart_resumes");
 	if (daemon_start()) {
-		fail_at("restarted understudyd answering status", ln_err, "ok");
+		th_fail("restarted understudyd answering status", ln_err, "ok");
 		snprintf(g_broken, sizeof(g_broken), "understudyd did not restart");
 		end();
 		return;
@@ -1398,10 +1380,10 @@ static void t_restart(void)
 		  jnum(machine_in(st, "v2-late"), "paired") >=
 		  jnum(machine_in(g_pre_kill, "v2-late"), "paired"));
 	/* the restart neither replays nor adds a transition */
-	expect_eq("audit events after the restart",
+	th_eq("audit events after the restart",
 		  ev ? (long long)json_object_array_length(ev) : -1,
 		  g_trail ? (long long)json_object_array_length(g_trail) : -2);
-	expect_eq("last audit sequence number after the restart", last_seq(ev), last_seq(g_trail));
+	th_eq("last audit sequence number after the restart", last_seq(ev), last_seq(g_trail));
 	if (st)
 		json_object_put(st);
 	if (ev)
@@ -1417,7 +1399,7 @@ static void t_finish(void)
 
 	BEGIN("e2e_restarted_daemon_finishes_judgement");
 	ctl(&g_co, "readmit", "v2-bad", "second chance", NULL);
-	expect_eq("understudyctl readmit v2-bad: exit code", g_co.rc, 0);
+	th_eq("understudyctl readmit v2-bad: exit code", g_co.rc, 0);
 	st = CTL_JSON("status");
 	expect_str("v2-bad state after readmit", st ? state_in(st, "v2-bad") : NULL, "simulation");
 	if (st)
@@ -1438,15 +1420,15 @@ static void t_finish(void)
 		json_object_put(st);
 	ev = events_json();
 	g_prom_late_rt = transition_time(ev, "v2-late", "active");
-	expect_eq("events v2-late simulation->active by judge",
+	th_eq("events v2-late simulation->active by judge",
 		  count_events(ev, "v2-late", "simulation", "active", "judge"), 1);
-	expect_eq("events v2-bad rejected->simulation by operator",
+	th_eq("events v2-bad rejected->simulation by operator",
 		  count_events(ev, "v2-bad", "rejected", "simulation", "operator"), 1);
-	expect_eq("events v2-bad simulation->rejected by judge",
+	th_eq("events v2-bad simulation->rejected by judge",
 		  count_events(ev, "v2-bad", "simulation", "rejected", "judge"), 2);
-	expect_eq("events v2-good simulation->active by judge",
+	th_eq("events v2-good simulation->active by judge",
 		  count_events(ev, "v2-good", "simulation", "active", "judge"), 1);
-	if (g_cur_fail)
+	if (th_cfails)
 		show_log();
 	if (ev)
 		json_object_put(ev);
@@ -1459,12 +1441,12 @@ static void t_audit_sequence(void)
 
 	BEGIN("e2e_audit_sequence");
 	ev = events_json();
-	expect_eq("audit events in all", ev ? (long long)json_object_array_length(ev) : -1, 5);
+	th_eq("audit events in all", ev ? (long long)json_object_array_length(ev) : -1, 5);
 	for (size_t i = 0; ev && i < json_object_array_length(ev); i++) {
 		char w[64];
 
 		snprintf(w, sizeof(w), "sequence number of audit event %zu", i + 1);
-		expect_eq(w, (long long)jnum(json_object_array_get_idx(ev, i), "seq"), (long long)i + 1);
+		th_eq(w, (long long)jnum(json_object_array_get_idx(ev, i), "seq"), (long long)i + 1);
 	}
 	if (ev)
 		json_object_put(ev);
@@ -1517,7 +1499,7 @@ static void t_metrics(void)
 	BEGIN("e2e_metrics");
 	body = http_metrics();
 	if (!body) {
-		fail_at("GET /metrics", ln_err, "an answer");
+		th_fail("GET /metrics", ln_err, "an answer");
 		end();
 		return;
 	}
@@ -1549,7 +1531,7 @@ static void t_metrics(void)
 			 want[i].m, want[i].v);
 		expect_ok(p, !isnan(metric(body, p)));
 	}
-	if (g_cur_fail)
+	if (th_cfails)
 		fprintf(stderr, "# metrics (first 3000 bytes):\n%.3000s\n", body);
 	free(body);
 	end();
@@ -1595,9 +1577,9 @@ static void t_clean_overall(void)
 		pthread_mutex_unlock(&g_fmsg_lock);
 		packet_counts();
 	}
-	expect_eq("calls in progress after the drain", s.live, 0);
-	expect_eq("calls completed", s.done, s.started);
-	expect_eq("responses from v2-bad (never active) at the client", s.answers[LN_S2], 0);
+	th_eq("calls in progress after the drain", s.live, 0);
+	th_eq("calls completed", s.done, s.started);
+	th_eq("responses from v2-bad (never active) at the client", s.answers[LN_S2], 0);
 	expect_ok("v2-good first answered the client after its promotion",
 		  g_prom_good_rt && s.first_answer_rt[LN_S1] >= g_prom_good_rt);
 	expect_ok("v2-late first answered the client after its promotion",

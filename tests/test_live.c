@@ -36,6 +36,7 @@
 #include <bpf/libbpf.h>
 
 #include "dp.h"
+#include "harness.h"
 #include "livenet.h"
 
 #define CLI_PORT 5070
@@ -439,27 +440,7 @@ static int predict_active(const struct call *c)
 
 /* ---- test bookkeeping ----------------------------------------------------------- */
 
-static char g_cur[64];
-static int g_cur_fail;
 static __u64 g_st0[US_ST_MAX];
-
-static void fail_at(const char *what, const char *actual, const char *expected)
-{
-	printf("test:FAIL:%s %s actual %s expected %s\n", g_cur, what, actual, expected);
-	fflush(stdout);
-	g_cur_fail++;
-}
-
-static void expect_eq(const char *what, long long actual, long long expected)
-{
-	char a[32], e[32];
-
-	if (actual == expected)
-		return;
-	snprintf(a, sizeof(a), "%lld", actual);
-	snprintf(e, sizeof(e), "%lld", expected);
-	fail_at(what, a, e);
-}
 
 static void expect_range(const char *what, long long actual, long long lo, long long hi)
 {
@@ -469,13 +450,13 @@ static void expect_range(const char *what, long long actual, long long lo, long 
 		return;
 	snprintf(a, sizeof(a), "%lld", actual);
 	snprintf(e, sizeof(e), "%lld..%lld", lo, hi);
-	fail_at(what, a, e);
+	th_fail(what, a, e);
 }
 
 static void expect_ok(const char *what, int ok)
 {
 	if (!ok)
-		fail_at(what, "false", "true");
+		th_fail(what, "false", "true");
 }
 
 static const char *nname(int n)
@@ -486,7 +467,7 @@ static const char *nname(int n)
 static void expect_node(const char *what, int actual, int expected)
 {
 	if (actual != expected)
-		fail_at(what, nname(actual), nname(expected));
+		th_fail(what, nname(actual), nname(expected));
 }
 
 static void stats_mark(void)
@@ -504,7 +485,7 @@ static long long stat_delta(enum us_stat s)
 
 static void fail_setup(void)
 {
-	fail_at("setting up", ln_err, "ok");
+	th_fail("setting up", ln_err, "ok");
 }
 
 #define CONFIGURE(...) do { if (configure(__VA_ARGS__)) { fail_setup(); return; } } while (0)
@@ -533,7 +514,7 @@ static void whole_call(struct call *c, int want_a, int want_s, unsigned actives,
 		for (int m = M_INVITE; m <= M_BYE; m++) {
 			snprintf(w, sizeof(w), "call %s: %s copies received by %s", c->id, meth[m],
 				 ln_nodes[n].name);
-			expect_eq(w, mcount(n, c, meth[m]), want);
+			th_eq(w, mcount(n, c, meth[m]), want);
 			if (want) {
 				snprintf(w, sizeof(w), "call %s: %s at %s byte-identical to what was sent",
 					 c->id, meth[m], ln_nodes[n].name);
@@ -542,15 +523,15 @@ static void whole_call(struct call *c, int want_a, int want_s, unsigned actives,
 		}
 	}
 	snprintf(w, sizeof(w), "call %s: responses to INVITE at the client", c->id);
-	expect_eq(w, ccount(c, "INVITE", 0, -2), 1);
+	th_eq(w, ccount(c, "INVITE", 0, -2), 1);
 	snprintf(w, sizeof(w), "call %s: 200 to INVITE from %s at the client", c->id, nname(want_a));
-	expect_eq(w, ccount(c, "INVITE", 200, want_a), 1);
+	th_eq(w, ccount(c, "INVITE", 200, want_a), 1);
 	snprintf(w, sizeof(w), "call %s: responses to BYE at the client", c->id);
-	expect_eq(w, ccount(c, "BYE", 0, -2), 1);
+	th_eq(w, ccount(c, "BYE", 0, -2), 1);
 	snprintf(w, sizeof(w), "call %s: 200 to BYE from %s at the client", c->id, nname(want_a));
-	expect_eq(w, ccount(c, "BYE", 200, want_a), 1);
+	th_eq(w, ccount(c, "BYE", 200, want_a), 1);
 	snprintf(w, sizeof(w), "call %s: 503 responses at the client", c->id);
-	expect_eq(w, ccount(c, "INVITE", 503, -2) + ccount(c, "BYE", 503, -2), 0);
+	th_eq(w, ccount(c, "INVITE", 503, -2) + ccount(c, "BYE", 503, -2), 0);
 }
 
 /* ---- the tests ------------------------------------------------------------------ */
@@ -572,19 +553,19 @@ static void t_shared_mirror(int fam)
 	expect_ok("predicted active machine is m1 or m2", want == LN_M1 || want == LN_M2);
 	whole_call(&c, want, LN_S1, actives, BIT(LN_S1) | BIT(LN_S2));
 
-	expect_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
-	expect_eq("stat req_fwd", stat_delta(US_ST_REQ_FWD), 3);
-	expect_eq("stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 3);
-	expect_eq("stat resp_fwd", stat_delta(US_ST_RESP_FWD), 2);
-	expect_eq("stat resp_sim_drop", stat_delta(US_ST_RESP_SIM_DROP), 2);
-	expect_eq("stat mirror_skipped", stat_delta(US_ST_MIRROR_SKIPPED), 0);
-	expect_eq("stat no_route", stat_delta(US_ST_NO_ROUTE), 0);
+	th_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
+	th_eq("stat req_fwd", stat_delta(US_ST_REQ_FWD), 3);
+	th_eq("stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 3);
+	th_eq("stat resp_fwd", stat_delta(US_ST_RESP_FWD), 2);
+	th_eq("stat resp_sim_drop", stat_delta(US_ST_RESP_SIM_DROP), 2);
+	th_eq("stat mirror_skipped", stat_delta(US_ST_MIRROR_SKIPPED), 0);
+	th_eq("stat no_route", stat_delta(US_ST_NO_ROUTE), 0);
 	/* pairing on the simulation machine: 200 vs 503, twice */
 	us_dp_read_mstats(g_dp, mid_of(LN_S1, fam), &ms1);
-	expect_eq("s1 paired transactions", (long long)(ms1.paired - ms0.paired), 2);
-	expect_eq("s1 class differences", (long long)(ms1.differ_class - ms0.differ_class), 2);
-	expect_eq("s1 dropped messages", (long long)(ms1.dropped - ms0.dropped), 2);
-	expect_eq("stat events (difference events written)", stat_delta(US_ST_EVENTS), 2);
+	th_eq("s1 paired transactions", (long long)(ms1.paired - ms0.paired), 2);
+	th_eq("s1 class differences", (long long)(ms1.differ_class - ms0.differ_class), 2);
+	th_eq("s1 dropped messages", (long long)(ms1.dropped - ms0.dropped), 2);
+	th_eq("stat events (difference events written)", stat_delta(US_ST_EVENTS), 2);
 }
 
 /* 2: the simulation machine sits behind its own interface. */
@@ -599,11 +580,11 @@ static void t_separate_mirror(int fam)
 	call_init(&c, fam, fam == AF_INET ? "separate4" : "separate6", 0);
 	want = predict_active(&c);
 	whole_call(&c, want, LN_S2, actives, BIT(LN_S1) | BIT(LN_S2));
-	expect_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
-	expect_eq("stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 3);
-	expect_eq("stat resp_fwd", stat_delta(US_ST_RESP_FWD), 2);
-	expect_eq("stat resp_sim_drop", stat_delta(US_ST_RESP_SIM_DROP), 2);
-	expect_eq("stat mirror_skipped", stat_delta(US_ST_MIRROR_SKIPPED), 0);
+	th_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
+	th_eq("stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 3);
+	th_eq("stat resp_fwd", stat_delta(US_ST_RESP_FWD), 2);
+	th_eq("stat resp_sim_drop", stat_delta(US_ST_RESP_SIM_DROP), 2);
+	th_eq("stat mirror_skipped", stat_delta(US_ST_MIRROR_SKIPPED), 0);
 }
 
 /* Send a batch of whole calls, pumping between phases. */
@@ -642,14 +623,14 @@ static void t_share(int fam)
 		mirrored += mcount(LN_S1, &cs[i], NULL) + mcount(LN_S2, &cs[i], NULL);
 		unanswered += ccount(&cs[i], "INVITE", 200, -2) != 1 || ccount(&cs[i], "BYE", 200, -2) != 1;
 	}
-	expect_eq("share 0: messages received by simulation machines", mirrored, 0);
-	expect_eq("share 0: calls without exactly one 200 to INVITE and BYE", unanswered, 0);
-	expect_eq("share 0: stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 0);
-	expect_eq("share 0: stat req_fwd", stat_delta(US_ST_REQ_FWD), 3 * N0);
+	th_eq("share 0: messages received by simulation machines", mirrored, 0);
+	th_eq("share 0: calls without exactly one 200 to INVITE and BYE", unanswered, 0);
+	th_eq("share 0: stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 0);
+	th_eq("share 0: stat req_fwd", stat_delta(US_ST_REQ_FWD), 3 * N0);
 
 	/* share 50 %: per call all three messages or none */
 	if (us_dp_set_share(g_dp, fam == AF_INET ? SVC4 : SVC6, US_SHARE_MAX / 2)) {
-		fail_at("us_dp_set_share 5000", us_dp_error(g_dp), "ok");
+		th_fail("us_dp_set_share 5000", us_dp_error(g_dp), "ok");
 		return;
 	}
 	stats_mark();
@@ -672,13 +653,13 @@ static void t_share(int fam)
 			wrong_active++;
 		unanswered += ccount(&cs[i], "INVITE", 200, -2) != 1 || ccount(&cs[i], "BYE", 200, -2) != 1;
 	}
-	expect_eq("share 50%: calls of which s1 got some but not all messages", partial, 0);
+	th_eq("share 50%: calls of which s1 got some but not all messages", partial, 0);
 	snprintf(w, sizeof(w), "share 50%%: mirrored calls of %d", N50);
 	expect_range(w, mirrored, N50 / 4, 3 * N50 / 4);
-	expect_eq("share 50%: calls mirrored otherwise than us_share_point() predicts", mispredicted, 0);
-	expect_eq("share 50%: calls not wholly at one active machine", wrong_active, 0);
-	expect_eq("share 50%: calls without exactly one 200 to INVITE and BYE", unanswered, 0);
-	expect_eq("share 50%: stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 3LL * mirrored);
+	th_eq("share 50%: calls mirrored otherwise than us_share_point() predicts", mispredicted, 0);
+	th_eq("share 50%: calls not wholly at one active machine", wrong_active, 0);
+	th_eq("share 50%: calls without exactly one 200 to INVITE and BYE", unanswered, 0);
+	th_eq("share 50%: stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 3LL * mirrored);
 }
 
 /* 4: whatever else a simulation machine sends towards a client is dropped;
@@ -724,14 +705,14 @@ static void t_stray(int fam)
 				 buf, len);
 	}
 	pump();
-	expect_eq("datagrams sent by the simulation machines", (long long)sent, 10);
-	expect_eq("stray datagrams from simulation machines received by the client",
+	th_eq("datagrams sent by the simulation machines", (long long)sent, 10);
+	th_eq("stray datagrams from simulation machines received by the client",
 		  g_stray_rx[i4] - stray0[i4], 0);
-	expect_eq("unsolicited SIP responses from simulation machines received by the client",
+	th_eq("unsolicited SIP responses from simulation machines received by the client",
 		  ccount(&forged[0], "INVITE", 0, -2) + ccount(&forged[1], "INVITE", 0, -2), 0);
-	expect_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
-	expect_eq("stat sim_stray_drop", stat_delta(US_ST_SIM_STRAY_DROP), 6);
-	expect_eq("stat resp_sim_drop (non-SIP and SIP from VIP:5060)",
+	th_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
+	th_eq("stat sim_stray_drop", stat_delta(US_ST_SIM_STRAY_DROP), 6);
+	th_eq("stat resp_sim_drop (non-SIP and SIP from VIP:5060)",
 		  stat_delta(US_ST_RESP_SIM_DROP), 4);
 
 	/* the same from an active machine arrives */
@@ -747,9 +728,9 @@ static void t_stray(int fam)
 	ln_send_to(fam == AF_INET ? ln_nodes[LN_M1].s4 : ln_nodes[LN_M1].s6, fam, cli, STRAY_PORT, junk,
 		sizeof(junk));
 	pump();
-	expect_eq("non-SIP datagrams from active machine m1 received by the client",
+	th_eq("non-SIP datagrams from active machine m1 received by the client",
 		  g_stray_rx[i4] - stray0[i4], 4);
-	expect_eq("stat sim_stray_drop after m1's datagrams", stat_delta(US_ST_SIM_STRAY_DROP), 0);
+	th_eq("stat sim_stray_drop after m1's datagrams", stat_delta(US_ST_SIM_STRAY_DROP), 0);
 }
 
 /* 5: a table change moves no call in progress. */
@@ -776,7 +757,7 @@ static void t_sticky(int fam)
 	ln_addr16(fam, fam == AF_INET ? ln_nodes[LN_M3].a4 : ln_nodes[LN_M3].a6, mc.addr);
 	if (us_dp_set_machine(g_dp, &mc) || learn_all() ||
 	    us_dp_rebuild(g_dp, fam == AF_INET ? SVC4 : SVC6, US_POOL_ACTIVE)) {
-		fail_at("adding m3", us_dp_error(g_dp), "ok");
+		th_fail("adding m3", us_dp_error(g_dp), "ok");
 		return;
 	}
 	for (int i = 0; i < N; i++)
@@ -799,8 +780,8 @@ static void t_sticky(int fam)
 			moved++;
 		unanswered += ccount(&old[i], "BYE", 200, first[i]) != 1;
 	}
-	expect_eq("calls in progress not wholly at their first machine", moved, 0);
-	expect_eq("calls in progress without a 200 to BYE from their machine", unanswered, 0);
+	th_eq("calls in progress not wholly at their first machine", moved, 0);
+	th_eq("calls in progress without a 200 to BYE from their machine", unanswered, 0);
 	for (int i = 0; i < N; i++) {
 		int got = who_got(&fresh[i], actives | BIT(LN_M3));
 
@@ -809,7 +790,7 @@ static void t_sticky(int fam)
 	}
 	snprintf(w, sizeof(w), "new calls placed on m3 (of %d)", N);
 	expect_range(w, to_m3, 1, N - 1);
-	expect_eq("new calls not at the machine the new table names", fresh_wrong, 0);
+	th_eq("new calls not at the machine the new table names", fresh_wrong, 0);
 }
 
 /* 7: a rejected simulation machine gets nothing more, calls in progress
@@ -825,10 +806,10 @@ static void t_rejected(int fam)
 	call_init(&c2, fam, "rejected-after", 0);
 	call_send(&c1, M_INVITE);
 	pump();
-	expect_eq("INVITE copies at s1 before rejection", mcount(LN_S1, &c1, "INVITE"), 1);
+	th_eq("INVITE copies at s1 before rejection", mcount(LN_S1, &c1, "INVITE"), 1);
 
 	if (us_dp_set_state(g_dp, mid_of(LN_S1, fam), US_MS_REJECTED)) {
-		fail_at("us_dp_set_state rejected", us_dp_error(g_dp), "ok");
+		th_fail("us_dp_set_state rejected", us_dp_error(g_dp), "ok");
 		return;
 	}
 	stats_mark();
@@ -838,15 +819,15 @@ static void t_rejected(int fam)
 	a = who_got(&c1, actives);
 	expect_ok("call in progress: at one active machine", a >= 0);
 	if (a >= 0)
-		expect_eq("call in progress: messages at its active machine", mcount(a, &c1, NULL), 3);
-	expect_eq("call in progress: ACK+BYE copies at s1 after rejection",
+		th_eq("call in progress: messages at its active machine", mcount(a, &c1, NULL), 3);
+	th_eq("call in progress: ACK+BYE copies at s1 after rejection",
 		  mcount(LN_S1, &c1, NULL) - 1, 0);
-	expect_eq("call in progress: 200 to BYE at the client", ccount(&c1, "BYE", 200, a), 1);
+	th_eq("call in progress: 200 to BYE at the client", ccount(&c1, "BYE", 200, a), 1);
 
 	whole_call(&c2, predict_active(&c2), -1, actives, BIT(LN_S1) | BIT(LN_S2));
-	expect_eq("stat req_mirrored after rejection", stat_delta(US_ST_REQ_MIRRORED), 0);
-	expect_eq("stat req_fwd after rejection", stat_delta(US_ST_REQ_FWD), 5);
-	expect_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
+	th_eq("stat req_mirrored after rejection", stat_delta(US_ST_REQ_MIRRORED), 0);
+	th_eq("stat req_fwd after rejection", stat_delta(US_ST_REQ_FWD), 5);
+	th_eq("client responses from a simulation machine", g_client_5xx_from_sim - sim0, 0);
 }
 
 /* 8: a draining machine keeps its calls and takes no new ones; once
@@ -875,7 +856,7 @@ static void t_drain_remove(int fam)
 	/* draining: in-dialog ACKs still reach m2, new calls do not */
 	if (us_dp_set_state(g_dp, mid_of(LN_M2, fam), US_MS_DRAINING) ||
 	    us_dp_rebuild(g_dp, svc, US_POOL_ACTIVE)) {
-		fail_at("draining m2", us_dp_error(g_dp), "ok");
+		th_fail("draining m2", us_dp_error(g_dp), "ok");
 		return;
 	}
 	for (int i = 0; i < N; i++)
@@ -888,18 +869,18 @@ static void t_drain_remove(int fam)
 	for (int i = 0; i < N; i++)
 		kept += first[i] >= 0 && mcount(first[i], &cs[i], "ACK") == 1 &&
 			who_got(&cs[i], actives) == first[i];
-	expect_eq("calls whose ACK reached their machine while m2 drains", kept, N);
+	th_eq("calls whose ACK reached their machine while m2 drains", kept, N);
 	for (int i = 0; i < NF; i++) {
 		fresh_m2 += mcount(LN_M2, &fresh[i], NULL);
 		fresh_lost += ccount(&fresh[i], "INVITE", 200, LN_M1) != 1;
 	}
-	expect_eq("new calls' messages at draining m2", fresh_m2, 0);
-	expect_eq("new calls not answered by m1 while m2 drains", fresh_lost, 0);
+	th_eq("new calls' messages at draining m2", fresh_m2, 0);
+	th_eq("new calls not answered by m1 while m2 drains", fresh_lost, 0);
 
 	/* removed: m2's calls go on at m1 (the only machine left) */
 	if (us_dp_set_state(g_dp, mid_of(LN_M2, fam), US_MS_REMOVED) ||
 	    us_dp_rebuild(g_dp, svc, US_POOL_ACTIVE)) {
-		fail_at("removing m2", us_dp_error(g_dp), "ok");
+		th_fail("removing m2", us_dp_error(g_dp), "ok");
 		return;
 	}
 	for (int i = 0; i < N; i++)
@@ -912,9 +893,9 @@ static void t_drain_remove(int fam)
 		else if (first[i] == LN_M1)
 			m1_kept += mcount(LN_M1, &cs[i], "BYE") == 1;
 	}
-	expect_eq("removed m2's calls whose BYE m1 received and answered", moved_ok, on_m2);
-	expect_eq("m1's calls whose BYE m1 received", m1_kept, N - on_m2);
-	expect_eq("stat no_machine", stat_delta(US_ST_NO_MACHINE), 0);
+	th_eq("removed m2's calls whose BYE m1 received and answered", moved_ok, on_m2);
+	th_eq("m1's calls whose BYE m1 received", m1_kept, N - on_m2);
+	th_eq("stat no_machine", stat_delta(US_ST_NO_MACHINE), 0);
 }
 
 struct test {
@@ -974,7 +955,7 @@ int main(void)
 		return 1;
 
 	if (ln_build() || open_sockets() || setup_dp()) {
-		snprintf(g_cur, sizeof(g_cur), "setup");
+		snprintf(th_cname, sizeof(th_cname), "setup");
 		fail_setup();
 		ln_teardown();
 		for (int i = 0; i < NTESTS; i++) {
@@ -988,14 +969,14 @@ int main(void)
 	}
 
 	for (int i = 0; i < NTESTS; i++) {
-		test_name(&tests[i], g_cur, sizeof(g_cur));
-		g_cur_fail = 0;
+		test_name(&tests[i], th_cname, sizeof(th_cname));
+		th_cfails = 0;
 		tests[i].fn(tests[i].fam);
-		if (g_cur_fail) {
+		if (th_cfails) {
 			failed++;
 		} else {
 			passed++;
-			printf("PASS %s\n", g_cur);
+			printf("PASS %s\n", th_cname);
 		}
 	}
 
