@@ -289,7 +289,6 @@ int main(int argc, char **argv)
 			if (err)
 				goto out;
 		}
-		res[p].steady_spread = 0;
 		res[p].steady_med = median(res[p].steady, o.runs);
 		res[p].steady_spread = res[p].steady[o.runs - 1] - res[p].steady[0];
 		res[p].first_med = median(res[p].first, o.runs);

@@ -1117,20 +1117,14 @@ char *us_daemon_metrics(struct us_daemon *d)
 	help(&b, "understudy_response_latency_seconds", "histogram", "Time from a request's first sighting to the machine's first final response.");
 	EACH {
 		__u64 cum = 0;
-		int b8 = 0;
 
-		for (int k = 0; k < US_LAT_BUCKETS; k++) {
+		/* a bucket per power of two: the upper bound of bucket k (the
+		 * last sub-bucket of a power) is the lower bound of k + 1 */
+		for (int k = 0; k + 1 < US_LAT_BUCKETS; k++) {
 			cum += c->lat_hist[k];
-			/* one bucket per power of two: le = the next power's start */
-			if ((k & ((1 << US_LAT_SUB_BITS) - 1)) == (1 << US_LAT_SUB_BITS) - 1) {
-				double le = us_lat_bucket_lo(k + 1 < US_LAT_BUCKETS ? k + 1 : k) / 1e9;
-
-				if (k + 1 >= US_LAT_BUCKETS)
-					break;
+			if ((k & ((1 << US_LAT_SUB_BITS) - 1)) == (1 << US_LAT_SUB_BITS) - 1)
 				bprintf(&b, "understudy_response_latency_seconds_bucket{%s,le=\"%.9g\"} %llu\n",
-					LABELS(r), le, (unsigned long long)cum);
-				b8++;
-			}
+					LABELS(r), us_lat_bucket_lo(k + 1) / 1e9, (unsigned long long)cum);
 		}
 		bprintf(&b, "understudy_response_latency_seconds_bucket{%s,le=\"+Inf\"} %llu\n",
 			LABELS(r), (unsigned long long)c->lat_count);
@@ -1138,7 +1132,6 @@ char *us_daemon_metrics(struct us_daemon *d)
 			c->lat_sum_ns / 1e9);
 		bprintf(&b, "understudy_response_latency_seconds_count{%s} %llu\n", LABELS(r),
 			(unsigned long long)c->lat_count);
-		(void)b8;
 	} END
 	help(&b, "understudy_paired_transactions_total", "counter", "Mirrored transactions with both final responses (on the simulation machine).");
 	EACH bprintf(&b, "understudy_paired_transactions_total{%s} %llu\n", LABELS(r),
