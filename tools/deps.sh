@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libyaml-dev libjson-c-dev libmicrohttpd-dev scdoc \
-prometheus curl \
+prometheus curl sip-tester \
 pkg-config iproute2 ethtool"
 
 missing=""
