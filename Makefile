@@ -59,7 +59,7 @@ help:
 	@echo 'make            build the BPF object, skeleton, library, tests and benchmarks'
 	@echo 'make test       (root) install missing packages, mount bpffs, build, run every test'
 	@echo 'make bench      (root) per-packet cost of each data-plane path'
-	@echo 'make demo       the lab demonstration (not there yet: see README)'
+	@echo 'make demo       (root) the lab demonstration; SCENARIO=good|bad|slow'
 	@echo 'make judge-eval replay synthetic judgements through the judge; print its error rates'
 	@echo 'make deps       (root) install the Debian packages the build and tests need'
 	@echo 'make install    programs, man pages, systemd unit (PREFIX=$(PREFIX), DESTDIR=)'
