@@ -11,6 +11,10 @@
 #   both:      the client's SIPp (UAC) saw no failed call and no unexpected
 #              message; the lab is gone after "down" (namespaces, pins,
 #              processes), and a second "down" is harmless
+#   kill:      understudyd SIGKILLed mid-judgement: no failed call while it is
+#              gone (XDP stays), restarted it resumes (states, audit trail) and
+#              promotes v2-good once; v2-good2, its SIPp killed, is never promoted
+#   trace:     SIPp message traces: mirrored calls arrive whole at v2-good
 #
 # Output: PASS name / test:FAIL:name what actual X expected Y; last line
 # "N passed, N failed". Exit 0, 1 on a failure, 77 when not root.
@@ -34,7 +38,7 @@ fi
 # labs of earlier runs killed outright (their pid is gone)
 for id in $("$LAB" list); do
 	case $id in
-	tl[0-9]*[gb]) p=${id#tl}; kill -0 "${p%?}" 2> /dev/null || "$LAB" down --id "$id" > /dev/null 2>&1 ;;
+	tl[0-9]*[gbkt]) p=${id#tl}; kill -0 "${p%?}" 2> /dev/null || "$LAB" down --id "$id" > /dev/null 2>&1 ;;
 	esac
 done
 
@@ -197,6 +201,125 @@ else
 		slow_not_mirrored bad_explained slow_explained bad_no_failed_calls bad_torn_down; do
 		fail $t "not run: the lab did not come up"
 	done
+fi
+
+# ---- kill: understudyd killed (SIGKILL) mid-judgement, v2-good2 dies ------
+#
+#   the daemon is SIGKILLed while v2-good is still in simulation (policy quick
+#   with min_simulation_seconds 10: the evidence floor is not reached yet);
+#   XDP stays attached and the calls go on; restarted, it resumes its state
+#   (machine states, audit trail) and promotes v2-good, once. v2-good2's SIPp
+#   is killed before: it is never promoted (its transactions time out after
+#   32 s, so its rejection comes too late for this test to wait for it).
+
+K=tl$$k
+IDS="$IDS $K"
+if out=$("$LAB" up --id "$K" --scenario good,good2 --policy quick --min-sim 10 --rate "$RATE" --mirror 50 2>&1); then
+	pass lab_up_kill
+	# two transitions in the audit trail before the kill
+	lab ctl "$K" reject v2-good2 "test: audit trail before the kill" > /dev/null
+	lab ctl "$K" readmit v2-good2 "test: audit trail before the kill" > /dev/null
+	sleep 1
+	lab signal "$K" sipp-v2-good2 KILL
+	sleep 1
+	pre_states=$(lab ctl "$K" status | awk '$1 ~ /^v[12]-/ {print $1, $4}')
+	pre_ev=$(lab ctl "$K" events)
+	pre_good=$(mfield "$K" v2-good 4)
+	placed0=$(count "$K" placed) failed0=$(count "$K" failed) unexp0=$(count "$K" unexpected)
+	dpid=$(cat "/run/understudy-lab/$K/pids/understudyd")
+	lab signal "$K" understudyd KILL
+	for ((i = 0; i < 40; i++)); do [ -e "/proc/$dpid" ] || break; sleep 0.05; done
+	sleep 3     # the daemon is gone: calls go on
+	xdp=$(nsenter --net="/run/netns/usl-$K-balancer" ip -o link show 2> /dev/null | grep -c ' xdp')
+	placed1=$(count "$K" placed) failed1=$(count "$K" failed) unexp1=$(count "$K" unexpected)
+	check kill_calls_go_on "$({ [ "$pre_good" = simulation ] && [ "$xdp" = 2 ] && [ "$failed1" = "$failed0" ] &&
+		[ "$unexp1" = "$unexp0" ] && [ "$placed1" -gt $((placed0 + 100)) ]; }; echo $?)" \
+		"v2-good before the kill, XDP interfaces, client placed/failed/unexpected while the daemon is gone" \
+		"$pre_good, $xdp, $((placed1 - placed0))/$((failed1 - failed0))/$((unexp1 - unexp0))" "simulation, 2, >100/0/0"
+	if lab daemon "$K" > /dev/null 2>&1; then
+		post_states=$(lab ctl "$K" status | awk '$1 ~ /^v[12]-/ {print $1, $4}')
+		post_ev=$(lab ctl "$K" events)
+		check restart_resumes "$({ [ "$post_states" = "$pre_states" ] && [ -n "$pre_ev" ] &&
+			[ "$post_ev" = "$pre_ev" ]; }; echo $?)" "machine states; events" \
+			"$(echo "$post_states" | tr '\n' ' '); $(echo "$post_ev" | wc -l) events" \
+			"$(echo "$pre_states" | tr '\n' ' '); the same $(echo "$pre_ev" | wc -l)"
+		if took=$(wait_state "$K" v2-good active); then
+			pass restart_promoted
+			echo "# v2-good promoted $took s after the restart"
+		else
+			fail restart_promoted "v2-good state actual ${took:-$(mfield "$K" v2-good 4)} expected active within $LIMIT s"
+			lab ctl "$K" explain v2-good 2>&1 | sed 's/^/# /'
+		fi
+		ev=$(lab ctl "$K" events)
+		verbose && echo "$ev" | sed 's/^/# /'
+		nprom=$(echo "$ev" | grep -c 'v2-good *simulation -> active *by judge')
+		nseq=$(echo "$ev" | awk '{print $3}' | sort | uniq -d | wc -l)
+		kept=$(echo "$ev" | head -n "$(echo "$pre_ev" | wc -l)")
+		check restart_audit "$({ [ "$nprom" = 1 ] && [ "$nseq" = 0 ] && [ "$kept" = "$pre_ev" ]; }; echo $?)" \
+			"promotions of v2-good, duplicated sequence numbers, events before the kill kept" \
+			"$nprom, $nseq, $([ "$kept" = "$pre_ev" ] && echo yes || echo no)" "1, 0, yes"
+	else
+		fail restart_resumes "tools/lab.sh daemon failed"
+		for t in restart_promoted restart_audit; do fail $t "not run: the daemon did not restart"; done
+	fi
+	st=$(mfield "$K" v2-good2 4)
+	promoted=$(lab ctl "$K" events | grep -c 'v2-good2 *[a-z]* -> active')
+	check dead_never_promoted "$({ [ "$st" != active ] && [ "$promoted" = 0 ]; }; echo $?)" \
+		"v2-good2 (its SIPp killed) state, promotions" "$st, $promoted" "simulation or rejected, 0"
+	verbose && lab ctl "$K" explain v2-good2 | sed 's/^/# /'
+	calls_clean kill_no_failed_calls "$K"
+	down_clean kill_torn_down "$K"
+else
+	fail lab_up_kill "tools/lab.sh up failed: $(echo "$out" | tail -5 | tr '\n' ' ')"
+	for t in kill_calls_go_on restart_resumes restart_promoted restart_audit dead_never_promoted \
+		kill_no_failed_calls kill_torn_down; do fail $t "not run: the lab did not come up"; done
+fi
+
+# ---- trace: mirrored calls arrive whole at version 2 ----------------------
+#
+#   SIPp logs every message (tools/lab.sh up --trace) on the client and on
+#   v2-good, which stays in simulation (min_simulation_seconds 600); every
+#   Call-ID v2-good saw had every request the client sent in it (INVITE, ACK,
+#   BYE), v2-good saw no other call, and with 50 % mirrored some calls were
+#   not mirrored at all
+
+T=tl$$t
+IDS="$IDS $T"
+if out=$("$LAB" up --id "$T" --scenario good --policy quick --min-sim 600 --trace --rate "$RATE" --mirror 50 2>&1); then
+	pass lab_up_trace
+	sleep 4
+	st=$(mfield "$T" v2-good 4)
+	calls_clean trace_no_failed_calls "$T"
+	sleep 0.5   # the last messages into the files
+	D=/run/understudy-lab/$T/log
+	# Call-ID, then the requests in it: sent by the client, received by v2-good
+	res=$(awk -F'\t' 'FNR == 1 { f++ }
+		$7 ~ /^SIP\// { next }
+		{ split($7, a, " ") }
+		f == 1 && $4 == "S" { c[$5] = 1; cr[$5 " " a[1]] = 1 }
+		f == 2 && $4 == "R" { v[$5] = 1; vr[$5 " " a[1]] = 1 }
+		END {
+			for (k in c) { n++; if (k in v) m++ }
+			for (kr in cr) {
+				split(kr, b, " ")
+				if ((b[1] in v) && !(kr in vr)) { p++; if (!e) e = kr }
+			}
+			for (k in v) {
+				if (!(k in c)) x++
+				if (!((k " INVITE") in vr) || !((k " ACK") in vr) || !((k " BYE") in vr)) q++
+			}
+			printf "%d %d %d %d %d %s\n", n, m, p, x, q, e
+		}' "$D/sipp-client.msgs" "$D/sipp-v2-good.msgs" 2> /dev/null)
+	read -r ncalls nmirr npart nforeign nincomplete example <<< "${res:-0 0 0 0 0}"
+	echo "# $T: client $ncalls calls, $nmirr mirrored to v2-good"
+	check mirror_whole_calls "$({ [ "$st" = simulation ] && [ "$nmirr" -gt 0 ] && [ "$nmirr" -lt "$ncalls" ] &&
+		[ "$npart" = 0 ] && [ "$nforeign" = 0 ] && [ "$nincomplete" = 0 ]; }; echo $?)" \
+		"v2-good state; calls: client, mirrored, partial, foreign, without INVITE+ACK+BYE at v2 ${example:+(e.g. $example missing)}" \
+		"$st; $ncalls, $nmirr, $npart, $nforeign, $nincomplete" "simulation; N, 0 < M < N, 0, 0, 0"
+	down_clean trace_torn_down "$T"
+else
+	fail lab_up_trace "tools/lab.sh up failed: $(echo "$out" | tail -5 | tr '\n' ' ')"
+	for t in trace_no_failed_calls mirror_whole_calls trace_torn_down; do fail $t "not run: the lab did not come up"; done
 fi
 
 echo "# $((SECONDS - t0)) s"

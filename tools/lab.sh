@@ -52,19 +52,23 @@ usage() {
 	cat <<EOF
 usage: tools/lab.sh COMMAND [OPTIONS]          (as root)
   up [OPTIONS]           build the lab, start the machines' SIPp, the daemon and the calls
-      --scenario LIST    version-2 machines, comma-separated: good, bad, slow (default good)
+      --scenario LIST    version-2 machines, comma-separated: good, bad, slow, good2
+                         (default good; good2: a second machine answering as version 1)
       --rate N           calls per second from the client (default 200)
       --mirror P         percent of calls mirrored to simulation (default 50)
       --hold MS          call hold time, ACK to BYE (default 500)
       --answer-ms MS     machines' answer time before each final (default 20; slow: 2x)
       --policy NAME      demo (min_paired 500, 20 s, 3 windows) or quick (300, 5 s, 3)
+      --min-sim S        the policy's min_simulation_seconds instead of its own
       --window D         judging window (default 1s)
+      --trace            SIPp logs every message (-trace_shortmsg) to log/sipp-NAME.msgs
       --id ID            the run id (default: random); --no-daemon, --no-traffic
   daemon                 start understudyd in the balancer namespace (if --no-daemon)
   traffic start|stop     start the client's calls / stop them (calls in progress end)
                          and print SIPp's summary
   summary                SIPp's counters so far (client and machines)
   counts                 the same as NAME=VALUE words (for scripts)
+  signal NAME SIG        send SIG to a lab process: understudyd, sipp-client, sipp-MACHINE
   ctl ARGS...            understudyctl with this lab's socket, e.g. "ctl status --watch 1"
   status                 namespaces, processes, the daemon's status, commands to use by hand
   down [--all]           stop everything and remove the lab (idempotent); --all: every lab
@@ -167,6 +171,7 @@ machine_rows() {
 		good) echo "v2-good 198.18.1.11 2.0 uas.xml 10 simulation" ;;
 		bad)  echo "v2-bad 198.18.1.12 2.0 uas-refuse.xml 10 simulation" ;;
 		slow) echo "v2-slow 198.18.1.13 2.0 uas.xml 20 simulation" ;;
+		good2) echo "v2-good2 198.18.1.14 2.0 uas.xml 10 simulation" ;;
 		esac
 	done
 }
@@ -177,6 +182,7 @@ write_config() {
 	demo)  pol="min_paired: 500, min_simulation_seconds: 20, consecutive_windows: 3" ;;
 	quick) pol="min_paired: 300, min_simulation_seconds: 5, consecutive_windows: 3" ;;
 	esac
+	[ -n "$MIN_SIM" ] && pol="${pol/min_simulation_seconds: [0-9]*,/min_simulation_seconds: $MIN_SIM,}"
 	{
 		cat <<EOF
 # understudy lab $ID: written by tools/lab.sh; docs/config.md describes every field.
@@ -273,6 +279,12 @@ build_net() {
 	sleep 0.2
 }
 
+# trace_opts NAME: SIPp's options to log every message (--trace)
+trace_opts() {
+	[ -n "${TRACE:-}" ] || return 0
+	echo "-trace_shortmsg -shortmessage_file $DIR/log/sipp-$1.msgs"
+}
+
 start_machines() {
 	local name addr ver file f st ms
 	while read -r name addr ver file f st; do
@@ -283,7 +295,7 @@ start_machines() {
 			-key server "understudy-lab-$name" -nostdin \
 			-trace_stat -stf "$DIR/stat/$name.csv" -fd 1 \
 			-trace_screen -screen_file "$DIR/stat/$name.screen" \
-			-trace_err -error_file "$DIR/log/sipp-$name.errors"
+			-trace_err -error_file "$DIR/log/sipp-$name.errors" $(trace_opts "$name")
 	done < "$DIR/machines"
 	sleep 0.3
 	while read -r name addr ver file f st; do
@@ -319,7 +331,7 @@ traffic_start() {
 		sipp -sf "$SCEN/uac.xml" -i $CLI_IP -p $CLI_PORT -r "$RATE" -d "$HOLD" -l 10000 \
 		-nostdin -trace_stat -stf "$DIR/stat/client.csv" -fd 1 \
 		-trace_screen -screen_file "$DIR/stat/client.screen" \
-		-trace_err -error_file "$DIR/log/sipp-client.errors" \
+		-trace_err -error_file "$DIR/log/sipp-client.errors" $(trace_opts client) \
 		"$VIP:$SIP_PORT"
 	sleep 0.3
 	alive "$(pid_of sipp-client)" || die "the client's SIPp exited: $(tail -3 "$DIR/log/sipp-client.log")"
@@ -397,12 +409,13 @@ cmd_up() {
 	fi
 	[ "$(stat -f -c %T $PINBASE 2> /dev/null)" = bpf_fs ] || die "$PINBASE is no bpffs (tools/bpffs.sh mounts it)"
 	for s in ${SCENARIO//,/ }; do
-		case $s in good | bad | slow) ;; *) die "--scenario: \"$s\" is not good, bad or slow" ;; esac
+		case $s in good | bad | slow | good2) ;; *) die "--scenario: \"$s\" is not good, bad, slow or good2" ;; esac
 	done
 	case $POLICY in demo | quick) ;; *) die "--policy: \"$POLICY\" is not demo or quick" ;; esac
 	for v in "rate $RATE" "hold $HOLD" "answer-ms $ANSWER_MS"; do
 		case ${v#* } in '' | *[!0-9]* | 0) die "--${v% *}: \"${v#* }\" is not a positive integer" ;; esac
 	done
+	case $MIN_SIM in *[!0-9]*) die "--min-sim: \"$MIN_SIM\" is not a number of seconds" ;; esac
 	case $MIRROR in '' | *[!0-9.]*) die "--mirror: \"$MIRROR\" is not a percentage (0..100)" ;; esac
 
 	ID=${OPT_ID:-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')}
@@ -419,6 +432,7 @@ cmd_up() {
 ID=$ID DIR=$DIR PIN=$PIN SOCK=$SOCK CONF=$CONF
 NS_C=$NS_C NS_B=$NS_B NS_SW=$NS_SW
 SCENARIO=$SCENARIO RATE=$RATE MIRROR=$MIRROR HOLD=$HOLD ANSWER_MS=$ANSWER_MS POLICY=$POLICY WINDOW=$WINDOW
+MIN_SIM=$MIN_SIM TRACE=$TRACE
 EOF
 	echo "$ID" > "$RUNBASE/current"
 	: > "$DIR/namespaces"
@@ -553,7 +567,7 @@ main() {
 	local cmd=${1:-help}
 	[ $# -gt 0 ] && shift
 	SCENARIO=good RATE=200 MIRROR=50 HOLD=500 ANSWER_MS=20 POLICY=demo WINDOW=1s
-	OPT_ID="" NO_DAEMON="" NO_TRAFFIC="" ALL=""
+	OPT_ID="" NO_DAEMON="" NO_TRAFFIC="" ALL="" MIN_SIM="" TRACE=""
 	local args=()
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -564,6 +578,8 @@ main() {
 		--answer-ms) ANSWER_MS=${2:?}; shift 2 ;;
 		--policy) POLICY=${2:?}; shift 2 ;;
 		--window) WINDOW=${2:?}; shift 2 ;;
+		--min-sim) MIN_SIM=${2:?}; shift 2 ;;
+		--trace) TRACE=1; shift ;;
 		--id) OPT_ID=${2:?}; shift 2 ;;
 		--no-daemon) NO_DAEMON=1; shift ;;
 		--no-traffic) NO_TRAFFIC=1; shift ;;
@@ -587,6 +603,11 @@ main() {
 	counts) load_or_die; client_counts ;;
 	list) all_ids ;;
 	ctl) load_or_die; ctl "${args[@]}" ;;
+	signal)
+		need_root; load_or_die
+		[ ${#args[@]} = 2 ] || die "signal: NAME SIGNAL (NAME: understudyd, sipp-client, sipp-MACHINE)"
+		pid=$(pid_of "${args[0]}") || die "signal: ${args[0]} is not running"
+		kill "-${args[1]}" "$pid" ;;
 	help | -h | --help) usage ;;
 	*) usage >&2; exit 2 ;;
 	esac
