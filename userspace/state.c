@@ -471,12 +471,33 @@ static int write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
+/* Create the directory if needed, then write text and a newline to path
+ * (opened with flags) and fsync it: the durable write both the state file
+ * and the audit trail are made of. */
+static int write_text_sync(const char *dir, const char *path, int flags, const char *text)
+{
+	int fd, err;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0600);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, text, strlen(text));
+	if (!err)
+		err = write_all(fd, "\n", 1);
+	if (!err && fsync(fd))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 int us_state_save(const struct us_state *st)
 {
 	char path[512], tmp[520];
 	json_object *root = json_object_new_object(), *arr = json_object_new_array();
 	const char *text;
-	int fd, err;
+	int err;
 
 	json_object_object_add(root, "version", json_object_new_int(STATE_VERSION));
 	json_object_object_add(root, "seq", json_object_new_int64((int64_t)st->seq));
@@ -485,30 +506,15 @@ int us_state_save(const struct us_state *st)
 	json_object_object_add(root, "machines", arr);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
 
-	if (mkdir(st->dir, 0700) && errno != EEXIST) {
-		err = -errno;
-		goto out;
-	}
 	snprintf(path, sizeof(path), "%s/state.json", st->dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = write_all(fd, text, strlen(text));
-	if (!err)
-		err = write_all(fd, "\n", 1);
-	if (!err && fsync(fd))
-		err = -errno;
-	close(fd);
+	err = write_text_sync(st->dir, tmp, O_TRUNC, text);
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (!err)
 		err = fsync_dir(st->dir);
 	if (err)
 		unlink(tmp);
-out:
 	json_object_put(root);
 	return err;
 }
@@ -519,12 +525,8 @@ static int audit(struct us_state *st, const struct us_mrec *m, enum us_mstate fr
 	char path[512];
 	json_object *o = json_object_new_object();
 	const char *line;
-	int fd, err;
+	int err;
 
-	if (mkdir(st->dir, 0700) && errno != EEXIST) {
-		json_object_put(o);
-		return -errno;
-	}
 	json_object_object_add(o, "seq", json_object_new_int64((int64_t)st->seq + 1));
 	json_object_object_add(o, "time", json_object_new_double(now));
 	json_object_object_add(o, "machine", json_object_new_string(m->name));
@@ -536,18 +538,7 @@ static int audit(struct us_state *st, const struct us_mrec *m, enum us_mstate fr
 	json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
 	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	snprintf(path, sizeof(path), "%s/audit.log", st->dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = write_all(fd, line, strlen(line));
-	if (!err)
-		err = write_all(fd, "\n", 1);
-	if (!err && fsync(fd))
-		err = -errno;
-	close(fd);
-out:
+	err = write_text_sync(st->dir, path, O_APPEND, line);
 	json_object_put(o);
 	return err;
 }
