@@ -45,11 +45,6 @@ double us_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static const char *state_name(enum us_mstate s)
-{
-	return us_state_name(s);
-}
-
 /* ---- configuration → data plane ---------------------------------------- */
 
 /* Stable service ids: the id the data plane already has for the VIP and
@@ -166,7 +161,7 @@ static int reconcile(struct us_daemon *d, double now, char *err, size_t errlen)
 					return rc;
 				}
 				us_log(LOG_INFO, "machine %s (%s %s) added in %s", cm->name, s->name,
-				       cm->version, state_name(cm->state));
+				       cm->version, us_state_name(cm->state));
 			} else if (r->config_state != cm->state && r->state != cm->state) {
 				rc = us_state_transition(&d->st, r, cm->state, US_BY_CONFIG,
 							 "state changed in the configuration", now);
@@ -175,7 +170,7 @@ static int reconcile(struct us_daemon *d, double now, char *err, size_t errlen)
 					return rc;
 				}
 				us_log(LOG_NOTICE, "machine %s: %s by the configuration", cm->name,
-				       state_name(cm->state));
+				       us_state_name(cm->state));
 			}
 			r = us_state_find(&d->st, cm->name);
 			r->config_state = cm->state;
@@ -412,13 +407,13 @@ static int apply_transition(struct us_daemon *d, struct us_mrec *r, enum us_msta
 		return rc;
 	r = us_state_find_id(&d->st, id);
 	us_log(to == US_MS_REJECTED ? LOG_WARNING : LOG_NOTICE, "machine %s (%s %s): %s by %s: %s",
-	       r->name, r->service, r->version, state_name(to), us_actor_name(by), reason);
+	       r->name, r->service, r->version, us_state_name(to), us_actor_name(by), reason);
 	if (to == US_MS_SIMULATION)
 		memset(&d->view[id].js, 0, sizeof(d->view[id].js));
 	rc = apply_machine(d, r);
 	if (rc)
 		us_log(LOG_ERR, "machine %s: applying %s to the data plane failed: %s", r->name,
-		       state_name(to), us_dp_error(d->dp));
+		       us_state_name(to), us_dp_error(d->dp));
 	return rc;
 }
 
@@ -613,7 +608,7 @@ static json_object *machine_json(const struct us_daemon *d, const struct us_mrec
 	json_object_object_add(o, "address", json_object_new_string(a));
 	json_object_object_add(o, "weight", json_object_new_int(r->weight));
 	json_object_object_add(o, "id", json_object_new_int(r->id));
-	json_object_object_add(o, "state", json_object_new_string(state_name(r->state)));
+	json_object_object_add(o, "state", json_object_new_string(us_state_name(r->state)));
 	json_object_object_add(o, "since", json_object_new_double(r->since));
 	json_object_object_add(o, "dynamic", json_object_new_boolean(r->dynamic));
 	json_object_object_add(o, "req_rate", jnum(v->req_rate));
@@ -836,7 +831,7 @@ static json_object *cmd_add(struct us_daemon *d, json_object *req)
 	us_state_save(&d->st);
 	us_dp_learn_macs(d->dp);
 	us_log(LOG_NOTICE, "machine %s (%s %s) added by the operator in %s", name, svc, ver,
-	       state_name(state));
+	       us_state_name(state));
 	{
 		json_object *o = ok_reply();
 
@@ -879,7 +874,7 @@ static json_object *cmd_explain(struct us_daemon *d, json_object *req)
 	if (!v->judged)
 		return err_reply("explain: %s has not been judged yet (state %s; judging runs every "
 				 "%.0f s while a machine is in simulation)", name,
-				 state_name(r->state), d->conf.window_s);
+				 us_state_name(r->state), d->conf.window_s);
 	o = ok_reply();
 	json_object_object_add(o, "machine", machine_json(d, r));
 	json_object_object_add(o, "verdict", json_object_new_string(us_verdict_name(v->last.verdict)));

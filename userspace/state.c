@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 
+#include "dp.h"
 #include "state.h"
 
 #define STATE_VERSION 1
@@ -26,21 +27,13 @@ const char *us_actor_name(enum us_actor a)
 	return "?";
 }
 
-static const char *const state_names[US_MS_MAX] = {
-	"unused", "active", "simulation", "draining", "rejected", "removed",
-};
-
+/* enum us_mstate from its name, the names of us_state_name() */
 int us_state_from_name(const char *s)
 {
 	for (int i = 1; i < US_MS_MAX; i++)
-		if (!strcmp(s, state_names[i]))
+		if (!strcmp(s, us_state_name(i)))
 			return i;
 	return -1;
-}
-
-static const char *sname(enum us_mstate s)
-{
-	return (unsigned)s < US_MS_MAX ? state_names[s] : "?";
 }
 
 int us_transition_check(enum us_mstate from, enum us_mstate to, enum us_actor by,
@@ -53,7 +46,7 @@ int us_transition_check(enum us_mstate from, enum us_mstate to, enum us_actor by
 		return -EINVAL;
 	}
 	if (from == to) {
-		snprintf(why, len, "already %s", sname(to));
+		snprintf(why, len, "already %s", us_state_name(to));
 		return -EALREADY;
 	}
 	switch (by) {
@@ -76,7 +69,7 @@ int us_transition_check(enum us_mstate from, enum us_mstate to, enum us_actor by
 	}
 	if (!ok) {
 		snprintf(why, len, "%s may not move a machine from %s to %s", us_actor_name(by),
-			 sname(from), sname(to));
+			 us_state_name(from), us_state_name(to));
 		return -EPERM;
 	}
 	return 0;
@@ -180,8 +173,8 @@ static json_object *mrec_json(const struct us_mrec *m)
 	}
 	json_object_object_add(o, "weight", json_object_new_int(m->weight));
 	json_object_object_add(o, "dynamic", json_object_new_boolean(m->dynamic));
-	json_object_object_add(o, "state", json_object_new_string(sname(m->state)));
-	json_object_object_add(o, "config_state", json_object_new_string(sname(m->config_state)));
+	json_object_object_add(o, "state", json_object_new_string(us_state_name(m->state)));
+	json_object_object_add(o, "config_state", json_object_new_string(us_state_name(m->config_state)));
 	json_object_object_add(o, "since", json_object_new_double(m->since));
 	json_object_object_add(o, "remove_at", json_object_new_double(m->remove_at));
 	json_object_object_add(o, "streak", json_object_new_int(m->streak));
@@ -532,8 +525,8 @@ static int audit(struct us_state *st, const struct us_mrec *m, enum us_mstate fr
 	json_object_object_add(o, "machine", json_object_new_string(m->name));
 	json_object_object_add(o, "service", json_object_new_string(m->service));
 	json_object_object_add(o, "version", json_object_new_string(m->version));
-	json_object_object_add(o, "from", json_object_new_string(sname(from)));
-	json_object_object_add(o, "to", json_object_new_string(sname(to)));
+	json_object_object_add(o, "from", json_object_new_string(us_state_name(from)));
+	json_object_object_add(o, "to", json_object_new_string(us_state_name(to)));
 	json_object_object_add(o, "by", json_object_new_string(us_actor_name(by)));
 	json_object_object_add(o, "reason", json_object_new_string(reason ? reason : ""));
 	line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
