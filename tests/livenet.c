@@ -433,27 +433,34 @@ static int ns_ethtool(int ns, const char *ifname, __u32 cmd, __u32 val)
 	return err;
 }
 
+union ln_sa {
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
+
+/* A socket address of family fam; returns its length. */
+static socklen_t ln_sockaddr(union ln_sa *sa, int fam, const char *addr, int port)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (fam == AF_INET) {
+		sa->v4.sin_family = AF_INET;
+		sa->v4.sin_port = htons(port);
+		inet_pton(AF_INET, addr, &sa->v4.sin_addr);
+		return sizeof(sa->v4);
+	}
+	sa->v6.sin6_family = AF_INET6;
+	sa->v6.sin6_port = htons(port);
+	inet_pton(AF_INET6, addr, &sa->v6.sin6_addr);
+	return sizeof(sa->v6);
+}
+
 int ln_socket(int ns, int fam, const char *addr, int port)
 {
-	union {
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} sa;
+	union ln_sa sa;
 	int fd, one = 1, big = 8 << 20;
 	socklen_t len;
 
-	memset(&sa, 0, sizeof(sa));
-	if (fam == AF_INET) {
-		sa.v4.sin_family = AF_INET;
-		sa.v4.sin_port = htons(port);
-		inet_pton(AF_INET, addr, &sa.v4.sin_addr);
-		len = sizeof(sa.v4);
-	} else {
-		sa.v6.sin6_family = AF_INET6;
-		sa.v6.sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &sa.v6.sin6_addr);
-		len = sizeof(sa.v6);
-	}
+	len = ln_sockaddr(&sa, fam, addr, port);
 	if (ln_enter(ns))
 		return -1;
 	fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -477,24 +484,10 @@ int ln_socket(int ns, int fam, const char *addr, int port)
 
 int ln_send_to(int fd, int fam, const char *addr, int port, const void *buf, size_t len)
 {
-	union {
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} sa;
+	union ln_sa sa;
 	socklen_t sl;
 
-	memset(&sa, 0, sizeof(sa));
-	if (fam == AF_INET) {
-		sa.v4.sin_family = AF_INET;
-		sa.v4.sin_port = htons(port);
-		inet_pton(AF_INET, addr, &sa.v4.sin_addr);
-		sl = sizeof(sa.v4);
-	} else {
-		sa.v6.sin6_family = AF_INET6;
-		sa.v6.sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &sa.v6.sin6_addr);
-		sl = sizeof(sa.v6);
-	}
+	sl = ln_sockaddr(&sa, fam, addr, port);
 	return sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sl) == (ssize_t)len ? 0 : -1;
 }
 
