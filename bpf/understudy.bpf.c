@@ -141,6 +141,7 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 	void *group = NULL;
 	__u32 active = US_MID_NONE, sim = US_MID_NONE, svc_id = svc->id, *seqp = NULL;
 	int rc, update_call = 0, retrans = 0, want_txn;
+	__u64 now = 0;
 
 	if (pkt->payload_len > US_SIP_MAX) {
 		us_count(US_ST_OVERSIZE);
@@ -225,7 +226,9 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 	if (update_call) {
 		nc.active_mid = active;
 		nc.sim_mid = call ? call->sim_mid : sim;
-		nc.created_ns = call ? call->created_ns : bpf_ktime_get_ns();
+		/* one clock read for the new call and its first transaction
+		 * (kvm-clock reads are not cheap) */
+		nc.created_ns = call ? call->created_ns : (now = bpf_ktime_get_ns());
 		bpf_map_update_elem(&us_calls, &ck, &nc, BPF_ANY);
 	}
 
@@ -241,14 +244,12 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 		};
 		struct us_txn *tv = &s->txn;
 
-		/* a look-up first: a failing BPF_NOEXIST update on an LRU map
-		 * still takes and returns a free node, which costs more */
-		if (bpf_map_lookup_elem(&us_txns, &tk)) {
-			retrans = 1;
-			goto counted;
-		}
+		/* No look-up first: a new transaction is the common case, and
+		 * a look-up would walk the bucket twice for it. A retransmission
+		 * fails the BPF_NOEXIST update instead (which on an LRU map takes
+		 * and returns a free node: dearer, but rare). */
 		__builtin_memset(tv, 0, sizeof(*tv));
-		tv->start_ns = bpf_ktime_get_ns();
+		tv->start_ns = now ? now : bpf_ktime_get_ns();
 		tv->active_mid = active;
 		tv->sim_mid = sim;
 		tv->method = m.method;
@@ -274,7 +275,6 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 			retrans = 1;
 	}
 
-counted:
 	us_count_request(active, &m, retrans);
 	if (retrans)
 		us_count(US_ST_RETRANS_REQ);
