@@ -108,6 +108,8 @@ static void test_full_example_exact(void **state)
 	assert_int_equal(c.event_rate, 500);
 	assert_int_equal(c.event_burst, 50);
 	assert_int_equal(c.log_level, LOG_DEBUG);
+	assert_int_equal(c.max_calls, 500000);
+	assert_int_equal(c.max_transactions, 65536);
 
 	assert_int_equal(c.nservices, 2);
 	assert_int_equal(c.nmachines, 5);
@@ -128,7 +130,7 @@ static void test_full_example_exact(void **state)
 	assert_int_equal(s->policy.windows, 4);
 	assert_true(near(s->policy.alpha, 0.05));
 	assert_true(near(s->policy.beta, 0.02));
-	assert_int_equal(s->line, 17);
+	assert_int_equal(s->line, 19);
 	assert_int_equal(s->nmachines, 2);
 
 	m = &s->machines[0];
@@ -139,7 +141,7 @@ static void test_full_example_exact(void **state)
 	assert_string_equal(m->version, "1.0");
 	assert_int_equal(m->state, US_MS_ACTIVE);
 	assert_int_equal(m->weight, 3);
-	assert_int_equal(m->line, 32);
+	assert_int_equal(m->line, 34);
 	m = &s->machines[1];
 	assert_string_equal(m->name, "v2-a");
 	v4(a, "198.18.2.1");
@@ -147,7 +149,7 @@ static void test_full_example_exact(void **state)
 	assert_string_equal(m->version, "2.0-rc1");
 	assert_int_equal(m->state, US_MS_SIMULATION);
 	assert_int_equal(m->weight, 1);
-	assert_int_equal(m->line, 37);
+	assert_int_equal(m->line, 39);
 
 	s = &c.services[1];
 	assert_string_equal(s->name, "router6");
@@ -167,7 +169,7 @@ static void test_full_example_exact(void **state)
 	assert_int_equal(s->policy.windows, 3);
 	assert_true(near(s->policy.alpha, 0.01));
 	assert_true(near(s->policy.beta, 0.01));
-	assert_int_equal(s->line, 41);
+	assert_int_equal(s->line, 43);
 	assert_int_equal(s->nmachines, 3);
 	m = &s->machines[0];
 	assert_string_equal(m->name, "r-old");
@@ -177,7 +179,7 @@ static void test_full_example_exact(void **state)
 	assert_string_equal(m->version, "7.2.1");
 	assert_int_equal(m->state, US_MS_DRAINING);
 	assert_int_equal(m->weight, 65535);
-	assert_int_equal(m->line, 50);
+	assert_int_equal(m->line, 52);
 	assert_int_equal(s->machines[1].state, US_MS_REJECTED);
 	assert_int_equal(s->machines[1].weight, 1);
 	assert_string_equal(s->machines[1].version, "7.3.0");
@@ -237,6 +239,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.event_rate, 100);
 	assert_int_equal(c.event_burst, 20);
 	assert_int_equal(c.log_level, LOG_INFO);
+	assert_int_equal(c.max_calls, US_CALLS_DEFAULT);
+	assert_int_equal(c.max_transactions, US_TXNS_DEFAULT);
 	assert_int_equal(c.nservices, 1);
 	assert_int_equal(c.services[0].proto, IPPROTO_UDP);
 	assert_int_equal(c.services[0].share_bp, 0);
@@ -635,6 +639,15 @@ static const struct bad bad[] = {
 	{ "event_burst 0",
 	  BAL "daemon: {event_burst: 0}\nservices: []\n",
 	  "t.yaml:4:23: daemon.event_burst: 0 out of range (1..1000000)" },
+	{ "max_calls too small",
+	  BAL "daemon: {max_calls: 1000}\nservices: []\n",
+	  "t.yaml:4:21: daemon.max_calls: 1000 out of range (1024..67108864)" },
+	{ "max_transactions too large",
+	  BAL "daemon: {max_transactions: 67108865}\nservices: []\n",
+	  "t.yaml:4:28: daemon.max_transactions: 67108865 out of range (1024..67108864)" },
+	{ "max_calls not a number",
+	  BAL "daemon: {max_calls: 1e6}\nservices: []\n",
+	  "t.yaml:4:21: daemon.max_calls: expected an integer, got \"1e6\"" },
 	{ "log_level unknown",
 	  BAL "daemon: {log_level: trace}\nservices: []\n",
 	  "t.yaml:4:21: daemon.log_level: \"trace\" is not one of error, warn, info, debug" },
@@ -770,7 +783,8 @@ static const struct bad bad[] = {
 	{ "unknown daemon key",
 	  BAL "daemon:\n  windows: 5s\nservices: []\n",
 	  "t.yaml:5:3: daemon: unknown key \"windows\"; valid keys: window, socket, "
-	  "metrics_listen, state_dir, pin_root, events_per_second, event_burst, log_level" },
+	  "metrics_listen, state_dir, pin_root, events_per_second, event_burst, log_level, "
+	  "max_calls, max_transactions" },
 	{ "policy is a string",
 	  BAL SVCH "    policy: strict\n" MACH,
 	  "t.yaml:8:13: services[0].policy: expected a mapping, got \"strict\"" },
@@ -1115,6 +1129,12 @@ static void test_diff_restart(void **state)
 		  US_DIFF_D_EVENTS, false },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{log_level: error}",
 		  US_DIFF_D_LOG_LEVEL, false },
+		{ "client_interface: eth0, machine_interfaces: [eth1]", "{max_calls: 4096}",
+		  US_DIFF_D_MAP_SIZES, true },
+		{ "client_interface: eth0, machine_interfaces: [eth1]", "{max_transactions: 4096}",
+		  US_DIFF_D_MAP_SIZES, true },
+		{ "client_interface: eth0, machine_interfaces: [eth1]", "{max_calls: 262144}", 0,
+		  false },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{window: 5000ms}", 0, false },
 	};
 	static const char base[] =

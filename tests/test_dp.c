@@ -396,6 +396,46 @@ static void test_links_outlive_the_process(void **state)
 	assert_int_equal(us_dp_detach(dp, ifn, US_ROLE_CLIENT), -ENOENT);
 }
 
+/* Pinned call and transaction maps keep their size: another size is
+ * refused, with the way out, and the pins are left as they were. */
+static void test_pinned_map_size_is_kept(void **state)
+{
+	struct us_dp_opts o = { .pin_root = pin_root, .calls_max = US_CALLS_DEFAULT / 2 };
+	char err[1024] = "", path[128];
+	struct us_dp *other = NULL;
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd;
+
+	(void)state;
+	o.err = err;
+	o.errlen = sizeof(err);
+	assert_int_equal(us_dp_open(&o, &other), -EEXIST);
+	assert_null(other);
+	if (!strstr(err, "us_calls holds 262144 entries, the configuration asks for 131072 "
+			 "(daemon.max_calls)") || !strstr(err, "remove"))
+		fail_msg("unexpected explanation: %s", err);
+	o.calls_max = 0;
+	o.txns_max = US_TXNS_DEFAULT * 2;
+	assert_int_equal(us_dp_open(&o, &other), -EEXIST);
+	if (!strstr(err, "us_txns holds 131072 entries, the configuration asks for 262144 "
+			 "(daemon.max_transactions)"))
+		fail_msg("unexpected explanation: %s", err);
+	/* nothing was changed: the pinned map is the same size */
+	snprintf(path, sizeof(path), "%s/us_calls", pin_root);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	assert_int_equal(info.max_entries, US_CALLS_DEFAULT);
+	close(fd);
+	/* the same sizes, given explicitly, are taken */
+	o.calls_max = US_CALLS_DEFAULT;
+	o.txns_max = US_TXNS_DEFAULT;
+	assert_int_equal(us_dp_open(&o, &other), 0);
+	us_dp_close(other);
+}
+
 static void test_mirror_groups_for_every_pair(void **state)
 {
 	struct understudy_bpf *sk = us_dp_skel(dp);
@@ -497,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_cfg_refusals),
 		cmocka_unit_test(test_learn_macs_from_neighbours),
 		cmocka_unit_test(test_links_outlive_the_process),
+		cmocka_unit_test(test_pinned_map_size_is_kept),
 		cmocka_unit_test(test_mirror_groups_for_every_pair),
 		cmocka_unit_test(test_sweep_reports_timeouts),
 	};

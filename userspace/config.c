@@ -870,16 +870,17 @@ static void parse_daemon(struct ctx *c, yaml_node_t *n, struct us_conf *o)
 	static const struct field f[] = {
 		{ "window", false }, { "socket", false }, { "metrics_listen", false },
 		{ "state_dir", false }, { "pin_root", false }, { "events_per_second", false },
-		{ "event_burst", false }, { "log_level", false },
+		{ "event_burst", false }, { "log_level", false }, { "max_calls", false },
+		{ "max_transactions", false },
 	};
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
 	static const int syslog_level[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	yaml_node_t *v[8];
+	yaml_node_t *v[10];
 	__u64 u;
 
 	if (is_null(n))
 		return;     /* "daemon:" with nothing: every default */
-	if (!take_map(c, n, "daemon", f, 8, v))
+	if (!take_map(c, n, "daemon", f, 10, v))
 		return;
 	if (v[0] && !is_null(v[0]))
 		get_duration(c, v[0], "daemon.window", false, US_CONF_WINDOW_MIN_S,
@@ -904,6 +905,12 @@ static void parse_daemon(struct ctx *c, yaml_node_t *n, struct us_conf *o)
 		if (l >= 0)
 			o->log_level = syslog_level[l];
 	}
+	if (v[8] && !is_null(v[8]) &&
+	    get_uint(c, v[8], "daemon.max_calls", US_CONF_MAP_MIN, US_CONF_MAP_MAX, &u))
+		o->max_calls = (__u32)u;
+	if (v[9] && !is_null(v[9]) &&
+	    get_uint(c, v[9], "daemon.max_transactions", US_CONF_MAP_MIN, US_CONF_MAP_MAX, &u))
+		o->max_transactions = (__u32)u;
 }
 
 static void parse_policy(struct ctx *c, yaml_node_t *n, const char *path, struct us_policy *p)
@@ -1260,6 +1267,8 @@ static void defaults(struct us_conf *o)
 	o->event_rate = US_CONF_DEF_EVENT_RATE;
 	o->event_burst = US_CONF_DEF_EVENT_BURST;
 	o->log_level = US_CONF_DEF_LOG_LEVEL;
+	o->max_calls = US_CALLS_DEFAULT;
+	o->max_transactions = US_TXNS_DEFAULT;
 }
 
 /* Position (0-based line, column in characters) of a byte offset. */
@@ -1706,6 +1715,8 @@ int us_conf_diff(const struct us_conf *old, const struct us_conf *nw, struct us_
 		dm |= US_DIFF_D_EVENTS;
 	if (old->log_level != nw->log_level)
 		dm |= US_DIFF_D_LOG_LEVEL;
+	if (old->max_calls != nw->max_calls || old->max_transactions != nw->max_transactions)
+		dm |= US_DIFF_D_MAP_SIZES;
 	d->daemon = dm;
 	d->restart = !!(dm & US_DIFF_D_RESTART);
 
@@ -1854,6 +1865,7 @@ int us_conf_diff_describe(const struct us_conf_diff *d, char *buf, size_t len)
 		"balancer.client_interface", "balancer.machine_interfaces", "balancer.xdp_mode",
 		"daemon.socket", "daemon.metrics_listen", "daemon.state_dir", "daemon.pin_root",
 		"daemon.window", "daemon.events_per_second/event_burst", "daemon.log_level",
+		"daemon.max_calls/max_transactions",
 	};
 	struct sbuf s = { .b = buf, .len = len };
 	bool any = false;

@@ -49,6 +49,9 @@
 #define US_CONF_WINDOW_MAX_S     3600.0
 #define US_CONF_EVENT_RATE_MAX   1000000u
 #define US_CONF_EVENT_BURST_MAX  1000000u
+/* map sizes: the LRU maps split their entries among the CPUs */
+#define US_CONF_MAP_MIN          1024u
+#define US_CONF_MAP_MAX          (64u << 20)
 
 enum us_xdp_mode {
 	US_XDP_NATIVE  = 0,   /* driver mode (XDP_FLAGS_DRV_MODE): fails if unsupported */
@@ -96,6 +99,8 @@ struct us_conf {
 	char state_dir[US_CONF_PATH_MAX];
 	char pin_root[US_CONF_PATH_MAX];
 	__u32 event_rate, event_burst;   /* difference events per second per CPU; bucket depth */
+	__u32 max_calls;                 /* us_calls entries (default US_CALLS_DEFAULT) */
+	__u32 max_transactions;          /* us_txns entries (default US_TXNS_DEFAULT) */
 	int log_level;                   /* syslog level: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 	/* services, in file order */
 	struct us_conf_service *services;
@@ -159,10 +164,11 @@ enum {
 	US_DIFF_D_WINDOW      = 1u << 7,  /* live */
 	US_DIFF_D_EVENTS      = 1u << 8,  /* live: events_per_second, event_burst (us_dp_set_cfg) */
 	US_DIFF_D_LOG_LEVEL   = 1u << 9,  /* live */
+	US_DIFF_D_MAP_SIZES   = 1u << 10, /* restart: max_calls, max_transactions */
 };
 #define US_DIFF_D_RESTART (US_DIFF_D_CLIENT_IF | US_DIFF_D_MACHINE_IFS | US_DIFF_D_XDP_MODE | \
 			   US_DIFF_D_SOCKET | US_DIFF_D_METRICS | US_DIFF_D_STATE_DIR | \
-			   US_DIFF_D_PIN_ROOT)
+			   US_DIFF_D_PIN_ROOT | US_DIFF_D_MAP_SIZES)
 
 struct us_conf_diff_entry {
 	char name[US_CONF_NAME_MAX];

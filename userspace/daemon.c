@@ -265,10 +265,18 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		return rc;
 	}
 	o.pin_root = d->conf.pin_root;
+	o.calls_max = d->conf.max_calls;
+	o.txns_max = d->conf.max_transactions;
+	o.err = e;
+	o.errlen = sizeof(e);
+	e[0] = 0;
 	rc = us_dp_open(&o, &d->dp);
 	if (rc) {
-		snprintf(err, errlen, "loading the data plane (pins in %s): %s", d->conf.pin_root,
-			 strerror(-rc));
+		if (e[0])
+			snprintf(err, errlen, "loading the data plane: %s", e);
+		else
+			snprintf(err, errlen, "loading the data plane (pins in %s): %s",
+				 d->conf.pin_root, strerror(-rc));
 		return rc;
 	}
 	if (attach) {

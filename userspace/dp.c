@@ -68,6 +68,36 @@ static int libbpf_stderr(enum libbpf_print_level level, const char *fmt, va_list
 	return vfprintf(stderr, fmt, args);
 }
 
+/* A map pinned by an earlier run must have the size asked for: libbpf would
+ * refuse it with a bare EINVAL. */
+static int check_pinned_size(struct us_dp *dp, struct bpf_map *m, const char *key,
+			     const struct us_dp_opts *opts)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dp->pin_root, bpf_map__name(m));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;       /* not pinned yet (or not ours to judge): the load decides */
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    info.max_entries != bpf_map__max_entries(m)) {
+		err = -EEXIST;
+		if (opts && opts->err && opts->errlen)
+			snprintf(opts->err, opts->errlen,
+				 "%s holds %u entries, the configuration asks for %u (%s): the "
+				 "size of a pinned map cannot change under a running data plane. "
+				 "Keep the old size, or stop understudyd, remove %s (the calls in "
+				 "progress lose their machine) and start it again",
+				 path, info.max_entries, bpf_map__max_entries(m), key, path);
+	}
+	close(fd);
+	return err;
+}
+
 int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
@@ -100,7 +130,11 @@ int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out)
 		bpf_map__set_max_entries(dp->skel->maps.us_calls, opts->calls_max);
 	if (opts && opts->txns_max)
 		bpf_map__set_max_entries(dp->skel->maps.us_txns, opts->txns_max);
-	err = understudy_bpf__load(dp->skel);
+	err = check_pinned_size(dp, dp->skel->maps.us_calls, "daemon.max_calls", opts);
+	if (!err)
+		err = check_pinned_size(dp, dp->skel->maps.us_txns, "daemon.max_transactions", opts);
+	if (!err)
+		err = understudy_bpf__load(dp->skel);
 	if (err)
 		goto out_destroy;
 	*out = dp;

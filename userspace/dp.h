@@ -20,6 +20,8 @@ struct us_dp_opts {
 	__u32 calls_max;        /* dialog-affinity entries; 0 = US_CALLS_DEFAULT */
 	__u32 txns_max;         /* pending transactions; 0 = US_TXNS_DEFAULT */
 	bool verbose;           /* libbpf's messages to stderr */
+	char *err;              /* if not NULL: why us_dp_open failed, where it can tell */
+	size_t errlen;
 };
 
 enum us_role {
@@ -39,7 +41,9 @@ struct us_machine_cfg {
 
 /* Open the BPF object, size the maps, load it and pin the shared maps under
  * the pin root (re-using maps already pinned there: their contents live
- * on across restarts). */
+ * on across restarts). A pinned us_calls or us_txns of another size than
+ * asked for is refused (-EEXIST, explained in opts->err): resizing loses
+ * the calls' stickiness, which only the operator may decide. */
 int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out);
 /* Release this process's handles. Pinned maps and pinned links stay: the
  * data plane keeps forwarding. */
