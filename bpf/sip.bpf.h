@@ -133,11 +133,8 @@ static __always_inline __u32 us_first_byte(__u64 t)
 	return k;
 }
 
-/* Index of the first LF of w (0..7), or 8. */
-static __always_inline __u32 us_first_lf(__u64 w)
-{
-	return us_first_byte(us_bytes_eq(w, '\n'));
-}
+#define US_SCAN_WORDS 8
+
 
 /* Skip linear white space (SP, HTAB, and, if fold, line folds) from off. */
 __noinline __u32 us_skip_ws(const struct us_scratch *s, __u32 off, __u32 len, int fold)
@@ -509,18 +506,20 @@ __noinline int us_scan_step(const struct us_scratch *s, __u32 pos, __u32 len, st
 		return -US_ST_NOT_SIP;
 	if (pos >= len || pos >= US_SIP_MAX)
 		return -trunc;
-	k = us_first_lf(us_w(s, pos));
-	if (k == 8) {
-		k = 8 + us_first_lf(us_w(s, pos + 8));
-		if (k == 16) {
-			k = 16 + us_first_lf(us_w(s, pos + 16));
-			if (k == 24) {
-				k = 24 + us_first_lf(us_w(s, pos + 24));
-				if (k == 32)
-					return pos + 32;
-			}
+	/* up to US_SCAN_WORDS words a step: most header lines are longer
+	 * than 32 bytes, and every step costs a bpf_loop call */
+	k = US_SCAN_WORDS * 8;
+#pragma unroll
+	for (int i = 0; i < US_SCAN_WORDS; i++) {
+		__u64 t = us_bytes_eq(us_w(s, pos + i * 8), '\n');
+
+		if (t) {
+			k = i * 8 + us_first_byte(t);
+			break;
 		}
 	}
+	if (k == US_SCAN_WORDS * 8)
+		return pos + US_SCAN_WORDS * 8;
 	off = pos + k + 1;              /* start of the next line */
 	if (off >= len)
 		return -trunc;
