@@ -26,9 +26,12 @@ CFLAGS     ?= -g -O2
 CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(OUT)
 LDLIBS_BPF := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lm
 
-BPF_SRC    := bpf/understudy.bpf.c
+# every bpf/NAME.bpf.c is an object with a skeleton NAME_bpf: understudy (the
+# data plane), trafficgen and bench (the benchmarks' generator and references)
 BPF_OBJ    := $(OUT)/understudy.bpf.o
 SKEL       := $(OUT)/understudy.skel.h
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(wildcard bpf/*.bpf.c))
+SKELS      := $(BPF_OBJS:.bpf.o=.skel.h)
 
 # the library: every userspace/*.c but the programs' mains
 PROGS      := understudyd understudyctl
@@ -40,6 +43,8 @@ LIB        := $(OUT)/libunderstudy.a
 TEST_BINS  := $(patsubst tests/%.c,$(OUT)/%,$(wildcard tests/test_*.c))
 TEST_SCRIPTS := $(wildcard tests/test_*.sh)
 BENCH_BINS := $(patsubst tools/%.c,$(OUT)/%,$(wildcard tools/bench_*.c))
+TOOL_BINS  := $(OUT)/trafficgen
+TOOL_HELPERS := $(OUT)/tgen.o
 EVAL_BINS  := $(patsubst tools/%.c,$(OUT)/%,$(wildcard tools/judge_eval.c))
 PROG_BINS  := $(patsubst userspace/%.c,$(OUT)/%,$(wildcard $(patsubst %,userspace/%.c,$(PROGS))))
 TEST_HELPERS := $(patsubst tests/%.c,$(OUT)/%.o,$(filter-out tests/test_%,$(wildcard tests/*.c)))
@@ -49,7 +54,8 @@ TEST_HELPERS := $(patsubst tests/%.c,$(OUT)/%.o,$(filter-out tests/test_%,$(wild
 
 MAN_PAGES  := $(patsubst docs/%.scd,$(OUT)/%,$(wildcard docs/*.scd))
 
-all: $(BPF_OBJ) $(SKEL) $(LIB) $(PROG_BINS) $(MAN_PAGES) $(TEST_BINS) $(BENCH_BINS) $(EVAL_BINS)
+all: $(BPF_OBJS) $(SKELS) $(LIB) $(PROG_BINS) $(MAN_PAGES) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS) \
+     $(EVAL_BINS)
 
 $(OUT)/%.8: docs/%.8.scd | $(OUT)
 	$(call msg,MAN,$@)
@@ -58,7 +64,8 @@ $(OUT)/%.8: docs/%.8.scd | $(OUT)
 help:
 	@echo 'make            build the BPF object, skeleton, library, tests and benchmarks'
 	@echo 'make test       (root) install missing packages, mount bpffs, build, run every test'
-	@echo 'make bench      (root) per-packet cost of each data-plane path'
+	@echo 'make bench      (root) every benchmark: per-packet cost, SIP capacity, throughput,'
+	@echo '                map memory; writes bench/results/latest.json (BENCH_ARGS=--no-sip ...)'
 	@echo 'make demo       (root) the lab demonstration; SCENARIO=good|bad|slow'
 	@echo 'make judge-eval replay synthetic judgements through the judge; print its error rates'
 	@echo 'make deps       (root) install the Debian packages the build and tests need'
@@ -69,15 +76,15 @@ help:
 $(OUT):
 	$(Q)mkdir -p $@
 
-$(BPF_OBJ): $(BPF_SRC) | $(OUT)
+$(OUT)/%.bpf.o: bpf/%.bpf.c | $(OUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(OUT)/understudy.bpf.d -MT $@ -c $< -o $(OUT)/understudy.tmp.o
-	$(Q)$(BPFTOOL) gen object $@ $(OUT)/understudy.tmp.o
-	$(Q)rm -f $(OUT)/understudy.tmp.o
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(OUT)/$*.bpf.d -MT $@ -c $< -o $(OUT)/$*.tmp.o
+	$(Q)$(BPFTOOL) gen object $@ $(OUT)/$*.tmp.o
+	$(Q)rm -f $(OUT)/$*.tmp.o
 
-$(SKEL): $(BPF_OBJ)
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name understudy_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(OUT)/%.o: userspace/%.c $(SKEL) | $(OUT)
 	$(call msg,CC,$@)
@@ -104,9 +111,20 @@ $(PROG_BINS): $(OUT)/%: userspace/%.c $(LIB)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP $< $(LIB) -o $@ $(LDLIBS_BPF)
 
-$(OUT)/bench_%: tools/bench_%.c $(TEST_HELPERS) $(LIB)
+# the benchmarks' and tools' helpers: tools/*.c other than programs
+$(OUT)/tgen.o: tools/tgen.c $(SKELS) | $(OUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $< $(TEST_HELPERS) $(LIB) -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP -c $< -o $@
+
+$(OUT)/bench_%: tools/bench_%.c $(TEST_HELPERS) $(TOOL_HELPERS) $(LIB) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -Itools -MMD -MP $< $(TEST_HELPERS) $(TOOL_HELPERS) $(LIB) -o $@ \
+		$(LDLIBS_BPF) -lpthread
+
+$(OUT)/trafficgen: tools/trafficgen.c $(TEST_HELPERS) $(TOOL_HELPERS) $(LIB)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -Itools -MMD -MP $< $(TEST_HELPERS) $(TOOL_HELPERS) $(LIB) -o $@ \
+		$(LDLIBS_BPF) -lpthread
 
 # ---- environment: root, packages, bpffs ----------------------------------
 
@@ -143,10 +161,11 @@ run-tests: $(TEST_BINS) $(PROG_BINS)
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
 	echo "all test programs passed: $(notdir $(TEST_BINS) $(TEST_SCRIPTS))"
 
+# Every benchmark in one run (tools/bench.sh): BENCH_ARGS="--runs 7 --no-sip"
 bench: check-root
 	$(Q)if [ "$$(id -u)" = 0 ]; then \
-	  tools/deps.sh && tools/bpffs.sh && $(MAKE) --no-print-directory $(BENCH_BINS) && \
-	  for b in $(BENCH_BINS); do $$b || exit 1; done; \
+	  tools/deps.sh bench && tools/bpffs.sh && $(MAKE) --no-print-directory all && \
+	  tools/bench.sh $(BENCH_ARGS); \
 	fi
 
 # How good the judge is: thousands of synthetic judgements (not a test).

@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# The benchmark tools do what they say (not how fast: that is make bench):
+#   trafficgen   refuses bad arguments with a clear message; sends exactly the
+#                frames asked, each message of the mix in turn, through a veth
+#                pair in a namespace of its own; paces to a rate
+#   bench_pps    --check at a modest rate: on its topology every case delivers
+#                exactly its copies (1 or 2 per frame) to the receiving machines,
+#                and understudy forwards every generated frame as well-formed SIP
+#                (none refused, none a retransmission: every call and transaction
+#                new), mirroring all of them at 100 % and none at 0 %; its JSON
+#                has the keys bench/results/latest.json promises
+# Output: PASS name / test:FAIL:name detail; last line "N passed, N failed".
+# Exit 0, 1 on a failure, 77 when not root.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$top/build}
+tg=$build/trafficgen
+ns=ustb$$
+run=$(mktemp -d /tmp/understudy-test-bench.XXXXXX)
+passed=0
+failed=0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP test_bench: needs root (namespaces, BPF, XDP)"
+	exit 77
+fi
+
+cleanup() {
+	ip netns del "$ns" 2> /dev/null
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+check() {   # name, condition result (0 = pass), detail
+	if [ "$2" = 0 ]; then
+		echo "PASS $1"
+		passed=$((passed + 1))
+	else
+		echo "test:FAIL:$1 $3"
+		failed=$((failed + 1))
+	fi
+}
+
+# refuses: exit code 2 (the arguments) or 1 (the system), and the message names the problem
+refuses() {   # name, expected exit code, expected text, arguments...
+	local name=$1 rc=$2 text=$3 out got
+	shift 3
+	out=$("$tg" "$@" 2>&1)
+	got=$?
+	[ "$got" = "$rc" ] && grep -qF -- "$text" <<< "$out"
+	check "trafficgen refuses $name" $? "exit $got, output: $(head -3 <<< "$out")"
+}
+
+ip netns add "$ns" || { echo "test:FAIL:setup ip netns add $ns"; exit 1; }
+ip -n "$ns" link add name ga type veth peer name gb
+ip -n "$ns" link set ga up
+ip -n "$ns" link set gb up
+# a frame redirected into a veth needs XDP or GRO on its peer
+ip netns exec "$ns" ethtool -K gb gro on > /dev/null
+mac=$(ip -n "$ns" -br link show gb | awk '{print $3}')
+
+refuses "no interface" 2 "-i IFACE, --dmac MAC and -n COUNT or -d SECONDS are required" --dmac "$mac" -n 1
+refuses "a bad MAC" 2 '--dmac "zz:00": not a MAC address' -i ga --dmac zz:00 -n 1
+refuses "an unknown message" 2 '--mix: unknown message "register"' -N "$ns" -i ga --dmac "$mac" -n 1 -m invite,register
+refuses "a repeat count of 0" 2 '"ack:0": the repeat count must be 1..32' -N "$ns" -i ga --dmac "$mac" -n 1 -m invite,ack:0
+refuses "a script too long" 2 "more than 32 messages per call" -N "$ns" -i ga --dmac "$mac" -n 1 -m invite:20,bye:20
+refuses "an INVITE too small" 2 "--size 100: the INVITE is" -N "$ns" -i ga --dmac "$mac" -n 1 -s 100
+refuses "a size out of range" 2 '--size "4000": must be a number in 60..2048' -N "$ns" -i ga --dmac "$mac" -n 1 -s 4000
+refuses "an address outside 198.18.0.0/15" 2 "outside 198.18.0.0/15" -N "$ns" -i ga --dmac "$mac" -n 1 --dst 192.0.2.1
+refuses "a rate that is no number" 2 '--rate "fast": must be a number' -N "$ns" -i ga --dmac "$mac" -n 1 -r fast
+refuses "a missing interface" 1 "interface nosuch0" -N "$ns" -i nosuch0 --dmac "$mac" -n 1
+refuses "a missing namespace" 1 "network namespace /run/netns/nosuch-$$" -N "nosuch-$$" -i ga --dmac "$mac" -n 1
+refuses "more threads than CPUs" 2 "this machine has CPUs" -N "$ns" -i ga --dmac "$mac" -n 1 -t 64
+
+# exactly the frames asked, the mix in turn, all received by the peer
+rx0=$(ip -n "$ns" -s -j link show gb | grep -o '"rx":{[^}]*' | grep -o '"packets":[0-9]*' | cut -d: -f2)
+out=$("$tg" -N "$ns" -i ga --dmac "$mac" -n 7001 -m invite,100,180,200,ack,bye,200bye -s 1000 2>&1)
+rc=$?
+rx1=$(ip -n "$ns" -s -j link show gb | grep -o '"rx":{[^}]*' | grep -o '"packets":[0-9]*' | cut -d: -f2)
+check "trafficgen sends a mix" $rc "exit $rc: $out"
+want="invite 1000 1001
+100 314 1000
+180 326 1000
+200 600 1000
+ack 376 1000
+bye 376 1000
+200bye 358 1000"
+got=$(awk 'NR > 2 && NF == 3 {print $1, $2, $3}' <<< "$out")
+[ "$got" = "$want" ]
+check "trafficgen sends each message of the mix in turn, the INVITE padded to 1000 bytes" $? "got: $got"
+grep -q "sent 7001 frames (0 refused by the program), 1000 calls" <<< "$out"
+check "trafficgen counts frames and complete calls" $? "$out"
+[ $((rx1 - rx0)) = 7001 ]
+check "the peer receives every frame" $? "received $((rx1 - rx0)) of 7001"
+
+# paced: 1000 frames at 4000 per second cannot take less than about 0.25 s
+out=$("$tg" -N "$ns" -i ga --dmac "$mac" -n 1000 -r 4000 2>&1)
+secs=$(sed -n 's/.* in \([0-9.]*\) s:.*/\1/p' <<< "$out")
+awk -v s="$secs" 'BEGIN { exit !(s >= 0.24) }'
+check "trafficgen paces to its rate" $? "1000 frames at 4000/s took ${secs:-?} s"
+
+# the throughput benchmark's own topology, checked case by case
+ip netns list | awk '$1 ~ /^usb/ {print $1}' | sort > "$run/ns.before"
+ls -d /sys/fs/bpf/understudy-pps-* 2> /dev/null | sort > "$run/pins.before"
+if "$build/bench_xdp" -r 1 -n 2000 -u 200 -j "$run/ns.json" > "$run/bench_xdp.log" 2>&1; then
+	check "bench_xdp writes its figures" 0 ""
+else
+	check "bench_xdp writes its figures" 1 "$(tail -3 "$run/bench_xdp.log")"
+fi
+"$build/bench_pps" -r 1 -n 30000 --rate 300000 --check --ns-json "$run/ns.json" \
+	-j "$run/latest.json" > "$run/bench_pps.log" 2>&1
+rc=$?
+grep -q "check: every case delivered exactly its copies" "$run/bench_pps.log"
+check "bench_pps: every case delivers exactly its copies, understudy forwards every frame" \
+	$((rc || $?)) "exit $rc: $(grep -E 'check|bench_pps:' "$run/bench_pps.log" | head -8)"
+missing=""
+for k in xdp_redirect xdp_broadcast understudy_mirror_0 understudy_mirror_100 tc_mirred \
+	tc_clone_redirect non_service request request_mirrored response_active \
+	response_simulation runs kernel cpu bytes_per_call bytes_per_transaction; do
+	grep -qE "\"$k\": [0-9\"]" "$run/latest.json" 2> /dev/null || missing="$missing $k"
+done
+[ -z "$missing" ]
+check "bench_pps writes every key of bench/results/latest.json" $? "missing:$missing"
+ip netns list | awk '$1 ~ /^usb/ {print $1}' | sort > "$run/ns.after"
+ls -d /sys/fs/bpf/understudy-pps-* 2> /dev/null | sort > "$run/pins.after"
+debris=$(comm -13 "$run/ns.before" "$run/ns.after"; comm -13 "$run/pins.before" "$run/pins.after")
+[ -z "$debris" ]
+check "bench_pps leaves no namespace and no pin behind" $? "$debris"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
