@@ -20,8 +20,6 @@ build=${BUILD:-$top/build}
 tg=$build/trafficgen
 ns=ustb$$
 run=$(mktemp -d /tmp/understudy-test-bench.XXXXXX)
-passed=0
-failed=0
 
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP test_bench: needs root (namespaces, BPF, XDP)"
@@ -35,15 +33,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-check() {   # name, condition result (0 = pass), detail
-	if [ "$2" = 0 ]; then
-		echo "PASS $1"
-		passed=$((passed + 1))
-	else
-		echo "test:FAIL:$1 $3"
-		failed=$((failed + 1))
-	fi
-}
+# check NAME RESULT DETAIL; the passed and failed counts
+. "$top/tests/checks.sh"
 
 # refuses: exit code 2 (the arguments) or 1 (the system), and the message names the problem
 refuses() {   # name, expected exit code, expected text, arguments...

@@ -14,8 +14,6 @@ mport=$((20000 + $$ % 20000))
 pport=$((mport + 1))
 daemon_pid=
 prom_pid=
-passed=0
-failed=0
 
 cleanup() {
 	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
@@ -24,15 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-check() {   # name, condition result (0 = pass), detail
-	if [ "$2" = 0 ]; then
-		echo "PASS $1"
-		passed=$((passed + 1))
-	else
-		echo "test:FAIL:$1 $3"
-		failed=$((failed + 1))
-	fi
-}
+# check NAME RESULT DETAIL; the passed and failed counts
+. "$top/tests/checks.sh"
 
 cat > "$run/understudy.yaml" <<YAML
 balancer:
