@@ -2,11 +2,60 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Install the Debian packages understudy needs, only those missing.
 # Idempotent: a second run installs nothing and says so.
+#
+# usage: tools/deps.sh [bench]
+#   (none)  what the build, the tests and the lab need
+#   bench   also what tools/bench_sip.sh needs: kamailio (the user-space SIP
+#           balancer it compares with) and jq. Kamailio is only ever run by
+#           the benchmark, inside its namespaces: the service the package
+#           installs is stopped and disabled, every time this runs.
 set -eu
 
 PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libyaml-dev libjson-c-dev libmicrohttpd-dev scdoc \
 prometheus curl sip-tester \
 pkg-config iproute2 ethtool"
+BENCH_PKGS="kamailio jq"
+
+bench=""
+case ${1:-} in
+"") ;;
+bench) bench=1; PKGS="$PKGS $BENCH_PKGS" ;;
+*) echo "usage: tools/deps.sh [bench]" >&2; exit 2 ;;
+esac
+
+# no_kamailio_service: the host runs no kamailio of the package's, now or at
+# boot (the benchmark starts its own, in a namespace, and stops it)
+no_kamailio_service() {
+	dpkg-query -W -f='${Status}\n' kamailio 2>/dev/null | grep -q '^install ok installed$' || return 0
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+		if systemctl is-enabled --quiet kamailio.service 2>/dev/null ||
+			systemctl is-active --quiet kamailio.service 2>/dev/null; then
+			systemctl disable --now --quiet kamailio.service
+			echo "deps: stopped and disabled the kamailio service"
+		fi
+	elif [ -x /etc/init.d/kamailio ]; then
+		# sysvinit (or no init system at all): stop what the script started,
+		# and take it out of the boot sequence
+		if [ -s /run/kamailio/kamailio.pid ] &&
+			kill -0 "$(cat /run/kamailio/kamailio.pid)" 2>/dev/null; then
+			/etc/init.d/kamailio stop >/dev/null 2>&1 || true
+			echo "deps: stopped the kamailio service"
+		fi
+		if command -v update-rc.d >/dev/null && ls /etc/rc[2-5].d/S*kamailio >/dev/null 2>&1; then
+			update-rc.d kamailio disable >/dev/null 2>&1 || true
+			echo "deps: disabled the kamailio service at boot"
+		fi
+	fi
+	# a kamailio in the host's own network namespace is none of the lab's
+	# (those run in namespaces usl-*): say so, leave it alone
+	host_ns=$(readlink /proc/1/ns/net)
+	for pid in $(pgrep -x kamailio || true); do
+		if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host_ns" ]; then
+			echo "deps: warning: kamailio (pid $pid) runs on this host, not started by the package's service" >&2
+		fi
+	done
+	return 0
+}
 
 missing=""
 for p in $PKGS; do
@@ -16,15 +65,19 @@ for p in $PKGS; do
 done
 if [ -z "$missing" ]; then
 	echo "deps: all packages present"
-	exit 0
+else
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing packages:$missing; installing them needs root" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	echo "deps: installed$missing"
 fi
-if [ "$(id -u)" != 0 ]; then
-	echo "deps: missing packages:$missing; installing them needs root" >&2
-	exit 1
+if [ -n "$bench" ] && [ "$(id -u)" = 0 ]; then
+	no_kamailio_service
 fi
-echo "deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
-echo "deps: installed$missing"
+exit 0

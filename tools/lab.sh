@@ -19,6 +19,13 @@
 #   balancer, and runs SIPp as UAS on VIP:5060; the client runs SIPp as UAC
 #   (INVITE, 100, 180, 200, ACK, BYE, 200) from 198.18.0.1:5070 to VIP:5060.
 #
+# --balancer kamailio: the same namespaces, but no XDP and no understudyd:
+# Kamailio (tools/lab/kamailio.cfg, dispatcher over the active machines) runs
+# in the balancer namespace on VIP:5060 (the VIP on the balancer's lo) and on
+# 198.18.1.254:5060; the machines hold no VIP and their SIPp listens on their
+# own address, where Kamailio sends (their answers go back to Kamailio's
+# machine-side socket, its Via). The simulation machines get nothing.
+#
 # As in tests/livenet.c: GRO on on the veths XDP redirects into (the client's
 # eth0, the switch's uplink), TX checksum offload off where sockets send UDP
 # that XDP forwards (the client's and the machines' eth0), rp_filter and DAD
@@ -58,17 +65,31 @@ usage: tools/lab.sh COMMAND [OPTIONS]          (as root)
       --mirror P         percent of calls mirrored to simulation (default 50)
       --hold MS          call hold time, ACK to BYE (default 500)
       --answer-ms MS     machines' answer time before each final (default 20; slow: 2x)
-      --policy NAME      demo (min_paired 500, 20 s, 3 windows) or quick (300, 5 s, 3)
+      --policy NAME      demo (min_paired 500, 20 s, 3 windows), quick (300, 5 s, 3)
+                         or hold (10^9, 7 days, limits at their maximum: no verdict,
+                         for benchmarks)
       --min-sim S        the policy's min_simulation_seconds instead of its own
       --window D         judging window (default 1s)
       --trace            SIPp logs every message (-trace_shortmsg) to log/sipp-NAME.msgs
+      --sipp-buffer B    every SIPp's socket buffers, bytes (-buff_size; default SIPp's, 64 KiB)
+      --balancer NAME    understudy (XDP and understudyd, default) or kamailio
+                         (Kamailio's dispatcher in user space, no XDP)
+      --kam-children N   kamailio: receiving processes per socket (default 1: more
+                         reorder a 180 behind its 200 under load)
+      --kam-shm MB       kamailio: shared memory (default 1024)
+      --kam-alloc NAME   kamailio: memory manager, qm, fm or tlsf (default tlsf)
+      --kam-args ARGS    kamailio: more arguments, split on blanks (e.g. "-A WITH_RAW")
       --id ID            the run id (default: random); --no-daemon, --no-traffic
-  daemon                 start understudyd in the balancer namespace (if --no-daemon)
+  daemon                 start the balancer's process (understudyd or kamailio) in the
+                         balancer namespace (if --no-daemon)
   traffic start|stop     start the client's calls / stop them (calls in progress end)
                          and print SIPp's summary
+      --rate N, --hold MS  for this start: the rate and hold time instead of the lab's
+      --calls N          place N calls, then exit (SIPp -m N)
   summary                SIPp's counters so far (client and machines)
   counts                 the same as NAME=VALUE words (for scripts)
-  signal NAME SIG        send SIG to a lab process: understudyd, sipp-client, sipp-MACHINE
+  signal NAME SIG        send SIG to a lab process: understudyd, kamailio, sipp-client,
+                         sipp-MACHINE
   ctl ARGS...            understudyctl with this lab's socket, e.g. "ctl status --watch 1"
   status                 namespaces, processes, the daemon's status, commands to use by hand
   down [--all]           stop everything and remove the lab (idempotent); --all: every lab
@@ -124,14 +145,14 @@ start_bg() {
 }
 
 # pid_of NAME: the pid in pids/NAME if that process is still the lab's
-# (a sipp or understudyd: a pid file outliving its process must not name
-# another process)
+# (a sipp, understudyd or kamailio: a pid file outliving its process must
+# not name another process)
 pid_of() {
 	local pid
 	[ -s "$DIR/pids/$1" ] || return 1
 	pid=$(cat "$DIR/pids/$1")
 	case $(cat "/proc/$pid/comm" 2> /dev/null) in
-	sipp | understudyd) echo "$pid" ;;
+	sipp | understudyd | kamailio) echo "$pid" ;;
 	*) return 1 ;;
 	esac
 }
@@ -181,6 +202,10 @@ write_config() {
 	case $POLICY in
 	demo)  pol="min_paired: 500, min_simulation_seconds: 20, consecutive_windows: 3" ;;
 	quick) pol="min_paired: 300, min_simulation_seconds: 5, consecutive_windows: 3" ;;
+	# no promotion, no rejection: the most evidence docs/config.md allows
+	# (which holds promotions back), and limits no machine can exceed (the
+	# judge rejects on confident failure before it has that evidence)
+	hold)  pol="min_paired: 1000000000, min_simulation_seconds: 604800, consecutive_windows: 1000, max_class_disagreement: 100%, max_error_increase: 100pp, max_latency_ratio: 100" ;;
 	esac
 	[ -n "$MIN_SIM" ] && pol="${pol/min_simulation_seconds: [0-9]*,/min_simulation_seconds: $MIN_SIM,}"
 	{
@@ -249,7 +274,9 @@ build_net() {
 		ip -n "$NS_SW" link set "p-$name" master br0
 		ip -n "$NS_SW" link set "p-$name" up
 		ip -n "$ns" addr add "$addr/24" dev eth0
-		ip -n "$ns" addr add $VIP/32 dev lo
+		# behind Kamailio a machine is reached at its own address: it holds
+		# no VIP, nothing of it answers from there
+		[ "$BALANCER" = kamailio ] || ip -n "$ns" addr add $VIP/32 dev lo
 		ip -n "$ns" link set eth0 up
 		ip -n "$ns" route add default via 198.18.1.254
 		# the machines' UDP is forwarded by XDP: send it with a finished checksum
@@ -263,6 +290,8 @@ build_net() {
 	in_ns "$NS_C" ethtool -K eth0 tx off > /dev/null
 	ip -n "$NS_B" link set cli up
 	ip -n "$NS_B" link set mach up
+	# Kamailio receives the calls on the VIP, as a local address
+	[ "$BALANCER" != kamailio ] || ip -n "$NS_B" addr add $VIP/32 dev lo
 	# bpf_fib_lookup wants forwarding on
 	ns_sysctl "$NS_B" ipv4/ip_forward=1 ipv6/conf/all/forwarding=1
 
@@ -279,23 +308,29 @@ build_net() {
 	sleep 0.2
 }
 
-# trace_opts NAME: SIPp's options to log every message (--trace)
+# trace_opts NAME: SIPp's options to log every message (--trace) and its
+# socket buffers (--sipp-buffer), into the array TOPTS
 trace_opts() {
+	TOPTS=()
+	[ -z "${SIPP_BUFFER:-}" ] || TOPTS=(-buff_size "$SIPP_BUFFER")
 	[ -n "${TRACE:-}" ] || return 0
-	echo "-trace_shortmsg -shortmessage_file $DIR/log/sipp-$1.msgs"
+	TOPTS+=(-trace_shortmsg -shortmessage_file "$DIR/log/sipp-$1.msgs")
 }
 
 start_machines() {
-	local name addr ver file f st ms
+	local name addr ver file f st ms ip
 	while read -r name addr ver file f st; do
 		ms=$((ANSWER_MS * f / 10))
+		ip=$VIP
+		[ "$BALANCER" = kamailio ] && ip=$addr
+		trace_opts "$name"
 		# -timer_resol 1: the answer time to the ms (default 10 ms)
 		start_bg "sipp-$name" "$NSPFX-$ID-$name" "$DIR/log/sipp-$name.log" \
-			sipp -sf "$SCEN/$file" -i $VIP -p $SIP_PORT -d "$ms" -timer_resol 1 \
+			sipp -sf "$SCEN/$file" -i "$ip" -p $SIP_PORT -d "$ms" -timer_resol 1 \
 			-key server "understudy-lab-$name" -nostdin \
 			-trace_stat -stf "$DIR/stat/$name.csv" -fd 1 \
 			-trace_screen -screen_file "$DIR/stat/$name.screen" \
-			-trace_err -error_file "$DIR/log/sipp-$name.errors" $(trace_opts "$name")
+			-trace_err -error_file "$DIR/log/sipp-$name.errors" "${TOPTS[@]}"
 	done < "$DIR/machines"
 	sleep 0.3
 	while read -r name addr ver file f st; do
@@ -322,20 +357,69 @@ start_daemon() {
 	die "understudyd did not come up (log: $DIR/log/understudyd.log)"
 }
 
+# start_kamailio: Kamailio (tools/lab/kamailio.cfg) in the balancer namespace,
+# dispatching to the active machines; up when both its sockets are bound
+start_kamailio() {
+	local pid i kargs=()
+	read -ra kargs <<< "$KAM_ARGS"
+	pid=$(pid_of kamailio || true)
+	if alive "$pid"; then say "kamailio already runs (pid $pid)"; return 0; fi
+	awk -v p=$SIP_PORT '$6 == "active" { print 1, "sip:" $2 ":" p }' "$DIR/machines" > "$DIR/dispatcher.list"
+	mkdir -p "$DIR/kamailio"
+	kamailio -c -f "$SCEN/kamailio.cfg" -A "DS_LIST=\"$DIR/dispatcher.list\"" -l "udp:127.0.0.1:$SIP_PORT" \
+		> "$DIR/log/kamailio-check.log" 2>&1 || die "kamailio refuses $SCEN/kamailio.cfg (see $DIR/log/kamailio-check.log)"
+	# -DD: the main process stays in the foreground (its pid is the lab's),
+	# its receivers are its children; -E: log to stderr, into the log file
+	start_bg kamailio "$NS_B" "$DIR/log/kamailio.log" \
+		kamailio -f "$SCEN/kamailio.cfg" -DD -E -Y "$DIR/kamailio" \
+		-A "DS_LIST=\"$DIR/dispatcher.list\"" \
+		-l "udp:$VIP:$SIP_PORT" -l "udp:198.18.1.254:$SIP_PORT" \
+		-n "$KAM_CHILDREN" -m "$KAM_SHM" -M 16 -x "$KAM_ALLOC" "${kargs[@]}"
+	pid=$(pid_of kamailio || true)
+	for ((i = 0; i < 600; i++)); do
+		if [ "$(in_ns "$NS_B" ss -Hlun "( sport = :$SIP_PORT )" 2> /dev/null |
+			grep -c -e " $VIP:$SIP_PORT " -e " 198.18.1.254:$SIP_PORT ")" = 2 ]; then
+			say "kamailio runs in $NS_B (pid $pid, $KAM_CHILDREN receivers a socket, ${KAM_SHM} MB $KAM_ALLOC)"
+			return 0
+		fi
+		alive "$pid" || break
+		sleep 0.05
+	done
+	tail -20 "$DIR/log/kamailio.log" >&2 || true
+	die "kamailio did not come up (log: $DIR/log/kamailio.log)"
+}
+
+# start_balancer: the balancer's process, understudyd or kamailio
+start_balancer() {
+	case $BALANCER in
+	kamailio) start_kamailio ;;
+	*) start_daemon ;;
+	esac
+}
+
 traffic_start() {
-	local pid
+	local pid limit calls=()
 	pid=$(pid_of sipp-client || true)
 	if alive "$pid"; then say "the client already calls (pid $pid)"; return 0; fi
 	rm -f "$DIR/stat/client.csv" "$DIR/stat/client.screen"
+	# simultaneous calls: room for every call of 3 s past its hold time
+	limit=$((RATE * (HOLD / 1000 + 3)))
+	[ "$limit" -ge 10000 ] || limit=10000
+	[ -z "${CALLS:-}" ] || calls=(-m "$CALLS")
+	trace_opts client
 	start_bg sipp-client "$NS_C" "$DIR/log/sipp-client.log" \
-		sipp -sf "$SCEN/uac.xml" -i $CLI_IP -p $CLI_PORT -r "$RATE" -d "$HOLD" -l 10000 \
+		sipp -sf "$SCEN/uac.xml" -i $CLI_IP -p $CLI_PORT -r "$RATE" -d "$HOLD" -l "$limit" "${calls[@]}" \
 		-nostdin -trace_stat -stf "$DIR/stat/client.csv" -fd 1 \
 		-trace_screen -screen_file "$DIR/stat/client.screen" \
-		-trace_err -error_file "$DIR/log/sipp-client.errors" $(trace_opts client) \
+		-trace_err -error_file "$DIR/log/sipp-client.errors" "${TOPTS[@]}" \
 		"$VIP:$SIP_PORT"
 	sleep 0.3
-	alive "$(pid_of sipp-client)" || die "the client's SIPp exited: $(tail -3 "$DIR/log/sipp-client.log")"
-	say "the client calls $VIP:$SIP_PORT at $RATE calls/s (hold $HOLD ms), SIPp pid $(pid_of sipp-client)"
+	# with --calls, a short run may be over already
+	if ! alive "$(pid_of sipp-client)" &&
+		{ [ -z "${CALLS:-}" ] || ! grep -q '^StartTime' "$DIR/stat/client.csv" 2> /dev/null; }; then
+		die "the client's SIPp exited: $(tail -3 "$DIR/log/sipp-client.log")"
+	fi
+	say "the client calls $VIP:$SIP_PORT at $RATE calls/s (hold $HOLD ms${CALLS:+, $CALLS calls}), SIPp pid $(cat "$DIR/pids/sipp-client")"
 }
 
 # csv_field FILE NAME: the last value of a column of a SIPp statistics file
@@ -404,18 +488,31 @@ cmd_up() {
 	for t in ip ethtool nsenter setsid sipp; do
 		command -v "$t" > /dev/null || die "$t not found (Debian: iproute2, ethtool, util-linux, sip-tester)"
 	done
-	if [ ! -x "$BUILD/understudyd" ] || [ ! -x "$BUILD/understudyctl" ]; then
-		die "no $BUILD/understudyd or understudyctl: run make first"
-	fi
-	[ "$(stat -f -c %T $PINBASE 2> /dev/null)" = bpf_fs ] || die "$PINBASE is no bpffs (tools/bpffs.sh mounts it)"
+	case $BALANCER in
+	understudy)
+		if [ ! -x "$BUILD/understudyd" ] || [ ! -x "$BUILD/understudyctl" ]; then
+			die "no $BUILD/understudyd or understudyctl: run make first"
+		fi
+		[ "$(stat -f -c %T $PINBASE 2> /dev/null)" = bpf_fs ] || die "$PINBASE is no bpffs (tools/bpffs.sh mounts it)"
+		;;
+	kamailio)
+		command -v kamailio > /dev/null || die "kamailio not found (Debian: kamailio; tools/deps.sh bench installs it)"
+		case $KAM_ALLOC in qm | fm | tlsf) ;; *) die "--kam-alloc: \"$KAM_ALLOC\" is not qm, fm or tlsf" ;; esac
+		for v in "kam-children $KAM_CHILDREN" "kam-shm $KAM_SHM"; do
+			case ${v#* } in '' | *[!0-9]* | 0) die "--${v% *}: \"${v#* }\" is not a positive integer" ;; esac
+		done
+		;;
+	*) die "--balancer: \"$BALANCER\" is not understudy or kamailio" ;;
+	esac
 	for s in ${SCENARIO//,/ }; do
 		case $s in good | bad | slow | good2) ;; *) die "--scenario: \"$s\" is not good, bad, slow or good2" ;; esac
 	done
-	case $POLICY in demo | quick) ;; *) die "--policy: \"$POLICY\" is not demo or quick" ;; esac
+	case $POLICY in demo | quick | hold) ;; *) die "--policy: \"$POLICY\" is not demo, quick or hold" ;; esac
 	for v in "rate $RATE" "hold $HOLD" "answer-ms $ANSWER_MS"; do
 		case ${v#* } in '' | *[!0-9]* | 0) die "--${v% *}: \"${v#* }\" is not a positive integer" ;; esac
 	done
 	case $MIN_SIM in *[!0-9]*) die "--min-sim: \"$MIN_SIM\" is not a number of seconds" ;; esac
+	case $SIPP_BUFFER in *[!0-9]* | 0) die "--sipp-buffer: \"$SIPP_BUFFER\" is not a number of bytes" ;; esac
 	case $MIRROR in '' | *[!0-9.]*) die "--mirror: \"$MIRROR\" is not a percentage (0..100)" ;; esac
 
 	ID=${OPT_ID:-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')}
@@ -432,7 +529,9 @@ cmd_up() {
 ID=$ID DIR=$DIR PIN=$PIN SOCK=$SOCK CONF=$CONF
 NS_C=$NS_C NS_B=$NS_B NS_SW=$NS_SW
 SCENARIO=$SCENARIO RATE=$RATE MIRROR=$MIRROR HOLD=$HOLD ANSWER_MS=$ANSWER_MS POLICY=$POLICY WINDOW=$WINDOW
-MIN_SIM=$MIN_SIM TRACE=$TRACE
+MIN_SIM=$MIN_SIM TRACE=$TRACE SIPP_BUFFER=$SIPP_BUFFER
+BALANCER=$BALANCER KAM_CHILDREN=$KAM_CHILDREN KAM_SHM=$KAM_SHM KAM_ALLOC=$KAM_ALLOC
+KAM_ARGS=$(printf '%q' "$KAM_ARGS")
 EOF
 	echo "$ID" > "$RUNBASE/current"
 	: > "$DIR/namespaces"
@@ -444,9 +543,13 @@ EOF
 	build_net
 	say "lab $ID: namespaces $(tr '\n' ' ' < "$DIR/namespaces")"
 	start_machines
-	say "machines answer on $VIP:$SIP_PORT with SIPp: $(awk '{printf "%s%s", s, $1; s=", "}' "$DIR/machines")"
-	write_config
-	if [ -z "${NO_DAEMON:-}" ]; then start_daemon; fi
+	if [ "$BALANCER" = kamailio ]; then
+		say "machines answer on their own address, port $SIP_PORT, with SIPp: $(awk '{printf "%s%s", s, $1; s=", "}' "$DIR/machines")"
+	else
+		say "machines answer on $VIP:$SIP_PORT with SIPp: $(awk '{printf "%s%s", s, $1; s=", "}' "$DIR/machines")"
+		write_config
+	fi
+	if [ -z "${NO_DAEMON:-}" ]; then start_balancer; fi
 	if [ -z "${NO_TRAFFIC:-}" ]; then traffic_start; fi
 	trap - EXIT INT TERM
 	say "lab $ID is up ($((SECONDS - t0)) s); tools/lab.sh status shows it, tools/lab.sh down removes it"
@@ -459,20 +562,21 @@ EOF
 lab_down() {
 	local id=$1 dir=$RUNBASE/$1 f pid ns
 	if [ -d "$dir/pids" ]; then
-		# the client first (no new calls), then the daemon, then the machines
+		# the client first (no new calls), then the balancer, then the machines
 		DIR=$dir
-		for f in sipp-client understudyd $(ls "$dir/pids"); do
+		for f in sipp-client understudyd kamailio $(ls "$dir/pids"); do
 			pid=$(pid_of "$f") && stop_pid "$pid" TERM 5
 		done
 	fi
 	# removing the pinned links detaches the XDP programs
 	rm -rf "$PINBASE/understudy-lab-$id"
 	for ns in $(ip netns list 2> /dev/null | awk -v p="$NSPFX-$id-" 'index($1, p) == 1 {print $1}'); do
-		# SIPp or understudyd still in the lab's namespaces (pid files lost);
-		# anything else there (a shell "nsenter" opened) is left alone
+		# SIPp, understudyd or kamailio (its main process's children, or all
+		# of it, pid file lost) still in the lab's namespaces; anything else
+		# there (a shell "nsenter" opened) is left alone
 		for pid in $(ip netns pids "$ns" 2> /dev/null); do
 			case $(cat "/proc/$pid/comm" 2> /dev/null) in
-			sipp | understudyd) stop_pid "$pid" TERM 2 ;;
+			sipp | understudyd | kamailio) stop_pid "$pid" TERM 2 ;;
 			*) warn "pid $pid ($(cat "/proc/$pid/comm" 2> /dev/null)) is still in $ns: left running" ;;
 			esac
 		done
@@ -518,7 +622,11 @@ cmd_down() {
 cmd_status() {
 	load_or_die
 	local name addr ver file f st pid p ns
-	echo "understudy lab $ID: scenario $SCENARIO, $RATE calls/s, $MIRROR % mirrored, policy $POLICY, window $WINDOW"
+	if [ "$BALANCER" = kamailio ]; then
+		echo "understudy lab $ID: balancer kamailio ($KAM_CHILDREN receivers a socket, $KAM_SHM MB, $KAM_ALLOC), scenario $SCENARIO, $RATE calls/s"
+	else
+		echo "understudy lab $ID: scenario $SCENARIO, $RATE calls/s, $MIRROR % mirrored, policy $POLICY, window $WINDOW"
+	fi
 	echo
 	echo "namespaces:"
 	while read -r ns; do
@@ -526,7 +634,8 @@ cmd_status() {
 	done < "$DIR/namespaces"
 	echo
 	echo "processes:"
-	for p in understudyd sipp-client $(awk '{print "sipp-" $1}' "$DIR/machines"); do
+	for p in $([ "$BALANCER" = kamailio ] && echo kamailio || echo understudyd) sipp-client \
+		$(awk '{print "sipp-" $1}' "$DIR/machines"); do
 		pid=$(pid_of "$p" || true)
 		if alive "$pid"; then
 			printf '  %-14s pid %-7s up %s\n' "$p" "$pid" "$(ps -o etime= -p "$pid" 2> /dev/null | tr -d ' ')"
@@ -539,6 +648,16 @@ cmd_status() {
 	printf '  '; client_summary
 	machines_summary
 	echo
+	if [ "$BALANCER" = kamailio ]; then
+		echo "kamailio: listens on $(in_ns "$NS_B" ss -Hlun "( sport = :$SIP_PORT )" | awk '{printf "%s%s", s, $4; s=", "}')," \
+			"dispatches (Call-ID hash) to $(awk '{printf "%s%s", s, $2; s=" "}' "$DIR/dispatcher.list" 2> /dev/null)"
+		echo
+		echo "by hand:"
+		echo "  nsenter --net=/run/netns/$NS_B bash          (a shell in the balancer)"
+		echo "  files: $SCEN/kamailio.cfg, $DIR/dispatcher.list, $DIR/log/ (kamailio, SIPp), $DIR/stat/ (SIPp statistics)"
+		echo "  tools/lab.sh traffic stop | tools/lab.sh down"
+		return 0
+	fi
 	echo "understudyctl status:"
 	if alive "$(pid_of understudyd || true)"; then
 		ctl status | sed 's/^/  /' || true
@@ -567,19 +686,27 @@ main() {
 	local cmd=${1:-help}
 	[ $# -gt 0 ] && shift
 	SCENARIO=good RATE=200 MIRROR=50 HOLD=500 ANSWER_MS=20 POLICY=demo WINDOW=1s
-	OPT_ID="" NO_DAEMON="" NO_TRAFFIC="" ALL="" MIN_SIM="" TRACE=""
+	BALANCER=understudy KAM_CHILDREN=1 KAM_SHM=1024 KAM_ALLOC=tlsf KAM_ARGS=""
+	OPT_ID="" NO_DAEMON="" NO_TRAFFIC="" ALL="" MIN_SIM="" TRACE="" SIPP_BUFFER="" CALLS="" OPT_RATE="" OPT_HOLD=""
 	local args=()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--scenario) SCENARIO=${2:?}; shift 2 ;;
-		--rate) RATE=${2:?}; shift 2 ;;
+		--rate) RATE=${2:?} OPT_RATE=${2:?}; shift 2 ;;
 		--mirror) MIRROR=${2:?}; shift 2 ;;
-		--hold) HOLD=${2:?}; shift 2 ;;
+		--hold) HOLD=${2:?} OPT_HOLD=${2:?}; shift 2 ;;
 		--answer-ms) ANSWER_MS=${2:?}; shift 2 ;;
 		--policy) POLICY=${2:?}; shift 2 ;;
 		--window) WINDOW=${2:?}; shift 2 ;;
 		--min-sim) MIN_SIM=${2:?}; shift 2 ;;
 		--trace) TRACE=1; shift ;;
+		--sipp-buffer) SIPP_BUFFER=${2:?}; shift 2 ;;
+		--balancer) BALANCER=${2:?}; shift 2 ;;
+		--kam-children) KAM_CHILDREN=${2:?}; shift 2 ;;
+		--kam-shm) KAM_SHM=${2:?}; shift 2 ;;
+		--kam-alloc) KAM_ALLOC=${2:?}; shift 2 ;;
+		--kam-args) KAM_ARGS=${2?}; shift 2 ;;
+		--calls) CALLS=${2:?}; shift 2 ;;
 		--id) OPT_ID=${2:?}; shift 2 ;;
 		--no-daemon) NO_DAEMON=1; shift ;;
 		--no-traffic) NO_TRAFFIC=1; shift ;;
@@ -591,9 +718,14 @@ main() {
 	up) [ ${#args[@]} = 0 ] || die "up: unexpected \"${args[0]}\""; cmd_up ;;
 	down) cmd_down ;;
 	status) cmd_status ;;
-	daemon) need_root; load_or_die; start_daemon ;;
+	daemon) need_root; load_or_die; start_balancer ;;
 	traffic)
 		need_root; load_or_die
+		# this start's own rate and hold time, over the lab's
+		RATE=${OPT_RATE:-$RATE} HOLD=${OPT_HOLD:-$HOLD}
+		for v in "rate $RATE" "hold $HOLD" "calls ${CALLS:-1}"; do
+			case ${v#* } in '' | *[!0-9]* | 0) die "--${v% *}: \"${v#* }\" is not a positive integer" ;; esac
+		done
 		case ${args[0]:-} in
 		start) traffic_start ;;
 		stop) traffic_stop ;;
