@@ -47,6 +47,9 @@ refuses() {   # name, expected exit code, expected text, arguments...
 }
 
 ip netns add "$ns" || { echo "test:FAIL:setup ip netns add $ns"; exit 1; }
+# no IPv6: the kernel's own neighbour discovery would add frames to the count
+ip netns exec "$ns" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 &&
+	echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
 ip -n "$ns" link add name ga type veth peer name gb
 ip -n "$ns" link set ga up
 ip -n "$ns" link set gb up
