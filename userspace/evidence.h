@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Evidence: what one judging window saw of one shadow machine (a simulation
+ * machine, or the control machine), against the active machines that
+ * answered the same mirrored calls. It is the judge's input, the record the
+ * daemon writes per window and machine (JSON lines, docs/replay.md) and
+ * what the replay tool reads back: the stable interface for evaluating the
+ * judge.
+ *
+ * Every count is the window's increase of the data plane's cumulative
+ * per-machine counters (struct us_mstats), so windows add up.
+ *
+ * Pairs. A mirrored transaction becomes a pair once both sides gave a final
+ * response, or once one side answered and the other did not within the
+ * deadline derived from the first answer (policy: due_multiple x that
+ * answer's latency, at least due_floor, at most 32 s, RFC 3261 timer F):
+ * the silent side's outcome is then US_O_NONE, counted at once, on the same
+ * clock as answered pairs. A side's final arriving after that is "late"
+ * (counted, never paired twice). Transactions neither side answered make
+ * no pair: "sent" against the pairs shows them.
+ */
+#ifndef US_EVIDENCE_H
+#define US_EVIDENCE_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include "understudy/understudy.h"
+
+/* One side's outcome of a pair; the index order is part of the format. */
+enum us_outcome {
+	US_O_2XX = 0,   /* success */
+	US_O_3XX,       /* redirection */
+	US_O_4XX,       /* client error: busy, not found, cancelled... (not the machine's fault) */
+	US_O_ERR,       /* 5xx or 6xx: the machine failed the request */
+	US_O_NONE,      /* unanswered by the deadline */
+	US_O_MAX,
+};
+
+/* Requests a machine starts itself in a call (its own BYE, re-INVITE...). */
+enum us_own {
+	US_OWN_BYE = 0,
+	US_OWN_INVITE,  /* re-INVITE */
+	US_OWN_UPDATE,
+	US_OWN_OTHER,   /* INFO, NOTIFY, OPTIONS, REFER, MESSAGE, ... */
+	US_OWN_MAX,
+};
+
+/* Distinct (active code, shadow code) pairs kept per window when the exact
+ * codes differ; more are summed into the last entry's "other" row. */
+#define US_CODEPAIRS_MAX 32
+
+struct us_codepair {
+	__u16 active;           /* status code, 100..699, or 0: unanswered */
+	__u16 shadow;
+	__u32 pad;
+	__u64 n;
+};
+
+/* Pairs of one shadow machine against the active machines, on the calls
+ * mirrored to it. */
+struct us_pairs {
+	__u64 out[US_O_MAX][US_O_MAX];   /* [active outcome][shadow outcome] */
+	__u64 code_same;                 /* answered pairs whose exact codes are equal */
+	/* calls as units: mirrored calls with at least one pair, and calls in
+	 * which a side failed (US_O_ERR or US_O_NONE) at least once; each call
+	 * is counted once per column, when it first qualifies */
+	__u64 calls;
+	__u64 calls_fail_active;
+	__u64 calls_fail_shadow;
+	__u64 calls_fail_both;
+	/* latency of the pairs both sides answered, in the data plane's log
+	 * buckets (us_lat_bucket): the same transactions on both sides */
+	__u64 lat_active[US_LAT_BUCKETS];
+	__u64 lat_shadow[US_LAT_BUCKETS];
+};
+
+struct us_window {
+	double t;                        /* wall clock at the window's end, seconds */
+	double seconds;                  /* the window's length */
+	double sim_seconds;              /* time in simulation at the window's end */
+	__u64 sent;                      /* requests mirrored to the machine (first sightings, no ACK) */
+	__u64 answered;                  /* its first final responses */
+	__u64 late;                      /* finals after their pair was closed unanswered */
+	struct us_pairs sim;             /* this machine against the active machines */
+	bool has_control;                /* a control machine answered the same calls */
+	struct us_pairs control;         /* the control machine against the active machines,
+	                                  * on the calls mirrored to both */
+	__u32 ncodes;
+	struct us_codepair codes[US_CODEPAIRS_MAX];  /* exact codes that differed (this machine) */
+	/* requests started by a machine, on the calls mirrored to this one */
+	__u64 own[US_OWN_MAX];           /* by this machine */
+	__u64 own_active[US_OWN_MAX];    /* by the active machine */
+	__u64 own_both[US_OWN_MAX];      /* matched: both started one (the n-th with the n-th) */
+};
+
+#endif
