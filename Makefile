@@ -39,8 +39,12 @@ LIB_SRC    := $(filter-out $(patsubst %,userspace/%.c,$(PROGS)),$(wildcard users
 LIB_OBJ    := $(patsubst userspace/%.c,$(OUT)/%.o,$(LIB_SRC))
 LIB        := $(OUT)/libunderstudy.a
 
-# every tests/test_*.c is a test program; tools/bench_*.c a benchmark
-TEST_BINS  := $(patsubst tests/%.c,$(OUT)/%,$(wildcard tests/test_*.c))
+# every tests/test_*.c is a test program, and every directory tests/SUITE/
+# of C files one too, build/test_SUITE (a runner: tests/harness.h, th_main);
+# tools/bench_*.c a benchmark
+SUITES     := $(sort $(patsubst tests/%/,%,$(dir $(wildcard tests/*/*.c))))
+SUITE_BINS := $(patsubst %,$(OUT)/test_%,$(SUITES))
+TEST_BINS  := $(patsubst tests/%.c,$(OUT)/%,$(wildcard tests/test_*.c)) $(SUITE_BINS)
 TEST_SCRIPTS := $(wildcard tests/test_*.sh)
 BENCH_BINS := $(patsubst tools/%.c,$(OUT)/%,$(wildcard tools/bench_*.c))
 TOOL_BINS  := $(OUT)/trafficgen
@@ -102,6 +106,19 @@ $(OUT)/%.o: tests/%.c $(SKEL) | $(OUT)
 $(OUT)/test_%: tests/test_%.c $(TEST_HELPERS) $(LIB)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -MMD -MP $< $(TEST_HELPERS) $(LIB) -o $@ -lcmocka $(LDLIBS_BPF)
+
+# a suite's files (one per feature) and its binary
+$(OUT)/tests/%.o: tests/%.c $(SKEL)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests -Itests/$(notdir $(patsubst %/,%,$(dir $<))) -MMD -MP -c $< -o $@
+
+define suite_rule
+$(OUT)/test_$(1): $(patsubst tests/%.c,$(OUT)/tests/%.o,$(wildcard tests/$(1)/*.c)) $(TEST_HELPERS) $(LIB)
+	$$(call msg,LD,$$@)
+	$$(Q)$$(CC) $$(CFLAGS) $$(filter %.o,$$^) $(LIB) -o $$@ $$(LDLIBS_BPF)
+endef
+$(foreach s,$(SUITES),$(eval $(call suite_rule,$(s))))
 
 $(OUT)/judge_eval: tools/judge_eval.c $(LIB)
 	$(call msg,CC,$@)
@@ -204,4 +221,5 @@ install: $(PROG_BINS) $(MAN_PAGES)
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d)
+# (not the .d of an older single-file test of a suite's name: its source is gone)
+-include $(filter-out $(SUITE_BINS:=.d),$(wildcard $(OUT)/*.d)) $(wildcard $(OUT)/tests/*/*.d)

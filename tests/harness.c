@@ -2,6 +2,8 @@
 /* What the data-plane test programs share: see harness.h. */
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -109,6 +111,19 @@ int th_dp_open(const char *pin_prefix, struct us_dp_opts *o)
 	return 0;
 }
 
+void th_dp_close(void)
+{
+	if (th.rb)
+		ring_buffer__free(th.rb);
+	th.rb = NULL;
+	if (th.dp)
+		us_dp_close(th.dp);
+	th.dp = NULL;
+	th.sk = NULL;
+	if (th.pin_root[0])
+		us_dp_destroy_pins(th.pin_root);
+}
+
 static volatile sig_atomic_t th_cleaned;
 
 void th_cleanup(void)
@@ -116,14 +131,7 @@ void th_cleanup(void)
 	if (th_cleaned)
 		return;
 	th_cleaned = 1;
-	if (th.rb)
-		ring_buffer__free(th.rb);
-	th.rb = NULL;
-	if (th.dp)
-		us_dp_close(th.dp);
-	th.dp = NULL;
-	if (th.pin_root[0])
-		us_dp_destroy_pins(th.pin_root);
+	th_dp_close();
 	testnet_leave();
 }
 
@@ -218,16 +226,15 @@ int th_setup_fail(const char *what, int err)
 	return err ? err : -1;
 }
 
-int th_setup_dp(const char *pin_prefix, struct us_dp_opts *o)
+int th_open_dp(const char *pin_prefix, struct us_dp_opts *o)
 {
 	int err;
 
-	err = testnet_enter();
-	if (err)
-		return th_setup_fail("testnet_enter", err);
 	err = th_dp_open(pin_prefix, o);
 	if (err)
 		return th_setup_fail("us_dp_open", err);
+	if (th_pcpu_vals)
+		return 0;
 	th_ncpu = libbpf_num_possible_cpus();
 	if (th_ncpu <= 0)
 		return th_setup_fail("libbpf_num_possible_cpus", th_ncpu);
@@ -235,6 +242,16 @@ int th_setup_dp(const char *pin_prefix, struct us_dp_opts *o)
 	if (!th_pcpu_vals)
 		return th_setup_fail("calloc", -ENOMEM);
 	return 0;
+}
+
+int th_setup_dp(const char *pin_prefix, struct us_dp_opts *o)
+{
+	int err;
+
+	err = testnet_enter();
+	if (err)
+		return th_setup_fail("testnet_enter", err);
+	return th_open_dp(pin_prefix, o);
 }
 
 int th_setup_tables(__u32 nsvc, const struct us_cfg *cfg, ring_buffer_sample_fn ev_cb)
@@ -379,4 +396,203 @@ void th_map_clear(int fd, size_t key_size)
 int th_events_drain(void)
 {
 	return ring_buffer__consume(th.rb);
+}
+
+/* ---- the runner ---------------------------------------------------------------- */
+
+static struct th_test *th_tests;    /* registered, in any order */
+static const char *th_pat[64];      /* -t patterns */
+static bool th_pat_used[64];       /* matched a test */
+static bool th_pat_sub[64];        /* TEST/SUBTEST: matched a subtest */
+static int th_npat;
+
+static struct {
+	const struct th_test *t;    /* the test under way */
+	int level;                  /* 0: the test's own checks, 1: in a subtest */
+	int nsub;                   /* subtests run */
+	int seen;                   /* subtests met, run or not */
+} th_cur;
+
+void th_register(struct th_test *t)
+{
+	t->next = th_tests;
+	th_tests = t;
+}
+
+/* pattern "test" or "test/subtest..." against a test and (or not) a subtest */
+static bool th_match(const char *pat, const char *test, const char *sub)
+{
+	const char *slash = strchr(pat, '/');
+	char tp[128];
+
+	if (!slash)
+		return !fnmatch(pat, test, 0);
+	snprintf(tp, sizeof(tp), "%.*s", (int)(slash - pat), pat);
+	if (fnmatch(tp, test, 0))
+		return false;
+	return !sub || !fnmatch(slash + 1, sub, 0);
+}
+
+static bool th_selected(const char *test, const char *sub)
+{
+	bool any = false;
+
+	if (!th_npat)
+		return true;
+	for (int i = 0; i < th_npat; i++) {
+		if (th_match(th_pat[i], test, sub)) {
+			th_pat_used[i] = true;
+			th_pat_sub[i] |= sub != NULL;
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* the test's own checks so far: a case of their own only when one failed */
+static void th_end_level(void)
+{
+	if (th_cur.level == 1 || th_cfails)
+		th_end();
+}
+
+bool th_subtest(const char *fmt, ...)
+{
+	char sub[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sub, sizeof(sub), fmt, ap);
+	va_end(ap);
+	th_end_level();
+	th_cur.seen++;
+	if (!th_selected(th_cur.t->name, sub)) {
+		th_cur.level = 0;
+		th_begin("%s", th_cur.t->name);
+		return false;
+	}
+	th_cur.level = 1;
+	th_cur.nsub++;
+	th_begin("%s/%s", th_cur.t->name, sub);
+	return true;
+}
+
+static int th_test_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct th_test *const *)a)->name,
+		      (*(const struct th_test *const *)b)->name);
+}
+
+static void th_usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [-t PATTERN]... [-l] [-v]\n"
+		"  -t, --test PATTERN  run the tests (TEST) or subtests (TEST/SUBTEST) whose\n"
+		"                      names match (fnmatch patterns; repeatable)\n"
+		"  -l, --list          list the tests and exit\n"
+		"  -v, --verbose       a line per case (also US_TEST_VERBOSE=1)\n"
+		"  -h, --help          this text\n"
+		"Output: test:FAIL:<test>/<subtest> <what> actual <x> expected <y> per failed\n"
+		"check; last line \"N passed, N failed\" (cases). Exit 0, 1 on a failure, 2 on\n"
+		"bad arguments.\n", prog);
+}
+
+int th_main(int argc, char **argv, const struct th_fixture *fx)
+{
+	static const struct option opts[] = {
+		{ "test", required_argument, NULL, 't' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct th_test **v;
+	bool list = false;
+	size_t n = 0, i;
+	int c;
+
+	th_init();
+	while ((c = getopt_long(argc, argv, "t:lvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (th_npat == (int)ARRAY_SIZE(th_pat)) {
+				fprintf(stderr, "%s: at most %zu -t patterns\n", argv[0],
+					ARRAY_SIZE(th_pat));
+				return 2;
+			}
+			th_pat[th_npat++] = optarg;
+			break;
+		case 'l': list = true; break;
+		case 'v': th_verbose = 1; break;
+		case 'h': th_usage(stdout, argv[0]); return 0;
+		default: th_usage(stderr, argv[0]); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument \"%s\"\n", argv[0], argv[optind]);
+		th_usage(stderr, argv[0]);
+		return 2;
+	}
+	for (struct th_test *t = th_tests; t; t = t->next)
+		n++;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return 1;
+	n = 0;
+	for (struct th_test *t = th_tests; t; t = t->next)
+		v[n++] = t;
+	qsort(v, n, sizeof(*v), th_test_cmp);
+	if (list) {
+		for (i = 0; i < n; i++)
+			printf("%s\t%s\n", v[i]->name, v[i]->file);
+		free(v);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		th_selected(v[i]->name, NULL);
+	for (int k = 0; k < th_npat; k++) {
+		if (!th_pat_used[k]) {
+			fprintf(stderr, "%s: no test matches \"%s\" (-l lists them)\n", argv[0],
+				th_pat[k]);
+			free(v);
+			return 2;
+		}
+	}
+	if (th_need_root()) {
+		free(v);
+		return 1;
+	}
+	if (fx && fx->once && th_setup_case(fx->once)) {
+		free(v);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!th_selected(v[i]->name, NULL))
+			continue;
+		th_cur.t = v[i];
+		th_cur.level = 0;
+		th_cur.nsub = 0;
+		th_cur.seen = 0;
+		th_begin("%s", v[i]->name);
+		if (fx && fx->setup && fx->setup()) {
+			th_end();
+		} else {
+			v[i]->fn();
+			/* a test without subtests is a case of its own */
+			if (th_cur.level == 1 || th_cfails || !th_cur.seen)
+				th_end();
+		}
+		if (fx && fx->teardown)
+			fx->teardown();
+		if (th_verbose)
+			printf("test:info:%s done: %d passed, %d failed so far\n", v[i]->name,
+			       th_npass, th_nfail);
+	}
+	free(v);
+	for (int k = 0; k < th_npat; k++) {
+		if (strchr(th_pat[k], '/') && !th_pat_sub[k]) {
+			printf("test:FAIL:%s no subtest matches\n", th_pat[k]);
+			th_nfail++;
+		}
+	}
+	return th_finish();
 }

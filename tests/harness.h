@@ -17,6 +17,20 @@
  * The Makefile links harness.c into every test and benchmark, also those
  * that do not include this header: every global name starts with th_ (the
  * data plane under test is th).
+ *
+ * The runner (th_main), as the kernel's test_progs: a test program made of
+ * one file per feature (the C files of tests/SUITE/, one binary build/test_SUITE),
+ * each file defining tests with TH_TEST(name) { ... }; a test may split
+ * into subtests with th_subtest(). Every test runs on a fresh fixture (the
+ * suite's set-up before it, its tear-down after), so tests do not depend on
+ * each other's order; a subtest sets up what it needs itself and undoes
+ * what it changes, so that it can run alone:
+ *
+ *   build/test_xdp                 every test
+ *   build/test_xdp -t mirror       one test, every subtest
+ *   build/test_xdp -t 'pair/rate*' subtests by name (fnmatch patterns)
+ *   build/test_xdp -l              the tests' names
+ *   build/test_xdp -v              a line per case, and the tests' details
  */
 #ifndef US_HARNESS_H
 #define US_HARNESS_H
@@ -54,6 +68,47 @@ int th_eqf(long long a, long long e, const char *fmt, ...) __attribute__((format
 /* "XDP_PASS" etc.; "XDP_?" for other values */
 const char *th_xdp_name(long long action);
 
+/* ---- the runner ------------------------------------------------------------ */
+
+struct th_test {
+	const char *name;
+	void (*fn)(void);
+	const char *file;
+	struct th_test *next;
+};
+
+void th_register(struct th_test *t);
+
+/* Define and register a test: TH_TEST(name) { body } */
+#define TH_TEST(tname)                                                               \
+	static void th_test_fn_##tname(void);                                        \
+	static struct th_test th_test_##tname = { #tname, th_test_fn_##tname,        \
+						   __FILE__, NULL };                  \
+	__attribute__((constructor)) static void th_test_reg_##tname(void)           \
+	{                                                                            \
+		th_register(&th_test_##tname);                                       \
+	}                                                                            \
+	static void th_test_fn_##tname(void)
+
+/* Start a subtest of the running test (ending the one before): true when
+ * it is selected, then its checks count as the case "<test>/<name>". */
+bool th_subtest(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A suite's fixture: once() before the first test (e.g. into the test
+ * network), setup() before and teardown() after every test. setup()
+ * returns 0, or fails (reported as the test's case) and the test is not
+ * run. Any of them may be NULL. */
+struct th_fixture {
+	int (*once)(void);
+	int (*setup)(void);
+	void (*teardown)(void);
+};
+
+/* Parse -t PATTERN (repeatable), -l, -v, -h; run the selected tests;
+ * clean up; print "N passed, N failed". The exit status: 0, 1 on a
+ * failure, 2 on bad arguments or a pattern that matches no test. */
+int th_main(int argc, char **argv, const struct th_fixture *fx);
+
 /* ---- start, set-up, end ----------------------------------------------------- */
 
 /* stdout line-buffered; th_verbose from the environment */
@@ -86,6 +141,9 @@ extern struct th_dp th;
 /* Load the data plane with its pins under /sys/fs/bpf/<pin_prefix>-<pid>
  * (o->pin_root is set to that): 0 or -errno; th.dp is NULL on failure. */
 int th_dp_open(const char *pin_prefix, struct us_dp_opts *o);
+/* The ring buffer, the data plane and its pins: gone (the test network
+ * stays). A later th_dp_open() starts afresh. */
+void th_dp_close(void);
 /* The ring buffer, the data plane, its pins, the test network: gone. Does
  * its work once; the signal handlers of th_start() call it too. */
 void th_cleanup(void);
@@ -96,6 +154,8 @@ int th_setup_fail(const char *what, int err);
 /* Into the test network (tests/testnet), th_dp_open(), the buffer
  * th_read_stats() reads into: failures reported by th_setup_fail(). */
 int th_setup_dp(const char *pin_prefix, struct us_dp_opts *o);
+/* The same without entering the test network (already entered). */
+int th_open_dp(const char *pin_prefix, struct us_dp_opts *o);
 /* After the services and machines: both tables of services 0..nsvc-1
  * rebuilt, mach0 and sim0 machine-side interfaces, cfg, the ring buffer
  * of difference events read by ev_cb. Failures reported. */
