@@ -96,7 +96,7 @@ $(OUT)/%.o: userspace/%.c $(SKEL) | $(OUT)
 
 $(LIB): $(LIB_OBJ)
 	$(call msg,AR,$@)
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 # test helpers (packet builder, test network): tests/*.c other than test_*
 $(OUT)/%.o: tests/%.c $(SKEL) | $(OUT)

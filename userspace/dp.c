@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "addr.h"
 #include "dp.h"
 #include "maglev.h"
 #include "netlink.h"
@@ -105,6 +106,8 @@ int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out)
 	int err;
 
 	*out = NULL;
+	if (opts && opts->err && opts->errlen)
+		opts->err[0] = 0;
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
@@ -206,6 +209,7 @@ int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 
 	char path[PATH_MAX];
 	int ifindex, fd, err;
 
+	dp->err[0] = 0;
 	if (role != US_ROLE_CLIENT && role != US_ROLE_MACHINE)
 		return fail(dp, -EINVAL, "unknown role %d", role);
 	if (xdp_flags & ~(XDP_FLAGS_SKB_MODE | XDP_FLAGS_DRV_MODE))
@@ -247,6 +251,7 @@ int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role)
 	char path[PATH_MAX];
 	int fd, err;
 
+	dp->err[0] = 0;
 	link_path(dp, path, sizeof(path), ifname, role);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
@@ -292,6 +297,7 @@ int us_dp_add_machine_iface(struct us_dp *dp, const char *ifname)
 	struct us_group_key k, next, *prev = NULL;
 	int err;
 
+	dp->err[0] = 0;
 	x = if_nametoindex(ifname);
 	if (!x)
 		return fail(dp, -ENODEV, "interface %s: no such interface", ifname);
@@ -379,22 +385,17 @@ static int ports_sync(struct us_dp *dp)
 
 static void addr_str(int family, const __u8 *addr, char *buf, size_t cap)
 {
-	if (family == AF_INET)
-		inet_ntop(AF_INET, addr + 12, buf, cap);
-	else
-		inet_ntop(AF_INET6, addr, buf, cap);
+	us_addr_format(family, addr, buf, cap);
 }
-
-static const __u8 v4m[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 static int check_family(struct us_dp *dp, const char *what, int family, const __u8 *addr)
 {
 	if (family != AF_INET && family != AF_INET6)
 		return fail(dp, -EINVAL, "%s: address family %d is neither IPv4 nor IPv6", what,
 			    family);
-	if (family == AF_INET && memcmp(addr, v4m, 12))
+	if (family == AF_INET && !us_addr_v4mapped(addr))
 		return fail(dp, -EINVAL, "%s: IPv4 address not in v4-mapped form", what);
-	if (family == AF_INET6 && !memcmp(addr, v4m, 12))
+	if (family == AF_INET6 && us_addr_v4mapped(addr))
 		return fail(dp, -EINVAL, "%s: v4-mapped address given as IPv6", what);
 	return 0;
 }
@@ -408,6 +409,7 @@ int us_dp_set_service(struct us_dp *dp, __u32 svc_id, int family, const __u8 *ad
 	char a[INET6_ADDRSTRLEN];
 	int err;
 
+	dp->err[0] = 0;
 	if (svc_id >= US_MAX_SERVICES)
 		return fail(dp, -EINVAL, "service %u: id out of range (0..%d)", svc_id,
 			    US_MAX_SERVICES - 1);
@@ -440,11 +442,41 @@ int us_dp_set_service(struct us_dp *dp, __u32 svc_id, int family, const __u8 *ad
 	return ports_sync(dp);
 }
 
+int us_dp_list_services(struct us_dp *dp, struct us_dp_service *out, size_t cap)
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_services);
+	struct us_svc_key k, *prev = NULL;
+	size_t n = 0;
+
+	dp->err[0] = 0;
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		struct us_svc v;
+
+		if (!bpf_map_lookup_elem(fd, &k, &v)) {
+			if (n == cap)
+				return fail(dp, -ENOSPC, "more than %zu services", cap);
+			out[n].family = us_addr_v4mapped(k.addr) ? AF_INET : AF_INET6;
+			memcpy(out[n].addr, k.addr, 16);
+			out[n].port = ntohs(k.port);
+			out[n].id = v.id;
+			n++;
+		}
+		prev = &k;
+	}
+	return (int)n;
+}
+
+int us_dp_events_fd(struct us_dp *dp)
+{
+	return bpf_map__fd(dp->skel->maps.us_events);
+}
+
 int us_dp_set_share(struct us_dp *dp, __u32 svc_id, __u16 share_bp)
 {
 	struct us_svc_key key;
 	struct us_svc val;
 
+	dp->err[0] = 0;
 	if (share_bp > US_SHARE_MAX)
 		return fail(dp, -ERANGE, "service %u: mirror share %u out of range (0..%u basis points)",
 			    svc_id, share_bp, US_SHARE_MAX);
@@ -460,6 +492,7 @@ int us_dp_del_service(struct us_dp *dp, __u32 svc_id)
 {
 	struct us_svc_key key;
 
+	dp->err[0] = 0;
 	if (svc_find(dp, svc_id, &key, NULL))
 		return fail(dp, -ENOENT, "service %u: no such service", svc_id);
 	if (bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.us_services), &key))
@@ -532,6 +565,7 @@ int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *c)
 	char a[INET6_ADDRSTRLEN];
 	int err;
 
+	dp->err[0] = 0;
 	if (c->id >= US_MAX_MACHINES)
 		return fail(dp, -EINVAL, "machine %u: id out of range (0..%d)", c->id,
 			    US_MAX_MACHINES - 1);
@@ -550,7 +584,7 @@ int us_dp_set_machine(struct us_dp *dp, const struct us_machine_cfg *c)
 		if (svc_find(dp, c->svc_id, &sk, NULL))
 			return fail(dp, -ENOENT, "machine %u (%s): service %u does not exist", c->id,
 				    a, c->svc_id);
-		if ((c->family == AF_INET) != !memcmp(sk.addr, v4m, 12))
+		if ((c->family == AF_INET) != us_addr_v4mapped(sk.addr))
 			return fail(dp, -EINVAL,
 				    "machine %u (%s): address family differs from service %u's VIP",
 				    c->id, a, c->svc_id);
@@ -577,6 +611,7 @@ int us_dp_set_state(struct us_dp *dp, __u32 mid, enum us_mstate state)
 {
 	struct us_machine m;
 
+	dp->err[0] = 0;
 	if (machine_get(dp, mid, &m) || m.state == US_MS_UNUSED)
 		return fail(dp, -ENOENT, "machine %u: no such machine", mid);
 	if (state <= US_MS_UNUSED || state >= US_MS_MAX)
@@ -609,6 +644,7 @@ int us_dp_del_machine(struct us_dp *dp, __u32 mid)
 	struct us_machine m = { 0 };
 	int err;
 
+	dp->err[0] = 0;
 	if (mid >= US_MAX_MACHINES)
 		return fail(dp, -EINVAL, "machine %u: id out of range", mid);
 	err = machine_apply(dp, mid, &m);
@@ -673,6 +709,7 @@ static int rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 excl
 
 int us_dp_rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool)
 {
+	dp->err[0] = 0;
 	return rebuild(dp, svc_id, pool, US_MID_NONE);
 }
 
@@ -682,6 +719,7 @@ int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 
 	struct us_svc val;
 	__u32 idx;
 
+	dp->err[0] = 0;
 	if (slot >= US_MAGLEV_SIZE || (pool != US_POOL_ACTIVE && pool != US_POOL_SIM))
 		return -EINVAL;
 	if (svc_find(dp, svc_id, NULL, &val))
@@ -695,7 +733,7 @@ int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 
 
 /* ---- MAC addresses ----------------------------------------------------- */
 
-int us_dp_set_mac(struct us_dp *dp, int ifindex, const __u8 mac[6], __u32 mid)
+static int mac_set(struct us_dp *dp, int ifindex, const __u8 mac[6], __u32 mid)
 {
 	struct us_mac_key k = { .ifindex = ifindex };
 
@@ -704,14 +742,21 @@ int us_dp_set_mac(struct us_dp *dp, int ifindex, const __u8 mac[6], __u32 mid)
 	memcpy(k.mac, mac, 6);
 	macs_forget(dp, mid, &k);
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_macs), &k, &mid, 0))
-		return -errno;
+		return fail(dp, -errno, "machine %u: MAC map update failed: %s", mid, strerror(errno));
 	return 0;
+}
+
+int us_dp_set_mac(struct us_dp *dp, int ifindex, const __u8 mac[6], __u32 mid)
+{
+	dp->err[0] = 0;
+	return mac_set(dp, ifindex, mac, mid);
 }
 
 int us_dp_learn_macs(struct us_dp *dp)
 {
 	int unresolved = 0;
 
+	dp->err[0] = 0;
 	for (__u32 i = 0; i < US_MAX_MACHINES; i++) {
 		struct us_machine m;
 		__u8 mac[6];
@@ -732,7 +777,7 @@ int us_dp_learn_macs(struct us_dp *dp)
 			unresolved++;
 			continue;
 		}
-		err = us_dp_set_mac(dp, ifindex, mac, i);
+		err = mac_set(dp, ifindex, mac, i);
 		if (err)
 			return err;
 	}
@@ -743,6 +788,7 @@ int us_dp_set_cfg(struct us_dp *dp, const struct us_cfg *cfg)
 {
 	__u32 zero = 0;
 
+	dp->err[0] = 0;
 	if (cfg->event_rate > 1000000)
 		return fail(dp, -ERANGE, "event rate %u out of range (0..1000000 per second)",
 			    cfg->event_rate);
@@ -760,6 +806,7 @@ int us_dp_read_stats(struct us_dp *dp, __u64 out[US_ST_MAX])
 	int fd = bpf_map__fd(dp->skel->maps.us_stats);
 	__u64 *v = calloc(dp->ncpu, sizeof(*v));
 
+	dp->err[0] = 0;
 	if (!v)
 		return -ENOMEM;
 	for (__u32 i = 0; i < US_ST_MAX; i++) {
@@ -780,6 +827,7 @@ int us_dp_read_mstats(struct us_dp *dp, __u32 mid, struct us_mstats *out)
 	__u64 *v, *o = (__u64 *)out;
 	int err = 0;
 
+	dp->err[0] = 0;
 	_Static_assert(sizeof(struct us_mstats) % sizeof(__u64) == 0, "mstats of u64");
 	if (mid >= US_MAX_MACHINES)
 		return -EINVAL;
@@ -816,6 +864,7 @@ int us_dp_sweep_txns(struct us_dp *dp, __u64 age_ns, __u64 invite_age_ns, us_tim
 	__u64 now = mono_ns();
 	int n = 0;
 
+	dp->err[0] = 0;
 	/* walk first, delete after: deleting the key a walk stands on sends
 	 * the next step back to the first key */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {

@@ -2,8 +2,9 @@
 /*
  * libunderstudy: load, pin, attach and program the understudy data plane.
  *
- * Every function returns 0 or a negative errno and prints nothing; where a
- * value is refused, us_dp_error() says what and why.
+ * Every function returns 0 or a negative errno and prints nothing; after a
+ * failure us_dp_error() says what and why (us_dp_open: opts->err), and
+ * after a success it is empty.
  */
 #ifndef US_DP_H
 #define US_DP_H
@@ -51,7 +52,7 @@ void us_dp_close(struct us_dp *dp);
 /* Detach every link pinned under pin_root and remove every pin. */
 int us_dp_destroy_pins(const char *pin_root);
 
-/* The last refusal's explanation ("" if none). */
+/* The last call's failure, explained ("" after a success). */
 const char *us_dp_error(const struct us_dp *dp);
 
 /* Attach the role's program to an interface by a bpf_link pinned as
@@ -71,6 +72,15 @@ int us_dp_set_service(struct us_dp *dp, __u32 svc_id, int family, const __u8 *ad
 		      __u16 port, __u16 share_bp);
 int us_dp_set_share(struct us_dp *dp, __u32 svc_id, __u16 share_bp);
 int us_dp_del_service(struct us_dp *dp, __u32 svc_id);
+
+/* The services the data plane has (at most cap): how many, or -errno. */
+struct us_dp_service {
+	int family;
+	__u8 addr[16];
+	__u16 port;             /* host order */
+	__u32 id;
+};
+int us_dp_list_services(struct us_dp *dp, struct us_dp_service *out, size_t cap);
 
 /* Machines. Each change rebuilds the tables it affects, in an order that
  * never lets a table name a machine in another state: a pool the machine
@@ -114,7 +124,11 @@ typedef void (*us_timeout_cb)(const struct us_txn *t, bool active_missing, bool 
 int us_dp_sweep_txns(struct us_dp *dp, __u64 age_ns, __u64 invite_age_ns, us_timeout_cb cb,
 		     void *ctx);
 
-/* The loaded skeleton, for tests and tools that run programs directly. */
+/* The ring buffer of difference events (us_events), for ring_buffer__new(). */
+int us_dp_events_fd(struct us_dp *dp);
+
+/* The loaded skeleton, for tests and tools that run programs directly (the
+ * product's code outside dp.c uses the functions above). */
 struct understudy_bpf;
 struct understudy_bpf *us_dp_skel(struct us_dp *dp);
 

@@ -9,6 +9,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/neighbour.h>
 
+#include "addr.h"
 #include "netlink.h"
 
 #define NL_BUF 8192
@@ -72,17 +73,6 @@ out:
 	return err;
 }
 
-static void to_family(int family, const __u8 addr[16], void *out, int *len)
-{
-	if (family == AF_INET) {
-		memcpy(out, addr + 12, 4);
-		*len = 4;
-	} else {
-		memcpy(out, addr, 16);
-		*len = 16;
-	}
-}
-
 static int route_get(int family, const __u8 addr[16], int *ifindex, int *gateway)
 {
 	struct nl_req req;
@@ -96,7 +86,7 @@ static int route_get(int family, const __u8 addr[16], int *ifindex, int *gateway
 	req.nh.nlmsg_type = RTM_GETROUTE;
 	req.nh.nlmsg_flags = NLM_F_REQUEST;
 	req.rt.rtm_family = family;
-	to_family(family, addr, a, &alen);
+	alen = us_addr_bytes(family, addr, a);
 	req.rt.rtm_dst_len = alen * 8;
 	nl_addattr(&req, RTA_DST, a, alen);
 	n = nl_talk(&req.nh, buf, sizeof(buf));
@@ -131,7 +121,7 @@ static int neigh_get(int family, const __u8 addr[16], int ifindex, __u8 mac[6])
 	req.nh.nlmsg_flags = NLM_F_REQUEST;
 	req.nd.ndm_family = family;
 	req.nd.ndm_ifindex = ifindex;
-	to_family(family, addr, a, &alen);
+	alen = us_addr_bytes(family, addr, a);
 	nl_addattr(&req, NDA_DST, a, alen);
 	n = nl_talk(&req.nh, buf, sizeof(buf));
 	if (n < 0)
@@ -167,7 +157,7 @@ static int neigh_manage(int family, const __u8 addr[16], int ifindex)
 	req.nd.ndm_family = family;
 	req.nd.ndm_ifindex = ifindex;
 	req.nd.ndm_state = NUD_NONE;
-	to_family(family, addr, a, &alen);
+	alen = us_addr_bytes(family, addr, a);
 	nl_addattr(&req, NDA_DST, a, alen);
 	nl_addattr(&req, NDA_FLAGS_EXT, &ext, sizeof(ext));
 	err = nl_talk(&req.nh, buf, sizeof(buf));
