@@ -1170,7 +1170,14 @@ static void t_events(void)
 	if (th_cfails)
 		fprintf(stderr, "# events:\n%s%s", g_co.out, g_co.err);
 	ev = events_json();
-	th_eq("audit events so far", ev ? (long long)json_object_array_length(ev) : -1, 2);
+	/* each of the four machines of the file was created (from unused),
+	 * then the judge's two moves */
+	th_eq("audit events so far", ev ? (long long)json_object_array_length(ev) : -1, 6);
+	for (size_t i = 0; i < sizeof(mname) / sizeof(mname[0]); i++)
+		if (mname[i] && i != LN_M3)
+			th_eqf(count_events(ev, mname[i], "unused", strncmp(mname[i], "v1", 2) ?
+					    "simulation" : "active", "config"), 1,
+			       "events %s created by the configuration", mname[i]);
 	th_eq("events v2-good simulation->active by judge",
 		  count_events(ev, "v2-good", "simulation", "active", "judge"), 1);
 	th_eq("events v2-bad simulation->rejected by judge",
@@ -1441,7 +1448,10 @@ static void t_audit_sequence(void)
 
 	BEGIN("e2e_audit_sequence");
 	ev = events_json();
-	th_eq("audit events in all", ev ? (long long)json_object_array_length(ev) : -1, 5);
+	/* five creations (four by the file, v2-late by add) and five moves */
+	th_eq("audit events in all", ev ? (long long)json_object_array_length(ev) : -1, 10);
+	th_eq("events v2-late added by the operator",
+	      count_events(ev, "v2-late", "unused", "simulation", "operator"), 1);
 	for (size_t i = 0; ev && i < json_object_array_length(ev); i++) {
 		char w[64];
 

@@ -1,56 +1,37 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * understudyd's core, apart from its event loop so that it can be driven
- * by tests: configuration → data plane, windows → judgements →
- * transitions, and the control protocol's commands.
+ * by tests: the desired state (the store) reconciled into the machine
+ * model and the data plane; windows (counters from the source, the pure
+ * window, its decisions through the model); the control commands
+ * (commands.h, handled in control.c) and the Prometheus metrics
+ * (metrics.c).
  *
- * Control protocol (Unix socket, one request per connection): the client
- * sends one JSON object and a newline, the daemon answers one JSON object
- * and a newline and closes. Every answer has "ok" (true/false); a refusal
- * has "error" (a sentence). Requests:
- *
- *   {"cmd":"status"}                      services, machines, last window
- *   {"cmd":"machines"}                    every machine record
- *   {"cmd":"add","name":N,"service":S,"address":A,"version":V[,"weight":W][,"state":"simulation"]}
- *   {"cmd":"remove","name":N}
- *   {"cmd":"promote"|"demote"|"reject"|"readmit","name":N[,"reason":R]}
- *   {"cmd":"explain","name":N}            the last judgement, every criterion
- *   {"cmd":"events"[,"limit":K]}          the audit trail's last K transitions
- *   {"cmd":"diffs"[,"limit":K]}           the last K sampled disagreements
- *   {"cmd":"reload"}                      re-read the configuration file
+ * Errors are logged here (us_log), and answered as JSON errors to the
+ * control protocol; the library below returns negative errno values with a
+ * message.
  */
 #ifndef US_DAEMON_H
 #define US_DAEMON_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <json-c/json.h>
 #include "config.h"
 #include "dp.h"
-#include "judge.h"
-#include "state.h"
+#include "model.h"
+#include "source.h"
+#include "store.h"
 
 #define US_DIFFS_KEPT 256
-
-struct us_mview {                /* what a window saw of one machine */
-	struct us_mstats prev;       /* counters at the last window */
-	bool have_prev;
-	double req_rate, resp_rate;  /* per second over the last window */
-	double err_share;            /* 5xx/6xx share of finals in the last window */
-	double p50_ns, p99_ns;       /* latency over the evidence (simulation) or window */
-	__u64 timeouts;              /* transactions it never answered (total) */
-	struct us_mstats cur;        /* counters now (totals, for metrics) */
-	struct us_mstats win;        /* the last window's differences */
-	struct us_judge_state js;
-	struct us_judgement last;    /* last judgement (simulation machines) */
-	bool judged;
-};
+#define US_DEFAULT_SOCKET US_CONF_DEF_SOCKET
 
 struct us_daemon {
 	struct us_conf conf;
-	char conf_path[US_CONF_PATH_MAX];
+	struct us_store *store;
+	struct us_source *source;
 	struct us_dp *dp;
-	struct us_state st;
-	struct us_mview view[US_MAX_MACHINES];
+	struct us_model model;
 	__u32 svc_ids[US_MAX_SERVICES];      /* config service index → data-plane id */
 	struct us_event diffs[US_DIFFS_KEPT];
 	size_t ndiffs, diff_next;
@@ -64,7 +45,7 @@ struct us_daemon {
 /* Wall-clock seconds. */
 double us_now(void);
 
-/* Load config, state, data plane; attach; reconcile. err gets a sentence. */
+/* Load config, records, data plane; attach; reconcile. err gets a sentence. */
 int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, char *err,
 		    size_t errlen);
 void us_daemon_stop(struct us_daemon *d);
@@ -78,6 +59,36 @@ void us_daemon_diff(struct us_daemon *d, const struct us_event *ev);
 char *us_daemon_command(struct us_daemon *d, const char *req);
 /* The Prometheus text exposition of the current metrics (malloc'd). */
 char *us_daemon_metrics(struct us_daemon *d);
+
+/* Move a machine through the model and log it (reconcile, commands and the
+ * window's decisions all do): us_model_move's return. */
+int us_daemon_move(struct us_daemon *d, struct us_rec *r, enum us_mstate to, enum us_actor by,
+		   const char *reason);
+/* The configuration's service of a record (NULL: gone from the file). */
+const struct us_conf_service *us_daemon_service(const struct us_daemon *d,
+						const struct us_rec *r);
+
+/* The control commands' handlers (the table: commands.c). */
+json_object *us_cmd_status(struct us_daemon *d, json_object *req);
+json_object *us_cmd_machines(struct us_daemon *d, json_object *req);
+json_object *us_cmd_add(struct us_daemon *d, json_object *req);
+json_object *us_cmd_move(struct us_daemon *d, json_object *req);
+json_object *us_cmd_explain(struct us_daemon *d, json_object *req);
+json_object *us_cmd_events(struct us_daemon *d, json_object *req);
+json_object *us_cmd_diffs(struct us_daemon *d, json_object *req);
+json_object *us_cmd_reload(struct us_daemon *d, json_object *req);
+/* Answers: {"ok":true}, {"ok":false,"error":...} */
+json_object *us_ok_reply(void);
+json_object *us_err_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* understudyctl's printers of the answers (ctl_print.c). */
+void us_print_status(json_object *req, json_object *rep);
+void us_print_machines(json_object *req, json_object *rep);
+void us_print_added(json_object *req, json_object *rep);
+void us_print_explain(json_object *req, json_object *rep);
+void us_print_events(json_object *req, json_object *rep);
+void us_print_diffs(json_object *req, json_object *rep);
+void us_print_reloaded(json_object *req, json_object *rep);
 
 /* Logging, journald-friendly: "<level>text" when stderr is the journal,
  * "understudyd: level: text" otherwise. */

@@ -23,8 +23,8 @@
 #include <bpf/libbpf.h>
 #include <microhttpd.h>
 
+#include "addr.h"
 #include "daemon.h"
-#include "understudy.skel.h"
 
 #define DEFAULT_CONFIG "/etc/understudy/understudy.yaml"
 #define REQ_MAX 65536
@@ -156,23 +156,12 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, cons
 
 static struct MHD_Daemon *start_metrics(const struct us_conf *c)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
-	if (c->metrics_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(c->metrics_port);
-		memcpy(&s4->sin_addr, c->metrics_addr + 12, 4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(c->metrics_port);
-		memcpy(&s6->sin6_addr, c->metrics_addr, 16);
+	us_addr_sockaddr(c->metrics_family, c->metrics_addr, c->metrics_port, &ss);
+	if (c->metrics_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	}
 	return MHD_start_daemon(flags, c->metrics_port, NULL, NULL, metrics_handler, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
@@ -212,7 +201,7 @@ int main(int argc, char **argv)
 	bool check = false, attach = true, verbose = false;
 	struct ring_buffer *rb = NULL;
 	struct MHD_Daemon *mhd = NULL;
-	int c, sfd = -1, tfd = -1, lfd = -1, efd = -1, rc = EXIT_FAILURE;
+	int c, sfd = -1, tfd = -1, lfd = -1, efd = -1, wfd = -1, rc = EXIT_FAILURE;
 	double window;
 	char err[4096];
 	sigset_t mask;
@@ -258,23 +247,25 @@ int main(int argc, char **argv)
 	if (verbose)
 		us_log_level = LOG_DEBUG;
 	us_log(LOG_NOTICE, "started: %zu services, %zu machines, window %.1f s, pins in %s%s",
-	       daemon_.conf.nservices, daemon_.st.n, daemon_.conf.window_s, daemon_.conf.pin_root,
+	       daemon_.conf.nservices, daemon_.model.n, daemon_.conf.window_s, daemon_.conf.pin_root,
 	       attach ? "" : " (not attached)");
 	window = daemon_.conf.window_s;
 
+	sigdelset(&mask, SIGHUP);       /* the store's watch: a change of the configuration */
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	lfd = listen_unix(daemon_.conf.socket);
 	efd = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || efd < 0 || arm_timer(tfd, window)) {
-		us_log(LOG_ERR, "setting up the event loop: %s", strerror(errno));
+	wfd = daemon_.store->ops->watch(daemon_.store);
+	if (sfd < 0 || tfd < 0 || efd < 0 || wfd < 0 || arm_timer(tfd, window)) {
+		us_log(LOG_ERR, "setting up the event loop: %s", strerror(wfd < 0 ? -wfd : errno));
 		goto out;
 	}
 	if (lfd < 0) {
 		us_log(LOG_ERR, "control socket %s: %s", daemon_.conf.socket, strerror(-lfd));
 		goto out;
 	}
-	rb = ring_buffer__new(bpf_map__fd(us_dp_skel(daemon_.dp)->maps.us_events), on_event, NULL, NULL);
+	rb = ring_buffer__new(us_dp_events_fd(daemon_.dp), on_event, NULL, NULL);
 	if (!rb) {
 		us_log(LOG_ERR, "ring buffer: %s", strerror(errno));
 		goto out;
@@ -289,9 +280,9 @@ int main(int argc, char **argv)
 	}
 	{
 		struct epoll_event ev = { .events = EPOLLIN };
-		int fds[4] = { sfd, tfd, lfd, ring_buffer__epoll_fd(rb) };
+		int fds[5] = { sfd, tfd, lfd, ring_buffer__epoll_fd(rb), wfd };
 
-		for (int i = 0; i < 4; i++) {
+		for (int i = 0; i < 5; i++) {
 			ev.data.fd = fds[i];
 			if (epoll_ctl(efd, EPOLL_CTL_ADD, fds[i], &ev)) {
 				us_log(LOG_ERR, "epoll: %s", strerror(errno));
@@ -318,17 +309,17 @@ int main(int argc, char **argv)
 
 				if (read(sfd, &si, sizeof(si)) != sizeof(si))
 					continue;
-				if (si.ssi_signo == SIGHUP) {
-					if (us_daemon_reload(&daemon_, err, sizeof(err)))
-						us_log(LOG_ERR, "reload refused, nothing applied: %s", err);
-					else if (daemon_.conf.window_s != window)
-						arm_timer(tfd, window = daemon_.conf.window_s);
-				} else {
-					us_log(LOG_NOTICE, "stopping on signal %d; the data plane stays attached",
-					       si.ssi_signo);
-					rc = EXIT_SUCCESS;
-					goto out;
-				}
+				us_log(LOG_NOTICE, "stopping on signal %d; the data plane stays attached",
+				       si.ssi_signo);
+				rc = EXIT_SUCCESS;
+				goto out;
+			} else if (fd == wfd) {
+				if (daemon_.store->ops->changed(daemon_.store) <= 0)
+					continue;
+				if (us_daemon_reload(&daemon_, err, sizeof(err)))
+					us_log(LOG_ERR, "reload refused, nothing applied: %s", err);
+				else if (daemon_.conf.window_s != window)
+					arm_timer(tfd, window = daemon_.conf.window_s);
 			} else if (fd == tfd) {
 				__u64 ticks;
 
