@@ -1053,7 +1053,11 @@ static void test_diff(void **state)
 	assert_int_equal(d.m_changed.v[2].new_svc, 0);
 	assert_int_equal(d.m_changed.v[2].new_idx, 4);
 
-	assert_int_equal(d.daemon, US_DIFF_D_WINDOW | US_DIFF_D_LOG_LEVEL);
+	assert_int_equal(d.nsettings, 2);
+	assert_string_equal(d.settings[0].path, "daemon.window");
+	assert_false(d.settings[0].restart);
+	assert_string_equal(d.settings[1].path, "daemon.log_level");
+	assert_false(d.settings[1].restart);
 	assert_false(d.restart);
 
 	us_conf_diff_describe(&d, line, sizeof(line));
@@ -1100,42 +1104,42 @@ static void test_diff_restart(void **state)
 {
 	static const struct {
 		const char *bal, *dmn;
-		unsigned int bits;
+		const char *path;       /* the setting that changed, or NULL */
 		bool restart;
 	} f[] = {
 		{ "client_interface: eth9, machine_interfaces: [eth1]", "{}",
-		  US_DIFF_D_CLIENT_IF, true },
+		  "balancer.client_interface", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1, eth2]", "{}",
-		  US_DIFF_D_MACHINE_IFS, true },
+		  "balancer.machine_interfaces", true },
 		{ "client_interface: eth0, machine_interfaces: [eth2]", "{}",
-		  US_DIFF_D_MACHINE_IFS, true },
+		  "balancer.machine_interfaces", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1], xdp_mode: generic", "{}",
-		  US_DIFF_D_XDP_MODE, true },
+		  "balancer.xdp_mode", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{socket: /run/x.sock}",
-		  US_DIFF_D_SOCKET, true },
+		  "daemon.socket", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{metrics_listen: off}",
-		  US_DIFF_D_METRICS, true },
+		  "daemon.metrics_listen", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1]",
-		  "{metrics_listen: '127.0.0.1:9465'}", US_DIFF_D_METRICS, true },
+		  "{metrics_listen: '127.0.0.1:9465'}", "daemon.metrics_listen", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{state_dir: /var/lib/x}",
-		  US_DIFF_D_STATE_DIR, true },
+		  "daemon.state_dir", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{pin_root: /sys/fs/bpf/x}",
-		  US_DIFF_D_PIN_ROOT, true },
+		  "daemon.pin_root", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{window: 6s}",
-		  US_DIFF_D_WINDOW, false },
+		  "daemon.window", false },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{events_per_second: 5}",
-		  US_DIFF_D_EVENTS, false },
+		  "daemon.events_per_second", false },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{event_burst: 5}",
-		  US_DIFF_D_EVENTS, false },
+		  "daemon.event_burst", false },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{log_level: error}",
-		  US_DIFF_D_LOG_LEVEL, false },
+		  "daemon.log_level", false },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{max_calls: 4096}",
-		  US_DIFF_D_MAP_SIZES, true },
+		  "daemon.max_calls", true },
 		{ "client_interface: eth0, machine_interfaces: [eth1]", "{max_transactions: 4096}",
-		  US_DIFF_D_MAP_SIZES, true },
-		{ "client_interface: eth0, machine_interfaces: [eth1]", "{max_calls: 262144}", 0,
+		  "daemon.max_transactions", true },
+		{ "client_interface: eth0, machine_interfaces: [eth1]", "{max_calls: 262144}", NULL,
 		  false },
-		{ "client_interface: eth0, machine_interfaces: [eth1]", "{window: 5000ms}", 0, false },
+		{ "client_interface: eth0, machine_interfaces: [eth1]", "{window: 5000ms}", NULL, false },
 	};
 	static const char base[] =
 		"balancer: {client_interface: eth0, machine_interfaces: [eth1]}\nservices: []\n";
@@ -1150,9 +1154,12 @@ static void test_diff_restart(void **state)
 			 f[i].dmn);
 		load2(base, y, &a, &b);
 		assert_int_equal(us_conf_diff(&a, &b, &d), 0);
-		if (d.daemon != f[i].bits || d.restart != f[i].restart)
-			fail_msg("case %zu: daemon %#x restart %d", i, d.daemon, d.restart);
-		assert_int_equal(us_conf_diff_empty(&d), f[i].bits == 0);
+		if (d.nsettings != (f[i].path ? 1u : 0u) || d.restart != f[i].restart ||
+		    (f[i].path && (strcmp(d.settings[0].path, f[i].path) ||
+				   d.settings[0].restart != f[i].restart)))
+			fail_msg("case %zu: %zu settings (%s), restart %d", i, d.nsettings,
+				 d.nsettings ? d.settings[0].path : "-", d.restart);
+		assert_int_equal(us_conf_diff_empty(&d), f[i].path == NULL);
 		assert_int_equal(d.svc_added.n + d.svc_removed.n + d.svc_changed.n + d.m_added.n +
 				 d.m_removed.n + d.m_changed.n, 0);
 		us_conf_diff_describe(&d, line, sizeof(line));
@@ -1176,6 +1183,132 @@ static void test_diff_restart(void **state)
 	us_conf_free(&b);
 }
 
+
+/* ---- the table of fields --------------------------------------------------------- */
+
+struct doc_check {
+	const char *doc;
+	int fields, missing;
+};
+
+static void field_documented(void *ctx, const char *path, const char *def, const char *unit,
+			     bool restart)
+{
+	struct doc_check *c = ctx;
+	const char *key = strrchr(path, '.');
+	char row[96];
+
+	(void)def;
+	(void)unit;
+	(void)restart;
+	/* a section at the top: a heading; any other field: a row of a table */
+	if (!key)
+		snprintf(row, sizeof(row), "## `%.*s`", (int)strcspn(path, "["), path);
+	else
+		snprintf(row, sizeof(row), "| `%.*s` |", (int)strcspn(key + 1, "["), key + 1);
+	c->fields++;
+	if (!strstr(c->doc, row)) {
+		print_error("docs/config.md has no row %s for %s\n", row, path);
+		c->missing++;
+	}
+}
+
+/* Every field of the table has its row in docs/config.md. */
+static void test_fields_documented(void **state)
+{
+	FILE *f = fopen(cfgpath("../../docs/config.md"), "r");
+	struct doc_check c = { 0 };
+	static char doc[65536];
+	size_t n;
+
+	(void)state;
+	assert_non_null(f);
+	n = fread(doc, 1, sizeof(doc) - 1, f);
+	fclose(f);
+	doc[n] = 0;
+	c.doc = doc;
+	us_conf_fields(field_documented, &c);
+	assert_true(c.fields > 30);
+	assert_int_equal(c.missing, 0);
+}
+
+struct field_find {
+	const char *path;
+	char def[64], unit[32];
+	int restart;
+};
+
+static void field_find(void *ctx, const char *path, const char *def, const char *unit,
+		       bool restart)
+{
+	struct field_find *f = ctx;
+
+	if (strcmp(path, f->path))
+		return;
+	snprintf(f->def, sizeof(f->def), "%s", def);
+	snprintf(f->unit, sizeof(f->unit), "%s", unit);
+	f->restart = restart;
+}
+
+/* The table's defaults, units and live-or-restart, as the fields say them. */
+static void test_fields(void **state)
+{
+	static const struct field_find want[] = {
+		{ "daemon.window", "5", "s", 0 },
+		{ "daemon.metrics_listen", "127.0.0.1:9464", "", 1 },
+		{ "daemon.max_calls", "262144", "entries", 1 },
+		{ "daemon.log_level", "info", "", 0 },
+		{ "balancer.client_interface", "", "", 1 },
+		{ "services[].machines[].weight", "1", "", 0 },
+		{ "services[].policy.min_paired", "1000", "pairs", 0 },
+		{ "services[].policy.alpha", "0.01", "", 0 },
+		{ "services[].mirror_percent", "0.00", "%", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct field_find f = { .path = want[i].path, .restart = -1 };
+
+		us_conf_fields(field_find, &f);
+		if (f.restart < 0)
+			fail_msg("no field %s", want[i].path);
+		assert_string_equal(f.def, want[i].def);
+		assert_string_equal(f.unit, want[i].unit);
+		assert_int_equal(f.restart, want[i].restart);
+	}
+}
+
+/* The summary: every setting in force, with whether it is the default. */
+static void test_summary(void **state)
+{
+	static const char y[] =
+		"balancer: {client_interface: eth0, machine_interfaces: [eth1, eth2]}\n"
+		"daemon: {window: 10s, metrics_listen: off}\n"
+		"services:\n"
+		"  - {name: s, vip: 198.18.0.1, port: 5060, mirror_percent: 12.5,\n"
+		"     policy: {alpha: 0.02}, machines: []}\n";
+	struct us_conf c;
+	char err[1024], sum[8192];
+	int n;
+
+	(void)state;
+	assert_int_equal(parse(y, &c, err, sizeof(err)), 0);
+	n = us_conf_summary(&c, sum, sizeof(sum));
+	assert_int_equal(n, (int)strlen(sum));
+	assert_non_null(strstr(sum, "balancer.machine_interfaces = eth1, eth2 (set; restart)\n"));
+	assert_non_null(strstr(sum, "daemon.window = 10 s (set; live)\n"));
+	assert_non_null(strstr(sum, "daemon.metrics_listen = off (set; restart)\n"));
+	assert_non_null(strstr(sum, "daemon.event_burst = 20 events (default; live)\n"));
+	assert_non_null(strstr(sum, "services[0].mirror_percent = 12.50% (set)\n"));
+	assert_non_null(strstr(sum, "services[0].policy.alpha = 0.02 (set)\n"));
+	assert_non_null(strstr(sum, "services[0].policy.beta = 0.01 (default)\n"));
+	assert_non_null(strstr(sum, "services[0].machines: 0\n"));
+	/* snprintf semantics */
+	assert_int_equal(us_conf_summary(&c, sum, 10), n);
+	assert_int_equal(strlen(sum), 9);
+	us_conf_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1190,6 +1323,9 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_diff_restart),
+		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_fields_documented),
+		cmocka_unit_test(test_summary),
 	};
 	enum { NBAD = sizeof(bad) / sizeof(bad[0]) };
 	struct CMUnitTest bad_tests[NBAD];

@@ -32,26 +32,9 @@
 #define US_CONF_MAX_BYTES    (4u << 20)   /* largest file accepted */
 #define US_CONF_MAX_DEPTH    32           /* deepest nesting accepted (a valid file needs 5) */
 
-/* Defaults of the optional fields. */
-#define US_CONF_DEF_XDP_MODE     US_XDP_NATIVE
-#define US_CONF_DEF_WINDOW_S     5.0
-#define US_CONF_DEF_SOCKET       "/run/understudy/understudyd.sock"
-#define US_CONF_DEF_METRICS      "127.0.0.1:9464"
-#define US_CONF_DEF_STATE_DIR    "/var/lib/understudy"
-#define US_CONF_DEF_PIN_ROOT     US_PIN_ROOT
-#define US_CONF_DEF_EVENT_RATE   100
-#define US_CONF_DEF_EVENT_BURST  20
-#define US_CONF_DEF_LOG_LEVEL    6            /* LOG_INFO of <syslog.h> */
-#define US_CONF_DEF_WEIGHT       1
-
-/* Ranges. */
-#define US_CONF_WINDOW_MIN_S     1.0
-#define US_CONF_WINDOW_MAX_S     3600.0
-#define US_CONF_EVENT_RATE_MAX   1000000u
-#define US_CONF_EVENT_BURST_MAX  1000000u
-/* map sizes: the LRU maps split their entries among the CPUs */
-#define US_CONF_MAP_MIN          1024u
-#define US_CONF_MAP_MAX          (64u << 20)
+/* The default control socket (understudyctl's default too). Every other
+ * default, range and unit is in the table of fields in config.c. */
+#define US_CONF_DEF_SOCKET   "/run/understudy/understudyd.sock"
 
 enum us_xdp_mode {
 	US_XDP_NATIVE  = 0,   /* driver mode (XDP_FLAGS_DRV_MODE): fails if unsupported */
@@ -152,23 +135,12 @@ enum {
 	US_DIFF_M_WEIGHT  = 1u << 4,
 };
 
-/* Daemon-level changes. */
-enum {
-	US_DIFF_D_CLIENT_IF   = 1u << 0,  /* restart */
-	US_DIFF_D_MACHINE_IFS = 1u << 1,  /* restart */
-	US_DIFF_D_XDP_MODE    = 1u << 2,  /* restart */
-	US_DIFF_D_SOCKET      = 1u << 3,  /* restart */
-	US_DIFF_D_METRICS     = 1u << 4,  /* restart */
-	US_DIFF_D_STATE_DIR   = 1u << 5,  /* restart */
-	US_DIFF_D_PIN_ROOT    = 1u << 6,  /* restart */
-	US_DIFF_D_WINDOW      = 1u << 7,  /* live */
-	US_DIFF_D_EVENTS      = 1u << 8,  /* live: events_per_second, event_burst (us_dp_set_cfg) */
-	US_DIFF_D_LOG_LEVEL   = 1u << 9,  /* live */
-	US_DIFF_D_MAP_SIZES   = 1u << 10, /* restart: max_calls, max_transactions */
+/* A setting of the balancer or the daemon that changed. */
+struct us_conf_setting_change {
+	const char *path;                /* "daemon.window" */
+	bool restart;                    /* applied only by a restart of understudyd */
 };
-#define US_DIFF_D_RESTART (US_DIFF_D_CLIENT_IF | US_DIFF_D_MACHINE_IFS | US_DIFF_D_XDP_MODE | \
-			   US_DIFF_D_SOCKET | US_DIFF_D_METRICS | US_DIFF_D_STATE_DIR | \
-			   US_DIFF_D_PIN_ROOT | US_DIFF_D_MAP_SIZES)
+#define US_CONF_SETTINGS_MAX 32
 
 struct us_conf_diff_entry {
 	char name[US_CONF_NAME_MAX];
@@ -187,8 +159,10 @@ struct us_conf_diff {
 	/* removed: in the old configuration's order; added, changed: the new one's */
 	struct us_conf_diff_list svc_added, svc_removed, svc_changed;
 	struct us_conf_diff_list m_added, m_removed, m_changed;
-	unsigned int daemon;             /* US_DIFF_D_* bits */
-	bool restart;                    /* daemon & US_DIFF_D_RESTART */
+	/* balancer and daemon settings, in the file's order */
+	struct us_conf_setting_change settings[US_CONF_SETTINGS_MAX];
+	size_t nsettings;
+	bool restart;                    /* one of them needs a restart */
 };
 
 /* Fill *d (which need not be initialised). Returns 0 or -ENOMEM/-EINVAL. */
@@ -200,5 +174,23 @@ bool us_conf_diff_empty(const struct us_conf_diff *d);
  * v2-a; restart needed: balancer.client_interface" ("no change" if none).
  * Returns the length it needed, like snprintf. */
 int us_conf_diff_describe(const struct us_conf_diff *d, char *buf, size_t len);
+
+/* ---- the fields ---------------------------------------------------------
+ *
+ * The file's fields are one table in config.c (key, type, range, default,
+ * unit, live or restart); parsing, defaults, messages, the difference and
+ * the summary walk it. */
+
+/* Every setting in force, one "path = value (unit; default|set; live|restart)"
+ * line each, then the services; snprintf semantics. */
+int us_conf_summary(const struct us_conf *c, char *buf, size_t len);
+
+/* Every field of the table: its path ("daemon.window",
+ * "services[].policy.alpha"), its default as the file would say it ("" if
+ * required or none), its unit ("" if none), and whether a change of it
+ * needs a restart. */
+typedef void (*us_conf_field_fn)(void *ctx, const char *path, const char *def,
+				 const char *unit, bool restart);
+void us_conf_fields(us_conf_field_fn fn, void *ctx);
 
 #endif

@@ -36,7 +36,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: understudyd [-c FILE] [--check] [--no-attach] [-v]\n"
 		"  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-		"      --check        validate the configuration and exit\n"
+		"      --check        validate the configuration and exit (with -v: every setting\n"
+		"                     in force, its unit, default or set, live or restart)\n"
 		"      --no-attach    program the maps but attach no XDP program (testing)\n"
 		"  -v, --verbose      log at debug level\n"
 		"  -h, --help         this text\n"
@@ -229,6 +230,17 @@ int main(int argc, char **argv)
 			return EXIT_FAILURE;
 		}
 		printf("%s: valid (%zu services, %zu machines)\n", path, conf.nservices, conf.nmachines);
+		if (verbose) {
+			char *sum;
+			int n = us_conf_summary(&conf, NULL, 0);
+
+			sum = malloc((size_t)n + 1);
+			if (sum) {
+				us_conf_summary(&conf, sum, (size_t)n + 1);
+				fputs(sum, stdout);
+				free(sum);
+			}
+		}
 		us_conf_free(&conf);
 		return EXIT_SUCCESS;
 	}
