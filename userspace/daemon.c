@@ -489,9 +489,10 @@ int us_daemon_window(struct us_daemon *d)
 		r->obs = obs[i];
 		if (judged[i])
 			us_log(LOG_INFO, "machine %s: window %u: %s, %s (paired %llu, streak %u)",
-			       r->name, r->judging.js.judged, us_verdict_name(r->obs.last.verdict),
+			       r->name, us_judging_windows(&r->judging), us_verdict_name(r->obs.last.verdict),
 			       us_decision_name(r->obs.last.decision),
-			       (unsigned long long)r->judging.ev.paired, r->judging.js.streak);
+			       (unsigned long long)us_judging_paired(&r->judging),
+			       us_judging_streak(&r->judging));
 	}
 	for (size_t k = 0; k < out.ndec; k++) {
 		struct us_rec *r = us_model_find(&d->model, dec[k].machine);

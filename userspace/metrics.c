@@ -114,7 +114,8 @@ char *us_daemon_metrics(struct us_daemon *d)
 		us_sbuf_printf(&b, "understudy_verdict{%s} %d\n", LABELS(r), (int)r->obs.last.verdict); END
 	help(&b, "understudy_judge_streak", "gauge", "Consecutive passing windows of a simulation machine.");
 	EACH if (r->state == US_MS_SIMULATION)
-		us_sbuf_printf(&b, "understudy_judge_streak{%s} %u\n", LABELS(r), r->judging.js.streak); END
+		us_sbuf_printf(&b, "understudy_judge_streak{%s} %u\n", LABELS(r),
+			       us_judging_streak(&r->judging)); END
 	help(&b, "understudy_packets_total", "counter", "Packets seen by the XDP programs, by outcome or reason.");
 	if (!d->source->ops->packets(d->source, st))
 		for (int k = 0; k < US_ST_MAX; k++)

@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "dp.h"
+#include "jsonval.h"
 #include "model.h"
 #include "store.h"
 
@@ -355,163 +356,18 @@ static json_object *jnum(double v)
 	return isfinite(v) ? json_object_new_double(v) : json_object_new_null();
 }
 
-static json_object *hist_json(const __u64 *h)
-{
-	json_object *a = json_object_new_array();
-
-	for (int i = 0; i < US_LAT_BUCKETS; i++)
-		json_object_array_add(a, json_object_new_int64((int64_t)h[i]));
-	return a;
-}
-
-static int get_str(json_object *o, const char *k, char *dst, size_t cap)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return -EINVAL;
-	snprintf(dst, cap, "%s", json_object_get_string(v));
-	return 0;
-}
-
-static int get_num(json_object *o, const char *k, double *d)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) ||
-	    !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
-		return -EINVAL;
-	*d = json_object_get_double(v);
-	return 0;
-}
-
-static int get_u64(json_object *o, const char *k, __u64 *u)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0)
-		return -EINVAL;
-	*u = (__u64)json_object_get_int64(v);
-	return 0;
-}
-
-static int get_hist(json_object *o, const char *k, __u64 *h)
-{
-	json_object *a;
-
-	if (!json_object_object_get_ex(o, k, &a) || !json_object_is_type(a, json_type_array) ||
-	    json_object_array_length(a) != US_LAT_BUCKETS)
-		return -EINVAL;
-	for (int i = 0; i < US_LAT_BUCKETS; i++) {
-		json_object *v = json_object_array_get_idx(a, i);
-
-		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
-			return -EINVAL;
-		h[i] = (__u64)json_object_get_int64(v);
-	}
-	return 0;
-}
-
 static int get_state(json_object *o, const char *k, enum us_mstate *s)
 {
 	char b[32];
 	int v;
 
-	if (get_str(o, k, b, sizeof(b)) || (v = us_state_from_name(b)) < 0)
+	if (us_jget_str(o, k, b, sizeof(b)) || (v = us_state_from_name(b)) < 0)
 		return -EINVAL;
 	*s = (enum us_mstate)v;
 	return 0;
 }
 
-json_object *us_judging_json(const struct us_judging *j)
-{
-	json_object *o = json_object_new_object(), *ev = json_object_new_object();
-
-	json_object_object_add(ev, "sim_seconds", json_object_new_double(j->ev.sim_seconds));
-	json_object_object_add(ev, "paired", json_object_new_int64((int64_t)j->ev.paired));
-	json_object_object_add(ev, "differ_class", json_object_new_int64((int64_t)j->ev.differ_class));
-	json_object_object_add(ev, "sim_err_only", json_object_new_int64((int64_t)j->ev.sim_err_only));
-	json_object_object_add(ev, "active_err_only",
-			       json_object_new_int64((int64_t)j->ev.active_err_only));
-	json_object_object_add(ev, "both_err", json_object_new_int64((int64_t)j->ev.both_err));
-	json_object_object_add(ev, "active_lat", hist_json(j->ev.active_lat));
-	json_object_object_add(ev, "sim_lat", hist_json(j->ev.sim_lat));
-	json_object_object_add(o, "evidence", ev);
-	json_object_object_add(o, "streak", json_object_new_int64(j->js.streak));
-	json_object_object_add(o, "judged", json_object_new_int64(j->js.judged));
-	json_object_object_add(o, "last_paired", json_object_new_int64((int64_t)j->js.last_paired));
-	json_object_object_add(o, "last_seconds", json_object_new_double(j->js.last_seconds));
-	json_object_object_add(o, "verdict", json_object_new_int(j->verdict));
-	json_object_object_add(o, "decision", json_object_new_int(j->decision));
-	return o;
-}
-
 #define NEED(expr, f) do { if (expr) { *field = f; return -EINVAL; } } while (0)
-
-static int evidence_parse(json_object *ev, struct us_judge_input *e, const char **field)
-{
-	NEED(get_num(ev, "sim_seconds", &e->sim_seconds), "evidence.sim_seconds");
-	NEED(get_u64(ev, "paired", &e->paired), "evidence.paired");
-	NEED(get_u64(ev, "differ_class", &e->differ_class), "evidence.differ_class");
-	NEED(get_u64(ev, "sim_err_only", &e->sim_err_only), "evidence.sim_err_only");
-	NEED(get_u64(ev, "active_err_only", &e->active_err_only), "evidence.active_err_only");
-	NEED(get_u64(ev, "both_err", &e->both_err), "evidence.both_err");
-	NEED(get_hist(ev, "active_lat", e->active_lat), "evidence.active_lat");
-	NEED(get_hist(ev, "sim_lat", e->sim_lat), "evidence.sim_lat");
-	return 0;
-}
-
-int us_judging_parse(json_object *o, struct us_judging *j, const char **field)
-{
-	json_object *ev;
-	double d;
-	__u64 u;
-
-	memset(j, 0, sizeof(*j));
-	NEED(!json_object_object_get_ex(o, "evidence", &ev), "judging.evidence");
-	if (evidence_parse(ev, &j->ev, field))
-		return -EINVAL;
-	NEED(get_u64(o, "streak", &u) || u > ~0u, "judging.streak");
-	j->js.streak = (__u32)u;
-	NEED(get_u64(o, "judged", &u) || u > ~0u, "judging.judged");
-	j->js.judged = (__u32)u;
-	NEED(get_u64(o, "last_paired", &j->js.last_paired), "judging.last_paired");
-	NEED(get_num(o, "last_seconds", &j->js.last_seconds), "judging.last_seconds");
-	NEED(get_num(o, "verdict", &d), "judging.verdict");
-	j->verdict = (int)d;
-	NEED(get_num(o, "decision", &d), "judging.decision");
-	j->decision = (int)d;
-	return 0;
-}
-
-/* Records of the first state-file format: the streak, windows and last
- * verdict beside the evidence. */
-static int judging_parse_v1(json_object *o, struct us_judging *j, const char **field)
-{
-	json_object *ev;
-	double d;
-	__u64 u;
-
-	memset(j, 0, sizeof(*j));
-	NEED(!json_object_object_get_ex(o, "evidence", &ev), "evidence");
-	if (evidence_parse(ev, &j->ev, field))
-		return -EINVAL;
-	NEED(get_u64(o, "streak", &u), "streak");
-	j->js.streak = (__u32)u;
-	NEED(get_u64(o, "windows", &u), "windows");
-	j->js.judged = (__u32)u;
-	NEED(get_num(o, "last_verdict", &d), "last_verdict");
-	j->verdict = (int)d;
-	NEED(get_num(o, "last_decision", &d), "last_decision");
-	j->decision = (int)d;
-	/* the judge's memory of the last window: the evidence as it stands */
-	if (j->js.judged) {
-		j->js.last_paired = j->ev.paired;
-		j->js.last_seconds = j->ev.sim_seconds;
-	}
-	return 0;
-}
 
 json_object *us_rec_json(const struct us_rec *r, unsigned parts)
 {
@@ -545,8 +401,9 @@ json_object *us_rec_json(const struct us_rec *r, unsigned parts)
 		json_object_object_add(o, "timeouts", json_object_new_int64((int64_t)v->timeouts));
 		if (r->state == US_MS_SIMULATION || v->judged) {
 			json_object_object_add(o, "paired",
-					       json_object_new_int64((int64_t)r->judging.ev.paired));
-			json_object_object_add(o, "streak", json_object_new_int64(r->judging.js.streak));
+					       json_object_new_int64((int64_t)us_judging_paired(&r->judging)));
+			json_object_object_add(o, "streak",
+					       json_object_new_int64(us_judging_streak(&r->judging)));
 			json_object_object_add(o, "verdict", json_object_new_string(
 						       v->judged ? us_verdict_name(v->last.verdict) : "none"));
 			json_object_object_add(o, "decision", json_object_new_string(
@@ -564,26 +421,26 @@ int us_rec_parse(json_object *o, struct us_rec *r, const char **field)
 
 	memset(r, 0, sizeof(*r));
 	obs_reset(&r->obs);
-	NEED(get_str(o, "name", r->name, sizeof(r->name)) || !r->name[0], "name");
-	NEED(get_str(o, "service", r->conf.service, sizeof(r->conf.service)), "service");
-	NEED(get_str(o, "version", r->conf.version, sizeof(r->conf.version)), "version");
-	NEED(get_u64(o, "id", &u) || u >= US_MAX_MACHINES, "id");
+	NEED(us_jget_str(o, "name", r->name, sizeof(r->name)) || !r->name[0], "name");
+	NEED(us_jget_str(o, "service", r->conf.service, sizeof(r->conf.service)), "service");
+	NEED(us_jget_str(o, "version", r->conf.version, sizeof(r->conf.version)), "version");
+	NEED(us_jget_u64(o, "id", &u) || u >= US_MAX_MACHINES, "id");
 	r->id = (__u32)u;
-	NEED(get_str(o, "address", a, sizeof(a)), "address");
+	NEED(us_jget_str(o, "address", a, sizeof(a)), "address");
 	r->conf.family = us_addr_parse(a, r->conf.addr);
 	NEED(!r->conf.family && a[0], "address");
-	NEED(get_u64(o, "weight", &u) || u > US_WEIGHT_MAX, "weight");
+	NEED(us_jget_u64(o, "weight", &u) || u > US_WEIGHT_MAX, "weight");
 	r->conf.weight = (__u16)u;
 	NEED(!json_object_object_get_ex(o, "dynamic", &v) ||
 	     !json_object_is_type(v, json_type_boolean), "dynamic");
 	r->conf.dynamic = json_object_get_boolean(v);
 	NEED(get_state(o, "state", &r->state), "state");
 	NEED(get_state(o, "config_state", &r->conf.state), "config_state");
-	NEED(get_num(o, "since", &r->since), "since");
-	NEED(get_num(o, "remove_at", &r->remove_at), "remove_at");
+	NEED(us_jget_num(o, "since", &r->since), "since");
+	NEED(us_jget_num(o, "remove_at", &r->remove_at), "remove_at");
 	if (json_object_object_get_ex(o, "judging", &v))
 		return us_judging_parse(v, &r->judging, field);
-	return judging_parse_v1(o, &r->judging, field);
+	return us_judging_parse_v1(o, &r->judging, field);
 }
 
 json_object *us_audit_json(const struct us_audit *a)
@@ -620,25 +477,25 @@ int us_audit_parse(json_object *o, struct us_audit *a)
 	int k;
 
 	memset(a, 0, sizeof(*a));
-	if (get_u64(o, "seq", &a->seq) || get_num(o, "time", &a->time) ||
-	    get_str(o, "machine", a->machine, sizeof(a->machine)) || get_state(o, "to", &a->to) ||
-	    get_str(o, "by", s, sizeof(s)) || (k = us_actor_from_name(s)) < 0)
+	if (us_jget_u64(o, "seq", &a->seq) || us_jget_num(o, "time", &a->time) ||
+	    us_jget_str(o, "machine", a->machine, sizeof(a->machine)) || get_state(o, "to", &a->to) ||
+	    us_jget_str(o, "by", s, sizeof(s)) || (k = us_actor_from_name(s)) < 0)
 		return -EINVAL;
 	a->by = (enum us_actor)k;
 	if (get_state(o, "from", &a->from))
 		a->from = US_MS_MAX;    /* unknown: not a creation */
-	get_str(o, "service", a->conf.service, sizeof(a->conf.service));
-	get_str(o, "version", a->conf.version, sizeof(a->conf.version));
-	get_str(o, "reason", a->reason, sizeof(a->reason));
-	if (!get_str(o, "address", s, sizeof(s)))
+	us_jget_str(o, "service", a->conf.service, sizeof(a->conf.service));
+	us_jget_str(o, "version", a->conf.version, sizeof(a->conf.version));
+	us_jget_str(o, "reason", a->reason, sizeof(a->reason));
+	if (!us_jget_str(o, "address", s, sizeof(s)))
 		a->conf.family = us_addr_parse(s, a->conf.addr);
-	if (!get_u64(o, "weight", &u) && u <= US_WEIGHT_MAX)
+	if (!us_jget_u64(o, "weight", &u) && u <= US_WEIGHT_MAX)
 		a->conf.weight = (__u16)u;
-	if (!get_u64(o, "id", &u) && u < US_MAX_MACHINES)
+	if (!us_jget_u64(o, "id", &u) && u < US_MAX_MACHINES)
 		a->id = (__u32)u;
 	if (json_object_object_get_ex(o, "dynamic", &v) && json_object_is_type(v, json_type_boolean))
 		a->conf.dynamic = json_object_get_boolean(v);
-	get_num(o, "remove_at", &a->remove_at);
+	us_jget_num(o, "remove_at", &a->remove_at);
 	a->conf.state = a->to;
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include <linux/types.h>
 #include <json-c/json.h>
 #include "judge.h"
+#include "judging.h"
 #include "understudy/understudy.h"
 
 #define US_NAME_MAX 64           /* names, services, versions (with the NUL) */
@@ -52,21 +53,6 @@ struct us_mconf {
 	enum us_mstate state;       /* the state the configuration (or add) gave it last */
 };
 
-/*
- * What judging a machine carries from window to window: the evidence since
- * it entered simulation and the judge's own state. Persisted with the
- * record, reset whenever the machine enters simulation. What is inside
- * follows the judge's interface: this struct, us_judging_json() /
- * us_judging_parse() and the window's one call of the judge (window.c) are
- * the only code that looks into it.
- */
-struct us_judging {
-	struct us_judge_input ev;   /* cumulative since entering simulation */
-	struct us_judge_state js;   /* the judge's state (streak, windows judged, last counts) */
-	int verdict;                /* the last window's (enum us_verdict) */
-	int decision;               /* the last window's (enum us_decision) */
-};
-
 /* What the last window saw of a machine (not persisted). */
 struct us_mobs {
 	struct us_mstats cur;       /* counters: totals */
@@ -86,7 +72,7 @@ struct us_rec {
 	enum us_mstate state;       /* US_MS_UNUSED: created, not yet moved into a state */
 	double since;               /* wall-clock seconds when it entered the state */
 	double remove_at;           /* draining on its way out: when it becomes removed (0: never) */
-	struct us_judging judging;
+	struct us_judging judging;  /* evidence and judge state (judging.h), persisted */
 	struct us_mobs obs;
 };
 
@@ -184,8 +170,6 @@ enum {
 json_object *us_rec_json(const struct us_rec *r, unsigned parts);
 /* A record from its US_RJ_DURABLE form: 0, or -EINVAL with the field. */
 int us_rec_parse(json_object *o, struct us_rec *r, const char **field);
-json_object *us_judging_json(const struct us_judging *j);
-int us_judging_parse(json_object *o, struct us_judging *j, const char **field);
 
 json_object *us_audit_json(const struct us_audit *a);
 int us_audit_parse(json_object *o, struct us_audit *a);
