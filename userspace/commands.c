@@ -23,8 +23,7 @@ const char *const us_exit_text[4] = {
 #define MOVE(n, h) { n, h, { NAME_ARG, REASON_ARG }, us_cmd_move, false, NULL }
 
 const struct us_cmd us_cmds[] = {
-	{ "status", "services and machines: state, time in it, req/s, error %, p50/p99, paired, "
-		    "streak, verdict",
+	{ "status", "services and machines: state, req/s, error %, p50/p99, verdict",
 	  { { US_ARG_CLIENT, "watch", "SECONDS", US_T_INT, 0, 0, NULL } },
 	  us_cmd_status, false, us_print_status },
 	{ "machines", "every machine record", { { 0 } }, us_cmd_machines, false, us_print_machines },
