@@ -44,6 +44,8 @@ struct us_pkt {
 	__u32  payload_off;     /* offset of the UDP payload from data */
 	__u32  payload_len;     /* UDP length - 8 */
 	__u32  ip_len;          /* IP total length (v4) or 40 + payload length (v6) */
+	__u16  l3_off;          /* offset of the IP header from data */
+	__u16  l4_off;          /* offset of the UDP header */
 	__u8   family;
 	__u8   frag;            /* first fragment of a fragmented datagram */
 	__u8   proto;
@@ -117,6 +119,7 @@ static __always_inline int us_parse(struct xdp_md *ctx, struct us_pkt *pkt)
 		}
 	}
 
+	pkt->l3_off = off;
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data + off;
 		__u32 ihl, tot;
@@ -198,6 +201,7 @@ static __always_inline int us_parse(struct xdp_md *ctx, struct us_pkt *pkt)
 	udp = data + off;
 	if ((void *)(udp + 1) > data_end)
 		return US_P_BAD_L4;
+	pkt->l4_off = off;
 	pkt->sport = udp->source;
 	pkt->dport = udp->dest;
 	if (pkt->frag)

@@ -30,30 +30,17 @@
 	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
 #define US_LOWER8 0x2020202020202020ull
 #define US_LINE_LO 0x0000000000002400ull
-#define US_LINE_HI 0x0040120800401208ull
+#define US_LINE_HI 0x0054120800541208ull
 #define US_MASK(n) ((n) >= 8 ? ~0ull : ((1ull << ((n) * 8)) - 1))
 
 #define US_H_VIA    0x01
 #define US_H_CALLID 0x02
 #define US_H_CSEQ   0x04
 #define US_H_CLEN   0x08
+#define US_H_TO     0x10
+#define US_H_RSEQ   0x20
+#define US_H_RACK   0x40
 
-struct us_sip {
-	__u64 callid_hash;
-	__u64 branch_hash;
-	__u32 callid_off;
-	__u32 callid_len;
-	__u32 cseq;
-	__u32 clen;
-	__u32 body_off;
-	__u16 status;        /* response: status code; request: 0 */
-	__u8  method;        /* request method */
-	__u8  cseq_method;
-	__u8  have;          /* US_H_* seen */
-	__u8  bad;           /* enum us_stat of the first error, 0 if none */
-	__u8  started;       /* the start line's end has been seen */
-	__u8  pad;
-};
 
 /* unaligned 8-byte loads are fine for the JIT on x86-64 and arm64, and the
  * verifier does not demand alignment there; an aligned(1) type would make
@@ -383,7 +370,8 @@ __noinline int us_sip_cseq(const struct us_scratch *s, __u32 off, __u32 len, str
 }
 
 /* Header names understood, by first letter. */
-enum { US_HN_NONE = 0, US_HN_VIA, US_HN_CALLID, US_HN_CSEQ, US_HN_CLEN };
+enum { US_HN_NONE = 0, US_HN_VIA, US_HN_CALLID, US_HN_CSEQ, US_HN_CLEN, US_HN_TO, US_HN_RSEQ,
+       US_HN_RACK };
 
 /* One header line starting at off. */
 __noinline int us_sip_header(const struct us_scratch *s, __u32 off, __u32 len, struct us_sip *m)
@@ -418,6 +406,21 @@ __noinline int us_sip_header(const struct us_scratch *s, __u32 off, __u32 len, s
 			kind = US_HN_CLEN;
 		}
 		break;
+	case 't':
+		if ((w & US_MASK(2)) == US_W8('t', 'o', 0, 0, 0, 0, 0, 0)) {
+			nl = 2;
+			kind = US_HN_TO;
+		}
+		break;
+	case 'r':
+		if ((w & US_MASK(4)) == US_W8('r', 's', 'e', 'q', 0, 0, 0, 0)) {
+			nl = 4;
+			kind = US_HN_RSEQ;
+		} else if ((w & US_MASK(4)) == US_W8('r', 'a', 'c', 'k', 0, 0, 0, 0)) {
+			nl = 4;
+			kind = US_HN_RACK;
+		}
+		break;
 	}
 	p = off + nl;
 	/* a long name must be followed by white space or a colon; else try
@@ -435,6 +438,8 @@ __noinline int us_sip_header(const struct us_scratch *s, __u32 off, __u32 len, s
 			kind = US_HN_CALLID;
 		else if (c0 == 'l')
 			kind = US_HN_CLEN;
+		else if (c0 == 't')
+			kind = US_HN_TO;
 		else
 			return 0;
 		p = off + 1;
@@ -457,6 +462,32 @@ __noinline int us_sip_header(const struct us_scratch *s, __u32 off, __u32 len, s
 		if (!(m->have & US_H_CSEQ))
 			us_sip_cseq(s, p, len, m);
 		break;
+	case US_HN_TO:
+		if (!(m->have & US_H_TO)) {
+			m->to_off = p;
+			m->have |= US_H_TO;
+		}
+		break;
+	case US_HN_RSEQ:
+	case US_HN_RACK:
+		/* RFC 3262: RSeq: response-num; RAck: response-num CSeq-num Method */
+		if (!(m->have & (kind == US_HN_RSEQ ? US_H_RSEQ : US_H_RACK))) {
+			__u32 nd = 0;
+			long v = us_number(s, p, len, 10, &nd);
+
+			if (v >= 0 && v <= 0xffffffffL) {
+				if (kind == US_HN_RSEQ) {
+					m->rseq = v;
+					m->have |= US_H_RSEQ;
+				} else {
+					m->rack = v;
+					m->rack_off = p;
+					m->rack_len = nd;
+					m->have |= US_H_RACK;
+				}
+			}
+		}
+		break;
 	case US_HN_CLEN:
 		if (!(m->have & US_H_CLEN)) {
 			__u32 nd = 0;
@@ -475,7 +506,8 @@ __noinline int us_sip_header(const struct us_scratch *s, __u32 off, __u32 len, s
 }
 
 /* First characters of the header lines worth a look (any case): v(ia),
- * c(all-id, seq, ontent-length), i, l; CR and LF end the headers. */
+ * c(all-id, seq, ontent-length), i, l, t(o), r(seq, ack); CR and LF end the
+ * headers. */
 static __always_inline int us_line_wanted(__u8 c)
 {
 	__u64 lo = US_LINE_LO, hi = US_LINE_HI;

@@ -105,6 +105,7 @@ int th_dp_open(const char *pin_prefix, struct us_dp_opts *o)
 	th.fd_client = bpf_program__fd(th.sk->progs.us_client);
 	th.fd_machine = bpf_program__fd(th.sk->progs.us_machine);
 	th.fd_egress = bpf_program__fd(th.sk->progs.us_egress);
+	th.fd_egress_t = bpf_program__fd(th.sk->progs.us_egress_t);
 	th.fd_stats = bpf_map__fd(th.sk->maps.us_stats);
 	th.fd_calls = bpf_map__fd(th.sk->maps.us_calls);
 	th.fd_txns = bpf_map__fd(th.sk->maps.us_txns);
@@ -321,6 +322,26 @@ void th_run_repeat(int prog_fd, int ifc, const void *in, size_t len, __u32 repea
 void th_run(int prog_fd, int ifc, const void *in, size_t len, struct th_res *r)
 {
 	th_run_repeat(prog_fd, ifc, in, len, 1, r);
+}
+
+void th_run_meta(int prog_fd, int ifindex, const void *in, size_t len, size_t metalen,
+		 struct th_res *r)
+{
+	struct xdp_md ctx = { .data = (__u32)metalen, .data_end = (__u32)len,
+			      .ingress_ifindex = (__u32)ifindex };
+	struct xdp_md cto = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = in, .data_size_in = (__u32)len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &cto, .ctx_size_out = sizeof(cto),
+		    .repeat = 1);
+
+	r->err = bpf_prog_test_run_opts(prog_fd, &t);
+	if (r->err)
+		r->err = -errno;
+	r->ret = t.retval;
+	r->len = t.data_size_out;
+	r->meta = cto.data;
+	r->duration = t.duration;
 }
 
 /* ---- counters, maps, events ------------------------------------------------- */

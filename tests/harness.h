@@ -133,6 +133,7 @@ struct th_dp {
 	struct understudy_bpf *sk;
 	struct ring_buffer *rb;        /* us_events, after th_setup_tables() */
 	int fd_client, fd_machine, fd_egress;
+	int fd_egress_t;        /* us_egress_t: the egress program's body, test-runnable */
 	int fd_stats, fd_calls, fd_txns;
 	char pin_root[96];
 };
@@ -181,6 +182,10 @@ struct th_res {
 
 /* One run of prog_fd on the frame as received on testnet interface ifc. */
 void th_run(int prog_fd, int ifc, const void *in, size_t len, struct th_res *r);
+/* Run a program on a frame with metalen bytes of XDP metadata in front (in
+ * holds both), as received on interface ifindex. */
+void th_run_meta(int prog_fd, int ifindex, const void *in, size_t len, size_t metalen,
+		 struct th_res *r);
 /* The same, repeat times in the kernel. */
 void th_run_repeat(int prog_fd, int ifc, const void *in, size_t len, __u32 repeat,
 		   struct th_res *r);

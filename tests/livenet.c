@@ -758,6 +758,20 @@ size_t ln_sip_request(char *buf, size_t cap, int fam, enum ln_method what, const
 	return len > 0 && (size_t)len < cap ? (size_t)len : 0;
 }
 
+size_t ln_sip_tag(int n, const char *callid, char *out, size_t cap)
+{
+	unsigned h = (unsigned)(ln_fnv(callid, strlen(callid)) & 0xffff);
+	int len;
+
+	/* simulation machines' tags are longer than the active machines': a
+	 * copy naming their dialog changes size */
+	if (n == LN_S1 || n == LN_S2)
+		len = snprintf(out, cap, "%s-%u-own-dialog-of-the-shadow", ln_nodes[n].name, h);
+	else
+		len = snprintf(out, cap, "%s-%u", ln_nodes[n].name, h);
+	return len > 0 && (size_t)len < cap ? (size_t)len : 0;
+}
+
 size_t ln_sip_answer(char *out, size_t cap, int n, const char *req, int fam, int code,
 		     const char *reason)
 {
@@ -779,11 +793,14 @@ size_t ln_sip_answer(char *out, size_t cap, int n, const char *req, int fam, int
 	ln_sip_hdr(req, "To", to, sizeof(to));
 	ln_sip_hdr(req, "Call-ID", cid, sizeof(cid));
 	ln_sip_hdr(req, "CSeq", cseq, sizeof(cseq));
-	if (!strstr(to, ";tag="))
-		snprintf(v, sizeof(v), "%s;tag=%s-%u", to, ln_nodes[n].name,
-			 (unsigned)(ln_fnv(cid, strlen(cid)) & 0xffff));
-	else
+	if (!strstr(to, ";tag=")) {
+		char tag[96];
+
+		ln_sip_tag(n, cid, tag, sizeof(tag));
+		snprintf(v, sizeof(v), "%s;tag=%s", to, tag);
+	} else {
 		snprintf(v, sizeof(v), "%s", to);
+	}
 	if (len <= 0 || (size_t)len >= cap)
 		return 0;
 	len += snprintf(out + len, cap - len,

@@ -128,6 +128,8 @@ enum ln_method { LN_INVITE, LN_ACK, LN_BYE };
  * Via with branch z9hG4bK-ul<pid>-<branch>, From tag from the Call-ID,
  * To tag totag (NULL: none), CSeq 1 (INVITE, ACK) or 2 (BYE), an SDP body
  * on INVITE. Returns the length (0 if it does not fit). */
+/* The To-tag node n gives a dialog of callid. */
+size_t ln_sip_tag(int n, const char *callid, char *out, size_t cap);
 size_t ln_sip_request(char *buf, size_t cap, int fam, enum ln_method what, const char *callid,
 		      const char *totag, unsigned branch, int cli_port);
 /* Node n's response to req with code/reason: Via(s), From, To (+ a tag

@@ -180,6 +180,112 @@ size_t pkt_build(__u8 *buf, size_t cap, const struct pkt_l2l4 *o, const void *pa
 	return total;
 }
 
+static unsigned get16(const __u8 *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+int pkt_parse(const __u8 *f, size_t len, struct pkt_view *v, char *err, size_t errlen)
+{
+	size_t p = 12, l3, l4, l4len;
+	unsigned et;
+	unsigned long sum;
+	const __u8 *ip;
+
+	memset(v, 0, sizeof(*v));
+	if (len < 14) {
+		snprintf(err, errlen, "frame of %zu bytes", len);
+		return -1;
+	}
+	memcpy(v->dmac, f, 6);
+	memcpy(v->smac, f + 6, 6);
+	et = get16(f + p);
+	for (int i = 0; i < 2 && (et == 0x8100 || et == 0x88a8); i++) {
+		p += 4;
+		if (p + 2 > len) {
+			snprintf(err, errlen, "truncated VLAN tag");
+			return -1;
+		}
+		et = get16(f + p);
+	}
+	l3 = p + 2;
+	v->l3_off = l3;
+	ip = f + l3;
+	if (et == 0x0800) {
+		size_t ihl;
+
+		if (l3 + 20 > len || (ip[0] >> 4) != 4) {
+			snprintf(err, errlen, "bad IPv4 header");
+			return -1;
+		}
+		ihl = (size_t)(ip[0] & 15) * 4;
+		if (get16(ip + 2) != len - l3) {
+			snprintf(err, errlen, "IPv4 total length %u, frame holds %zu", get16(ip + 2),
+				 len - l3);
+			return -1;
+		}
+		if (csum_fold(csum_add(0, ip, ihl)) != 0) {
+			snprintf(err, errlen, "IPv4 header checksum wrong");
+			return -1;
+		}
+		if (ip[9] != IPPROTO_UDP) {
+			snprintf(err, errlen, "IP protocol %u, not UDP", ip[9]);
+			return -1;
+		}
+		v->family = AF_INET;
+		inet_ntop(AF_INET, ip + 12, v->saddr, sizeof(v->saddr));
+		inet_ntop(AF_INET, ip + 16, v->daddr, sizeof(v->daddr));
+		l4 = l3 + ihl;
+		sum = csum_add(0, ip + 12, 8);
+	} else if (et == 0x86dd) {
+		if (l3 + 40 > len || (ip[0] >> 4) != 6) {
+			snprintf(err, errlen, "bad IPv6 header");
+			return -1;
+		}
+		if (get16(ip + 4) != len - l3 - 40) {
+			snprintf(err, errlen, "IPv6 payload length %u, frame holds %zu",
+				 get16(ip + 4), len - l3 - 40);
+			return -1;
+		}
+		if (ip[6] != IPPROTO_UDP) {
+			snprintf(err, errlen, "IPv6 next header %u, not UDP", ip[6]);
+			return -1;
+		}
+		v->family = AF_INET6;
+		inet_ntop(AF_INET6, ip + 8, v->saddr, sizeof(v->saddr));
+		inet_ntop(AF_INET6, ip + 24, v->daddr, sizeof(v->daddr));
+		l4 = l3 + 40;
+		sum = csum_add(0, ip + 8, 32);
+	} else {
+		snprintf(err, errlen, "ethertype 0x%04x", et);
+		return -1;
+	}
+	if (l4 + 8 > len) {
+		snprintf(err, errlen, "truncated UDP header");
+		return -1;
+	}
+	l4len = len - l4;
+	if (get16(f + l4 + 4) != l4len) {
+		snprintf(err, errlen, "UDP length %u, datagram holds %zu", get16(f + l4 + 4), l4len);
+		return -1;
+	}
+	v->sport = get16(f + l4);
+	v->dport = get16(f + l4 + 2);
+	sum += IPPROTO_UDP + l4len;
+	sum = csum_add(sum, f + l4, l4len);
+	if (get16(f + l4 + 6) == 0 && v->family == AF_INET6) {
+		snprintf(err, errlen, "UDP checksum 0 over IPv6");
+		return -1;
+	}
+	if (get16(f + l4 + 6) != 0 && csum_fold(sum) != 0) {
+		snprintf(err, errlen, "UDP checksum wrong");
+		return -1;
+	}
+	v->payload_off = l4 + 8;
+	v->payload_len = l4len - 8;
+	return 0;
+}
+
 size_t pkt_build_arp(__u8 *buf, size_t cap, const __u8 smac[6], const char *spa,
 		     const char *tpa)
 {

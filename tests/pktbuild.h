@@ -38,6 +38,21 @@ size_t pkt_l2_len(const struct pkt_l2l4 *o);
 size_t pkt_l3_end(const struct pkt_l2l4 *o);
 size_t pkt_payload_off(const struct pkt_l2l4 *o);
 
+/* What pkt_parse found in an Ethernet/IP/UDP frame. */
+struct pkt_view {
+	__u8 dmac[6], smac[6];
+	int family;
+	char saddr[64], daddr[64];   /* text */
+	__u16 sport, dport;
+	size_t l3_off, payload_off, payload_len;
+};
+
+/* Parse a frame (up to two VLAN tags, no IPv6 extension headers) and check
+ * it whole: IP total/payload length and the frame's length agree, the IPv4
+ * header checksum, the UDP length and checksum. 0, or -1 with why (a
+ * sentence) in err. */
+int pkt_parse(const __u8 *f, size_t len, struct pkt_view *v, char *err, size_t errlen);
+
 /* An ARP request frame (who-has tpa tell spa); returns its length. */
 size_t pkt_build_arp(__u8 *buf, size_t cap, const __u8 smac[6], const char *spa,
 		     const char *tpa);

@@ -75,6 +75,7 @@ static void test_pins_exist_with_btf(void **state)
 	static const char *const maps[] = {
 		"us_services", "us_ports", "us_machines", "us_maglev", "us_macs", "us_calls",
 		"us_txns", "us_mstats", "us_stats", "us_cfg", "us_events", "us_groups",
+		"us_dlgs", "us_codes", "us_plans", "us_egstate",
 	};
 	struct us_machine_cfg m = { .id = 5, .svc_id = 0, .family = AF_INET, .weight = 3,
 				    .state = US_MS_ACTIVE };
@@ -421,6 +422,13 @@ static void test_pinned_map_size_is_kept(void **state)
 	if (!strstr(err, "us_txns holds 131072 entries, the configuration asks for 262144 "
 			 "(daemon.max_transactions)"))
 		fail_msg("unexpected explanation: %s", err);
+	o.txns_max = 0;
+	o.dlgs_max = US_DLGS_DEFAULT * 2;
+	assert_int_equal(us_dp_open(&o, &other), -EEXIST);
+	if (!strstr(err, "us_dlgs holds 65536 entries, the configuration asks for 131072 "
+			 "(daemon.max_dialogs)"))
+		fail_msg("unexpected explanation: %s", err);
+	o.dlgs_max = 0;
 	/* nothing was changed: the pinned map is the same size */
 	snprintf(path, sizeof(path), "%s/us_calls", pin_root);
 	fd = bpf_obj_get(path);
@@ -442,10 +450,12 @@ static void test_mirror_groups_for_every_pair(void **state)
 	int before = map_count(sk->maps.us_groups);
 
 	(void)state;
+	/* one interface m: (m, m), (m, -, m), (m, m, m) */
 	assert_int_equal(us_dp_add_machine_iface(dp, testnet.ifs[TN_MACH].name), 0);
-	assert_int_equal(map_count(sk->maps.us_groups), before + 1);       /* (m, m) */
+	assert_int_equal(map_count(sk->maps.us_groups), before + 3);
+	/* two: every (a, s), (a, -, c) and (a, s, c) of them: 4 + 4 + 8 */
 	assert_int_equal(us_dp_add_machine_iface(dp, testnet.ifs[TN_SIM].name), 0);
-	assert_int_equal(map_count(sk->maps.us_groups), before + 4);       /* + (s,s) (m,s) (s,m) */
+	assert_int_equal(map_count(sk->maps.us_groups), before + 16);
 	{
 		/* again: the same groups, each replaced by a new devmap */
 		struct us_group_key k = { .active_ifindex = testnet.ifs[TN_SIM].ifindex,
@@ -454,76 +464,40 @@ static void test_mirror_groups_for_every_pair(void **state)
 
 		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(sk->maps.us_groups), &k, &id1), 0);
 		assert_int_equal(us_dp_add_machine_iface(dp, testnet.ifs[TN_SIM].name), 0);
-		assert_int_equal(map_count(sk->maps.us_groups), before + 4);
+		assert_int_equal(map_count(sk->maps.us_groups), before + 16);
 		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(sk->maps.us_groups), &k, &id2), 0);
 		assert_int_not_equal(id1, id2);
 	}
 	assert_int_equal(us_dp_add_machine_iface(dp, "nosuchif0"), -ENODEV);
 }
 
-struct sweep_seen {
-	int n, active_missing, sim_missing;
-};
-
-static void on_timeout(const struct us_txn *t, bool am, bool sm, void *ctx)
+/* The deadline of a pair's silent side: floor and multiple refused out of
+ * range (nothing changes), taken in range, read back from the service. */
+static void test_due_refusals(void **state)
 {
-	struct sweep_seen *s = ctx;
-
-	(void)t;
-	s->n++;
-	s->active_missing += am;
-	s->sim_missing += sm;
-}
-
-static __u64 mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
-static void test_sweep_reports_timeouts(void **state)
-{
-	int fd = bpf_map__fd(us_dp_skel(dp)->maps.us_txns);
-	const __u64 s = 1000000000ull, now = mono();
-	static const struct {
-		__u64 age;
-		__u8 method;
-		__u32 sim;
-		__u32 done;
-	} t[] = {
-		{ 40, US_M_BYE, US_MID_NONE, US_TXN_ACTIVE_FINAL },             /* old, complete */
-		{ 40, US_M_BYE, US_MID_NONE, 0 },                               /* active timed out */
-		{ 40, US_M_BYE, 7, US_TXN_ACTIVE_FINAL },                       /* simulation timed out */
-		{ 40, US_M_BYE, 7, 0 },                                         /* both */
-		{ 40, US_M_INVITE, 7, 0 },                                      /* INVITE: may ring on */
-		{ 200, US_M_INVITE, 7, US_TXN_ACTIVE_FINAL },                   /* INVITE timed out */
-		{ 60, US_M_INVITE, 7, US_TXN_ACTIVE_FINAL | 0x100 },            /* active final at 50 s: sim has 32 s */
-		{ 5, US_M_BYE, 7, 0 },                                          /* young */
-	};
-	struct sweep_seen seen = { 0 };
+	int fd = bpf_map__fd(us_dp_skel(dp)->maps.us_services);
+	struct us_svc_key k, *prev = NULL;
+	struct us_svc v;
+	int found = 0;
 
 	(void)state;
-	for (__u32 i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct us_txn_key k = { .branch_hash = 1000 + i, .callid_hash = i, .cseq = 1,
-					.method = t[i].method };
-		struct us_txn v = { .start_ns = now - t[i].age * s, .active_mid = 1,
-				    .sim_mid = t[i].sim, .done = t[i].done & 0xff, .method = t[i].method,
-				    .active_lat_ns = t[i].done & 0x100 ? 50 * s : 1000 };
-
-		assert_int_equal(bpf_map_update_elem(fd, &k, &v, 0), 0);
+	assert_int_equal(us_dp_set_due(dp, 0, 0, 8), -ERANGE);
+	assert_non_null(strstr(us_dp_error(dp), "deadline floor 0 ms out of range (1..32000)"));
+	assert_int_equal(us_dp_set_due(dp, 0, US_DUE_MAX_MS + 1, 8), -ERANGE);
+	assert_int_equal(us_dp_set_due(dp, 0, 2000, 0), -ERANGE);
+	assert_non_null(strstr(us_dp_error(dp), "deadline multiple 0 out of range (1..1000)"));
+	assert_int_equal(us_dp_set_due(dp, 0, 2000, 1001), -ERANGE);
+	assert_int_equal(us_dp_set_due(dp, 31, 2000, 8), -ENOENT);
+	assert_int_equal(us_dp_set_due(dp, 0, 1500, 4), 0);
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		if (!bpf_map_lookup_elem(fd, &k, &v) && v.id == 0) {
+			assert_int_equal(v.due_floor_ms, 1500);
+			assert_int_equal(v.due_mult, 4);
+			found = 1;
+		}
+		prev = &k;
 	}
-	assert_int_equal(us_dp_sweep_txns(dp, 32 * s, 180 * s, on_timeout, &seen), 4);
-	assert_int_equal(seen.n, 4);
-	assert_int_equal(seen.active_missing, 2);
-	assert_int_equal(seen.sim_missing, 3);
-	/* the old ones are gone; the ringing INVITE, the INVITE whose active
-	 * final is recent, and the young BYE stay */
-	assert_int_equal(th_map_count(fd, sizeof(struct us_txn_key)), 3);
-	/* nothing is reported twice */
-	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(us_dp_sweep_txns(dp, 32 * s, 180 * s, on_timeout, &seen), 0);
+	assert_true(found);
 }
 
 int main(void)
@@ -539,7 +513,7 @@ int main(void)
 		cmocka_unit_test(test_links_outlive_the_process),
 		cmocka_unit_test(test_pinned_map_size_is_kept),
 		cmocka_unit_test(test_mirror_groups_for_every_pair),
-		cmocka_unit_test(test_sweep_reports_timeouts),
+		cmocka_unit_test(test_due_refusals),
 	};
 	int rc;
 

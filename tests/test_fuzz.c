@@ -257,13 +257,16 @@ static bool mac_is_iface(const __u8 *mac)
 
 static const int outcome_stats[] = {
 	US_ST_PASS, US_ST_REQ_FWD, US_ST_RESP_FWD, US_ST_RESP_SIM_DROP, US_ST_SIM_STRAY_DROP,
-	US_ST_NO_MACHINE, US_ST_NO_ROUTE,
+	US_ST_NO_MACHINE, US_ST_NO_ROUTE, US_ST_DLG_ACK_SENT, US_ST_DLG_ANSWERED,
 };
 
+/* Clearing the transactions also cancels their deadline timers (set at
+ * 32 s here): no pair closes on a timer in the middle of a run. */
 static void lru_reset(void)
 {
 	th_map_clear(th.fd_calls, sizeof(struct us_call_key));
 	th_map_clear(th.fd_txns, sizeof(struct us_txn_key));
+	th_map_clear(bpf_map__fd(th.sk->maps.us_dlgs), sizeof(struct us_call_key));
 }
 
 /* ---- generator ------------------------------------------------------------------ */
@@ -361,8 +364,13 @@ static void tmpls_init(void)
 				     (int)(i + (size_t)v6) % 3);
 			t->m.method = me;
 			t->m.body_len = body ? 120 + 40 * (i % 5) : 0;
-			if (!strcmp(me, "BYE") || !strcmp(me, "ACK"))
+			/* in-dialog requests name the active machine's tag: in a
+			 * mirrored call their copies are rewritten */
+			if (!strcmp(me, "BYE") || !strcmp(me, "ACK") || !strcmp(me, "PRACK") ||
+			    !strcmp(me, "INFO") || !strcmp(me, "UPDATE") || !strcmp(me, "REFER"))
 				t->m.to_tag = "as83kd9bs";
+			if (!strcmp(me, "PRACK"))
+				t->m.extra_headers = "RAck: 4711 1 INVITE\r\n";
 		}
 	}
 	/* client INVITE variants */
@@ -430,6 +438,14 @@ static void tmpls_init(void)
 			t = tmpl_add(name, true, host, fam, (int)(i % 3));
 			t->m.status = codes[i];
 			t->any_cseq_method = true;
+			/* simulation machines choose tags of their own (another
+			 * length: rewritten copies change size) */
+			if (host == TN_S1 || host == TN_S2)
+				t->m.to_tag = j ? "s" : "sim-tag-0123456789-abcdefghij";
+			if (codes[i] == 183)
+				t->m.extra_headers = host == TN_S1 || host == TN_S2 ?
+					"Require: 100rel\r\nRSeq: 97\r\n" :
+					"Require: 100rel\r\nRSeq: 4711\r\n";
 			if (codes[i] == 200 && !j)
 				t->m.body_len = 300;
 			if (j) {
@@ -455,6 +471,16 @@ static void tmpls_init(void)
 	t = tmpl_add("machine/s2/NOTIFY", true, TN_S2, AF_INET6, 0);
 	t->m.method = "NOTIFY";
 	t->m.body_len = 100;
+	t = tmpl_add("machine/s1/re-INVITE", true, TN_S1, AF_INET, 1);
+	t->m.method = "INVITE";
+	t->m.to_tag = "1928301774";
+	t->m.body_len = 200;
+	t = tmpl_add("machine/s1/ACK", true, TN_S1, AF_INET, 0);
+	t->m.method = "ACK";
+	t->m.to_tag = "1928301774";
+	t = tmpl_add("machine/s2/UPDATE", true, TN_S2, AF_INET6, 2);
+	t->m.method = "UPDATE";
+	t->m.to_tag = "1928301774";
 	/* stray traffic from simulation machines */
 	t = tmpl_add("machine/s1/stray-to-client", true, TN_S1, AF_INET, 0);
 	t->kind = TK_STRAY;
@@ -1485,11 +1511,11 @@ static long nviol, maxfail = DEFAULT_MAXFAIL;
 static const char *const inv_names[] = {
 	"test_run", "refused", "action", "rx", "outcome", "annotation", "bad-mirrored",
 	"action-outcome", "out-len", "out-frame", "event", "slow", "hang", "fixed-up",
-	"affinity", "oracle", "stale",
+	"affinity", "oracle", "stale", "copies", "reply",
 };
 enum { IV_TEST_RUN, IV_REFUSED, IV_ACTION, IV_RX, IV_OUTCOME, IV_ANNOT, IV_BAD_MIRRORED,
        IV_ACTION_OUTCOME, IV_OUT_LEN, IV_OUT_FRAME, IV_EVENT, IV_SLOW, IV_HANG, IV_FIXED_UP,
-       IV_AFFINITY, IV_ORACLE, IV_STALE, IV_MAX };
+       IV_AFFINITY, IV_ORACLE, IV_STALE, IV_COPIES, IV_REPLY, IV_MAX };
 static __u64 viol_by[IV_MAX];
 _Static_assert(ARRAY_SIZE(inv_names) == IV_MAX, "invariant names");
 
@@ -1563,6 +1589,186 @@ static int ev_cb(void *ctx, void *data, size_t sz)
 	return 0;
 }
 
+/* The plan of mirror sequence number seq, from this CPU's slot (the
+ * harness keeps the process on one CPU). */
+static int plan_of(__u32 seq, struct us_plan *p)
+{
+	int fd = bpf_map__fd(th.sk->maps.us_plans);
+	__u32 slot = seq & (US_PLANS - 1);
+	static struct us_plan *v;
+	static int ncpu;
+
+	if (!v) {
+		ncpu = libbpf_num_possible_cpus();
+		v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
+	}
+	if (!v || bpf_map_lookup_elem(fd, &slot, v))
+		return -1;
+	for (int c = 0; c < ncpu; c++)
+		if (v[c].seq == seq && v[c].ncopies) {
+			*p = v[c];
+			return 0;
+		}
+	return -1;
+}
+
+/* The payload a plan's edit makes of the original (the user-space
+ * reading of us_assemble); its length, or 0 if a segment is out of range. */
+static size_t plan_payload(const struct us_copy *c, const __u8 *orig, size_t olen, __u8 *out,
+			   size_t cap)
+{
+	size_t n = 0;
+
+	if (c->e.nseg > US_SEGS)
+		return 0;
+	for (__u32 i = 0; i < c->e.nseg; i++) {
+		size_t off = c->e.seg[i].off & ~US_SEG_LIT, len = c->e.seg[i].len;
+		const __u8 *src;
+
+		if (c->e.seg[i].off & US_SEG_LIT) {
+			if (off + len > US_LIT_MAX)
+				return 0;
+			src = (const __u8 *)c->e.lit.b + off;
+		} else {
+			if (off + len > olen)
+				return 0;
+			src = orig + off;
+		}
+		if (n + len > cap)
+			return 0;
+		memcpy(out + n, src, len);
+		n += len;
+	}
+	return n;
+}
+
+/*
+ * A mirrored message's copies, through the egress program as the devmap
+ * would run it (us_egress_t, in group order): the plan names an active or
+ * draining machine and a simulation machine behind our interfaces; the
+ * active machine's copy is the frame with its MACs and nothing else
+ * changed; the simulation machine's is dropped, the frame with its MACs,
+ * or (an edit) a well-formed frame whose payload is exactly the plan's.
+ */
+static void check_copies(const struct input *in, const struct th_res *r,
+			 const struct us_meta *md, struct verdict *v)
+{
+	static struct th_res er;
+	static __u8 want[FRAME_MAX];
+	struct us_plan p;
+	struct pkt_view pv, ov;
+	char err[160];
+
+	if (plan_of(md->seq, &p)) {
+		vfail(v, IV_COPIES, "no plan for sequence number %u", md->seq);
+		return;
+	}
+	if (p.ncopies != 2 || p.c[2].ifindex)
+		vfail(v, IV_COPIES, "%u copies, a control copy on %u", p.ncopies, p.c[2].ifindex);
+	if (!mac_in_states(p.c[0].dmac, ST(US_MS_ACTIVE) | ST(US_MS_DRAINING)) ||
+	    !mac_in_states(p.c[1].dmac, ST(US_MS_SIMULATION)) || !mac_is_iface(p.c[0].smac) ||
+	    !mac_is_iface(p.c[1].smac))
+		vfail(v, IV_COPIES, "plan names no active/simulation machine");
+	if (p.c[0].mode != US_CP_AS_IS)
+		vfail(v, IV_COPIES, "the active copy's mode is %u", p.c[0].mode);
+	if (pkt_parse(in->f, in->len, &ov, err, sizeof(err)))
+		return;         /* not whole: the plan is not checked further */
+	for (int i = 0; i < 2; i++) {
+		const struct us_copy *c = &p.c[i];
+
+		th_run_meta(th.fd_egress_t, (int)c->ifindex, r->out, r->len, sizeof(*md), &er);
+		if (er.err) {
+			vfail(v, IV_COPIES, "egress test run of copy %d: %d", i, er.err);
+			continue;
+		}
+		if (c->mode == US_CP_DROP) {
+			if (er.ret != XDP_DROP)
+				vfail(v, IV_COPIES, "copy %d not for its machine: %s", i,
+				      th_xdp_name(er.ret));
+			continue;
+		}
+		/* an edit that grows a frame near a page's size may not fit: the
+		 * copy is dropped (and counted as a build failure) */
+		if (er.ret == XDP_DROP && c->mode == US_CP_EDIT && c->len > ov.payload_len &&
+		    in->len + (c->len - ov.payload_len) > 3520 - 64)
+			continue;
+		if (er.ret != XDP_PASS) {
+			vfail(v, IV_COPIES, "copy %d: %s", i, th_xdp_name(er.ret));
+			continue;
+		}
+		if (er.meta != sizeof(*md) || memcmp(er.out + er.meta, c->dmac, 6) ||
+		    memcmp(er.out + er.meta + 6, c->smac, 6)) {
+			vfail(v, IV_COPIES, "copy %d: not the plan's MACs", i);
+			continue;
+		}
+		if (c->mode == US_CP_AS_IS) {
+			if (er.len - er.meta != in->len ||
+			    memcmp(er.out + er.meta + 12, in->f + 12, in->len - 12))
+				vfail(v, IV_COPIES, "copy %d (%s) changed beyond the MACs", i,
+				      i ? "simulation" : "active");
+			continue;
+		}
+		/* an edit: a whole frame, the plan's payload */
+		if (pkt_parse(er.out + er.meta, er.len - er.meta, &pv, err, sizeof(err))) {
+			vfail(v, IV_COPIES, "rewritten copy: %s", err);
+			continue;
+		}
+		if (strcmp(pv.saddr, ov.saddr) || strcmp(pv.daddr, ov.daddr) ||
+		    pv.sport != ov.sport || pv.dport != ov.dport)
+			vfail(v, IV_COPIES, "rewritten copy: addresses or ports changed");
+		if (plan_payload(c, in->f + ov.payload_off, ov.payload_len, want, sizeof(want)) !=
+			    pv.payload_len || pv.payload_len != c->len ||
+		    memcmp(want, er.out + er.meta + pv.payload_off, pv.payload_len))
+			vfail(v, IV_COPIES, "rewritten copy: payload of %zu bytes, not the plan's %u",
+			      pv.payload_len, c->len);
+	}
+}
+
+/* A simulation machine's message answered or ACKed on the caller's behalf:
+ * a well-formed frame back to it (MACs, addresses, ports swapped), a SIP
+ * request or response. */
+static void check_tx(const struct input *in, int ifc, const struct th_res *r, struct verdict *v)
+{
+	struct pkt_view pv;
+	char err[160];
+	const char *pl;
+	const __u8 *oi, *ni;
+	size_t al;
+
+	(void)ifc;
+	if (r->meta) {
+		vfail(v, IV_REPLY, "metadata on a reply");
+		return;
+	}
+	/* the reply is whole, whatever the input's checksums or padding */
+	if (pkt_parse(r->out, r->len, &pv, err, sizeof(err))) {
+		vfail(v, IV_REPLY, "%s", err);
+		return;
+	}
+	if (memcmp(pv.dmac, in->f + 6, 6) || memcmp(pv.smac, in->f, 6))
+		vfail(v, IV_REPLY, "MACs not swapped");
+	/* the same L2, so the input's IP header is at the same offset */
+	oi = in->f + pv.l3_off;
+	ni = r->out + pv.l3_off;
+	al = pv.family == AF_INET ? 4 : 16;
+	if (pv.l3_off + 2 * al + (pv.family == AF_INET ? 12 : 8) > in->len) {
+		vfail(v, IV_REPLY, "the input has no whole IP header");
+		return;
+	}
+	oi += pv.family == AF_INET ? 12 : 8;
+	ni += pv.family == AF_INET ? 12 : 8;
+	if (memcmp(oi, ni + al, al) || memcmp(oi + al, ni, al))
+		vfail(v, IV_REPLY, "addresses not swapped");
+	if (pv.sport != 5060 && pv.dport != 5060)
+		vfail(v, IV_REPLY, "ports %u and %u", pv.sport, pv.dport);
+	pl = (const char *)r->out + pv.payload_off;
+	if (pv.payload_len < 12 || (strncmp(pl, "SIP/2.0 ", 8) && strncmp(pl, "ACK ", 4) &&
+				    strncmp(pl, "BYE ", 4)))
+		vfail(v, IV_REPLY, "neither a response nor an ACK or BYE");
+	else if (!memmem(pl, pv.payload_len, "\r\n\r\n", 4))
+		vfail(v, IV_REPLY, "no end of headers");
+}
+
 static void check(const struct input *in, int ifc, const struct th_res *r, const __u64 *b,
 		  const __u64 *a, struct verdict *v)
 {
@@ -1589,7 +1795,8 @@ static void check(const struct input *in, int ifc, const struct th_res *r, const
 		vfail(v, IV_TEST_RUN, "test run error %d (%s)", r->err, strerror(-r->err));
 		return;
 	}
-	if (r->ret != XDP_PASS && r->ret != XDP_DROP && r->ret != XDP_REDIRECT)
+	if (r->ret != XDP_PASS && r->ret != XDP_DROP && r->ret != XDP_REDIRECT &&
+	    !(machine && r->ret == XDP_TX))
 		vfail(v, IV_ACTION, "action %u %s", r->ret, th_xdp_name(r->ret));
 	if (r->duration > SLOW_NS)
 		vfail(v, IV_SLOW, "one run took %u ns", r->duration);
@@ -1625,7 +1832,8 @@ static void check(const struct input *in, int ifc, const struct th_res *r, const
 			if (d[i] && (th_is_bad(i) || i == US_ST_PASS || i == US_ST_REQ_FWD ||
 				     i == US_ST_RESP_FWD || i == US_ST_RESP_SIM_DROP ||
 				     i == US_ST_SIM_STRAY_DROP || i == US_ST_NO_MACHINE ||
-				     i == US_ST_NO_ROUTE) && l < sizeof(s))
+				     i == US_ST_NO_ROUTE || i == US_ST_DLG_ACK_SENT ||
+				     i == US_ST_DLG_ANSWERED) && l < sizeof(s))
 				l += (size_t)snprintf(s + l, sizeof(s) - l, " %s+%lld",
 						      us_stat_name(i), d[i]);
 		vfail(v, IV_OUTCOME, "%lld outcomes and %lld bad reasons counted:%s", nout, nbad,
@@ -1637,11 +1845,17 @@ static void check(const struct input *in, int ifc, const struct th_res *r, const
 		static const int ann[] = { US_ST_REQ_MIRRORED, US_ST_RETRANS_REQ,
 					   US_ST_MIRROR_SKIPPED, US_ST_RESP_NO_TXN,
 					   US_ST_RETRANS_RESP, US_ST_EVENTS, US_ST_EVENTS_LIMITED,
-					   US_ST_EVENTS_LOST };
+					   US_ST_EVENTS_LOST, US_ST_DLG_REWRITTEN, US_ST_DLG_HELD,
+					   US_ST_DLG_NOT_SENT, US_ST_DLG_NO_RECORD, US_ST_CLIENT_RESP,
+					   US_ST_DLG_ABSORBED, US_ST_DLG_BUILD_FAIL, US_ST_DLG_TAG_LONG,
+					   US_ST_OVERDUE };
 		bool cli_ann = d[US_ST_REQ_MIRRORED] || d[US_ST_RETRANS_REQ] ||
-			       d[US_ST_MIRROR_SKIPPED];
+			       d[US_ST_MIRROR_SKIPPED] || d[US_ST_DLG_REWRITTEN] || d[US_ST_DLG_HELD] ||
+			       d[US_ST_DLG_NOT_SENT] || d[US_ST_DLG_NO_RECORD] || d[US_ST_CLIENT_RESP];
 		bool mach_ann = d[US_ST_RESP_NO_TXN] || d[US_ST_RETRANS_RESP] || d[US_ST_EVENTS] ||
 				d[US_ST_EVENTS_LIMITED] || d[US_ST_EVENTS_LOST];
+		bool shadow_out = d[US_ST_RESP_SIM_DROP] || d[US_ST_DLG_ACK_SENT] ||
+				  d[US_ST_DLG_ANSWERED];
 
 		for (size_t i = 0; i < ARRAY_SIZE(ann); i++)
 			if (d[ann[i]] > 1)
@@ -1653,8 +1867,21 @@ static void check(const struct input *in, int ifc, const struct th_res *r, const
 			      d[US_ST_MIRROR_SKIPPED]);
 		if (d[US_ST_REQ_MIRRORED] && d[US_ST_MIRROR_SKIPPED])
 			vfail(v, IV_ANNOT, "both req_mirrored and mirror_skipped");
-		if (mach_ann && (!machine || !(d[US_ST_RESP_FWD] || d[US_ST_RESP_SIM_DROP] ||
-					       d[US_ST_NO_ROUTE])))
+		if (d[US_ST_OVERDUE])
+			vfail(v, IV_ANNOT, "a pair closed on its deadline during a run");
+		if ((d[US_ST_DLG_REWRITTEN] || d[US_ST_DLG_HELD] || d[US_ST_DLG_NOT_SENT]) &&
+		    d[US_ST_DLG_NO_RECORD])
+			vfail(v, IV_ANNOT, "translated without a dialog record");
+		if (d[US_ST_DLG_ABSORBED] && (!machine || !d[US_ST_RESP_SIM_DROP]))
+			vfail(v, IV_ANNOT, "absorbed without a simulation machine's dropped "
+			      "message");
+		if (d[US_ST_DLG_BUILD_FAIL] && !(machine ? d[US_ST_RESP_SIM_DROP] :
+						  d[US_ST_REQ_FWD]))
+			vfail(v, IV_ANNOT, "build failed without a dropped message or a forwarded "
+			      "request");
+		if (d[US_ST_DLG_TAG_LONG] && (!machine || !(d[US_ST_RESP_FWD] || shadow_out)))
+			vfail(v, IV_ANNOT, "tag_unstored without a machine's response");
+		if (mach_ann && (!machine || !(d[US_ST_RESP_FWD] || shadow_out || d[US_ST_NO_ROUTE])))
 			vfail(v, IV_ANNOT, "resp_no_txn %lld retrans_resp %lld events %lld/%lld/%lld "
 			      "without a machine-side response outcome", d[US_ST_RESP_NO_TXN],
 			      d[US_ST_RETRANS_RESP], d[US_ST_EVENTS], d[US_ST_EVENTS_LIMITED],
@@ -1701,6 +1928,7 @@ static void check(const struct input *in, int ifc, const struct th_res *r, const
 			case US_ST_PASS: case US_ST_NO_ROUTE: want = XDP_PASS; break;
 			case US_ST_RESP_FWD: want = XDP_REDIRECT; break;
 			case US_ST_RESP_SIM_DROP: case US_ST_SIM_STRAY_DROP: want = XDP_DROP; break;
+			case US_ST_DLG_ACK_SENT: case US_ST_DLG_ANSWERED: want = XDP_TX; break;
 			default: want = -1; break;
 			}
 		}
@@ -1725,11 +1953,10 @@ static void check(const struct input *in, int ifc, const struct th_res *r, const
 			memcpy(&md, r->out, sizeof(md));
 			if (memcmp(r->out + sizeof(md), in->f, in->len))
 				vfail(v, IV_OUT_FRAME, "mirrored frame changed");
-			if (!mac_in_states(md.active_dmac, ST(US_MS_ACTIVE) | ST(US_MS_DRAINING)) ||
-			    !mac_in_states(md.sim_dmac, ST(US_MS_SIMULATION)) ||
-			    !mac_is_iface(md.active_smac) || !mac_is_iface(md.sim_smac))
-				vfail(v, IV_OUT_FRAME, "metadata names no active/simulation machine");
+			check_copies(in, r, &md, v);
 		}
+	} else if (machine && r->ret == XDP_TX) {
+		check_tx(in, ifc, r, v);
 	} else if (r->meta || r->len != in->len) {
 		vfail(v, IV_OUT_LEN, "%s: meta %u len %u, expected 0 and %zu", th_xdp_name(r->ret),
 		      r->meta, r->len, in->len);
@@ -1796,13 +2023,21 @@ static void check(const struct input *in, int ifc, const struct th_res *r, const
 			am = mach_by_mid(c.active_mid);
 			sm = c.sim_mid == US_MID_NONE ? NULL : mach_by_mid(c.sim_mid);
 			if (mirrored && r->len >= sizeof(md)) {
+				struct us_plan p;
+
 				memcpy(&md, r->out, sizeof(md));
-				adm = md.active_dmac;
-				if (!sm || !mac_is_host(md.sim_dmac, sm->host))
-					vfail(v, IV_AFFINITY, "mirrored, call's simulation machine "
-					      "%u", c.sim_mid);
+				if (plan_of(md.seq, &p)) {
+					vfail(v, IV_AFFINITY, "mirrored without a plan");
+				} else {
+					adm = p.c[0].dmac;
+					if (!sm || !mac_is_host(p.c[1].dmac, sm->host))
+						vfail(v, IV_AFFINITY, "mirrored, call's simulation "
+						      "machine %u", c.sim_mid);
+				}
 			} else if (sm && mstate_of(sm) == US_MS_SIMULATION &&
-				   !d[US_ST_MIRROR_SKIPPED]) {
+				   !d[US_ST_MIRROR_SKIPPED] && !d[US_ST_DLG_HELD] &&
+				   !d[US_ST_DLG_NOT_SENT] && !d[US_ST_DLG_NO_RECORD] &&
+				   in->t->m.method) {
 				vfail(v, IV_AFFINITY, "call mirrored to %u, message neither "
 				      "mirrored nor counted as skipped", c.sim_mid);
 			}
@@ -2050,6 +2285,10 @@ static int setup(void)
 	for (__u32 s = 0; s < NSVC; s++)
 		if ((err = th_set_service(s, svc_vip[s], US_SHARE_MAX)))
 			return th_setup_fail("us_dp_set_service", err);
+	/* deadlines at their longest: transactions are cleared long before */
+	for (__u32 s = 0; s < NSVC; s++)
+		if ((err = us_dp_set_due(th.dp, s, US_DUE_MAX_MS, 1)))
+			return th_setup_fail("us_dp_set_due", err);
 	for (size_t i = 0; i < ARRAY_SIZE(machs); i++) {
 		const struct mach *m = &machs[i];
 		const struct testnet_host *h = &testnet.hosts[m->host];
@@ -2186,7 +2425,8 @@ int main(void)
 			nviol++;
 			th_cfails++;
 		}
-		memcpy(st_b, st_a, sizeof(st_b));
+		/* read again: checking the copies ran the egress program */
+		th_read_stats(st_b);
 		cls_n[cur_in.cls]++;
 		multibuf += cur_in.len > 3520;
 		refused += cur_in.len < 14;

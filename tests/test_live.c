@@ -9,10 +9,14 @@
  *                     │
  *                     └─────"simx"───── s2
  *
- * m1 m2 m3 serve as active machines and answer 200; s1 (the SHARED
- * interface) and s2 (a SEPARATE interface) serve as simulation machines
- * and answer 503. The client's SIP sockets are 198.18.0.1 and 2001:db8::1
- * port 5070; its "stray" sockets port 40000.
+ * m1 m2 m3 serve as active machines; s1 (the SHARED interface) and s2 (a
+ * SEPARATE interface) serve as simulation machines; every machine answers
+ * 200 with a To-tag of its own (the simulation machines' longer). The
+ * copies of the caller's ACK and BYE a simulation machine receives name
+ * its own dialog: the frame the client sent with the active machine's tag
+ * replaced by its own, whole (its kernel drops a bad checksum). The
+ * client's SIP sockets are 198.18.0.1 and 2001:db8::1 port 5070; its
+ * "stray" sockets port 40000.
  *
  * Namespaces are named ust<pid><role>; the pins live under
  * /sys/fs/bpf/understudy-live-<pid>. Both are removed on every exit path,
@@ -55,8 +59,8 @@ static const struct {
 	[LN_M1] = { 200, "OK" },
 	[LN_M2] = { 200, "OK" },
 	[LN_M3] = { 200, "OK" },
-	[LN_S1] = { 503, "Service Unavailable" },
-	[LN_S2] = { 503, "Service Unavailable" },
+	[LN_S1] = { 200, "OK" },
+	[LN_S2] = { 200, "OK" },
 };
 
 static struct us_dp *g_dp;
@@ -155,6 +159,8 @@ static int setup_dp(void)
  * configured in that family's service with that state, every other machine
  * entry (either family) is deleted; both services' pools are rebuilt and
  * the MACs learnt. */
+static unsigned g_control;     /* nodes configure() puts in the control role */
+
 static int configure(int fam, unsigned active, unsigned sim, unsigned rejected, __u16 share)
 {
 	__u32 svc = fam == AF_INET ? SVC4 : SVC6;
@@ -169,9 +175,10 @@ static int configure(int fam, unsigned active, unsigned sim, unsigned rejected, 
 				.weight = 100,
 			};
 
-			if (ff == fam && (active | sim | rejected) & BIT(n)) {
+			if (ff == fam && (active | sim | rejected | g_control) & BIT(n)) {
 				mc.state = active & BIT(n) ? US_MS_ACTIVE :
-					   sim & BIT(n) ? US_MS_SIMULATION : US_MS_REJECTED;
+					   sim & BIT(n) ? US_MS_SIMULATION :
+					   g_control & BIT(n) ? US_MS_CONTROL : US_MS_REJECTED;
 				ln_addr16(ff, ff == AF_INET ? ln_nodes[n].a4 : ln_nodes[n].a6, mc.addr);
 				DP(us_dp_set_machine(g_dp, &mc));
 			} else {
@@ -182,6 +189,7 @@ static int configure(int fam, unsigned active, unsigned sim, unsigned rejected, 
 	for (__u32 s = SVC4; s <= SVC6; s++) {
 		DP(us_dp_rebuild(g_dp, s, US_POOL_ACTIVE));
 		DP(us_dp_rebuild(g_dp, s, US_POOL_SIM));
+		DP(us_dp_rebuild(g_dp, s, US_POOL_CTL));
 		DP(us_dp_set_share(g_dp, s, s == svc ? share : 0));
 	}
 	return learn_all();
@@ -339,6 +347,8 @@ struct call {
 	char id[96];
 	int fam;
 	unsigned long long sent_hash[4];    /* payload hashes of INVITE, ACK, BYE */
+	char sent[3][2048];                 /* ... and the payloads */
+	size_t sent_len[3];
 };
 
 static unsigned g_branch_seq;
@@ -371,6 +381,10 @@ static int call_send(struct call *c, int what)
 				    CLI_PORT);
 
 	c->sent_hash[what] = ln_fnv(buf, len);
+	if (len < sizeof(c->sent[0])) {
+		memcpy(c->sent[what], buf, len);
+		c->sent_len[what] = len;
+	}
 	return ln_send_to(c->fam == AF_INET ? g_cli4 : g_cli6, c->fam,
 			  c->fam == AF_INET ? LN_VIP4 : LN_VIP6, LN_SIP_PORT, buf, len);
 }
@@ -387,14 +401,41 @@ static int mcount(int node, const struct call *c, const char *method)
 	return k;
 }
 
-/* ... and whether every copy of that method is byte for byte what was sent */
-static int mintact(int node, const struct call *c, int what)
+/* What a node should receive of a request sent: byte for byte what was
+ * sent, except that a simulation machine's copy of an in-dialog request
+ * names its own dialog (its tag for the active machine's). */
+static unsigned long long want_hash(int node, const struct call *c, int what, int active)
+{
+	char at[96], st[96], out[2200];
+	const char *p;
+	size_t al, sl, off;
+
+	if (what == M_INVITE || node == active)
+		return c->sent_hash[what];
+	al = ln_sip_tag(active, c->id, at + 5, sizeof(at) - 5) + 5;
+	sl = ln_sip_tag(node, c->id, st + 5, sizeof(st) - 5) + 5;
+	memcpy(at, ";tag=", 5);
+	memcpy(st, ";tag=", 5);
+	p = memmem(c->sent[what], c->sent_len[what], at, al);
+	if (!p)
+		return 0;
+	off = (size_t)(p - c->sent[what]);
+	memcpy(out, c->sent[what], off);
+	memcpy(out + off, st, sl);
+	memcpy(out + off + sl, p + al, c->sent_len[what] - off - al);
+	return ln_fnv(out, c->sent_len[what] - al + sl);
+}
+
+/* ... and whether every copy of that method is byte for byte what it
+ * should be (want_hash) */
+static int mintact(int node, const struct call *c, int what, int active)
 {
 	static const char *const meth[] = { "INVITE", "ACK", "BYE" };
+	unsigned long long want = want_hash(node, c, what, active);
 
 	for (int i = 0; i < g_nmrx; i++)
 		if (g_mrx[i].node == node && !strcmp(g_mrx[i].callid, c->id) &&
-		    !strcmp(g_mrx[i].method, meth[what]) && g_mrx[i].hash != c->sent_hash[what])
+		    !strcmp(g_mrx[i].method, meth[what]) && g_mrx[i].hash != want)
 			return 0;
 	return 1;
 }
@@ -516,9 +557,10 @@ static void whole_call(struct call *c, int want_a, int want_s, unsigned actives,
 				 ln_nodes[n].name);
 			th_eq(w, mcount(n, c, meth[m]), want);
 			if (want) {
-				snprintf(w, sizeof(w), "call %s: %s at %s byte-identical to what was sent",
-					 c->id, meth[m], ln_nodes[n].name);
-				expect_ok(w, mintact(n, c, m));
+				snprintf(w, sizeof(w), "call %s: %s at %s what was sent%s", c->id,
+					 meth[m], ln_nodes[n].name,
+					 n == want_s && m != M_INVITE ? ", naming its own dialog" : "");
+				expect_ok(w, mintact(n, c, m, want_a));
 			}
 		}
 	}
@@ -560,12 +602,15 @@ static void t_shared_mirror(int fam)
 	th_eq("stat resp_sim_drop", stat_delta(US_ST_RESP_SIM_DROP), 2);
 	th_eq("stat mirror_skipped", stat_delta(US_ST_MIRROR_SKIPPED), 0);
 	th_eq("stat no_route", stat_delta(US_ST_NO_ROUTE), 0);
-	/* pairing on the simulation machine: 200 vs 503, twice */
+	th_eq("stat dialog_rewritten (its ACK and BYE)", stat_delta(US_ST_DLG_REWRITTEN), 2);
+	th_eq("stat dialog_build_failed", stat_delta(US_ST_DLG_BUILD_FAIL), 0);
+	/* pairing on the simulation machine: 200 and 200, twice */
 	us_dp_read_mstats(g_dp, mid_of(LN_S1, fam), &ms1);
-	th_eq("s1 paired transactions", (long long)(ms1.paired - ms0.paired), 2);
-	th_eq("s1 class differences", (long long)(ms1.differ_class - ms0.differ_class), 2);
+	th_eq("s1 pairs 2xx/2xx", (long long)(ms1.pair.out[US_O_2XX][US_O_2XX] -
+					      ms0.pair.out[US_O_2XX][US_O_2XX]), 2);
+	th_eq("s1 equal codes", (long long)(ms1.pair.code_same - ms0.pair.code_same), 2);
 	th_eq("s1 dropped messages", (long long)(ms1.dropped - ms0.dropped), 2);
-	th_eq("stat events (difference events written)", stat_delta(US_ST_EVENTS), 2);
+	th_eq("stat events (difference events written)", stat_delta(US_ST_EVENTS), 0);
 }
 
 /* 2: the simulation machine sits behind its own interface. */
@@ -585,6 +630,7 @@ static void t_separate_mirror(int fam)
 	th_eq("stat resp_fwd", stat_delta(US_ST_RESP_FWD), 2);
 	th_eq("stat resp_sim_drop", stat_delta(US_ST_RESP_SIM_DROP), 2);
 	th_eq("stat mirror_skipped", stat_delta(US_ST_MIRROR_SKIPPED), 0);
+	th_eq("stat dialog_rewritten (its ACK and BYE)", stat_delta(US_ST_DLG_REWRITTEN), 2);
 }
 
 /* Send a batch of whole calls, pumping between phases. */
@@ -898,6 +944,56 @@ static void t_drain_remove(int fam)
 	th_eq("stat no_machine", stat_delta(US_ST_NO_MACHINE), 0);
 }
 
+/* 7: a control machine (m3, the active version) gets a third copy of every
+ * mirrored message, its own dialog too; its pairs count on the simulation
+ * machine as well. */
+static void t_control(int fam)
+{
+	const unsigned actives = BIT(LN_M1) | BIT(LN_M2);
+	struct us_mstats s0, s1;
+	struct call c;
+	char w[160];
+	int want;
+
+	g_control = BIT(LN_M3);
+	CONFIGURE(fam, actives, BIT(LN_S1), 0, US_SHARE_MAX);
+	g_control = 0;
+	us_dp_read_mstats(g_dp, mid_of(LN_S1, fam), &s0);
+	stats_mark();
+	call_init(&c, fam, fam == AF_INET ? "control4" : "control6", 0);
+	want = predict_active(&c);
+	call_send(&c, M_INVITE);
+	pump();
+	call_send(&c, M_ACK);
+	call_send(&c, M_BYE);
+	pump();
+	for (int n = 0; n < LN_NNODES; n++) {
+		static const char *const meth[] = { "INVITE", "ACK", "BYE" };
+		int get = n == want || n == LN_S1 || n == LN_M3;
+
+		for (int m = M_INVITE; m <= M_BYE; m++) {
+			snprintf(w, sizeof(w), "call %s: %s copies received by %s", c.id, meth[m],
+				 ln_nodes[n].name);
+			th_eq(w, mcount(n, &c, meth[m]), get);
+			if (get) {
+				snprintf(w, sizeof(w), "call %s: %s at %s what was sent%s", c.id, meth[m],
+					 ln_nodes[n].name,
+					 n != want && m != M_INVITE ? ", naming its own dialog" : "");
+				expect_ok(w, mintact(n, &c, m, want));
+			}
+		}
+	}
+	th_eq("client: 200 to INVITE from the active machine only", ccount(&c, "INVITE", 0, -2), 1);
+	th_eq("client: 200 to BYE from the active machine only", ccount(&c, "BYE", 0, -2), 1);
+	th_eq("stat req_mirrored", stat_delta(US_ST_REQ_MIRRORED), 3);
+	th_eq("stat dialog_rewritten (ACK and BYE, two shadows)", stat_delta(US_ST_DLG_REWRITTEN), 4);
+	us_dp_read_mstats(g_dp, mid_of(LN_S1, fam), &s1);
+	th_eq("s1: the control's pairs, 2xx/2xx", (long long)(s1.ctl.out[US_O_2XX][US_O_2XX] -
+							     s0.ctl.out[US_O_2XX][US_O_2XX]), 2);
+	th_eq("s1: its own pairs, 2xx/2xx", (long long)(s1.pair.out[US_O_2XX][US_O_2XX] -
+						       s0.pair.out[US_O_2XX][US_O_2XX]), 2);
+}
+
 struct test {
 	const char *what;
 	void (*fn)(int fam);
@@ -916,6 +1012,8 @@ static const struct test tests[] = {
 	{ "sim_stray_dropped",     t_stray,           AF_INET6 },
 	{ "drain_then_remove",     t_drain_remove,    AF_INET },
 	{ "drain_then_remove",     t_drain_remove,    AF_INET6 },
+	{ "control_machine",       t_control,         AF_INET },
+	{ "control_machine",       t_control,         AF_INET6 },
 };
 #define NTESTS ((int)(sizeof(tests) / sizeof(tests[0])))
 

@@ -754,6 +754,10 @@ int main(int argc, char **argv)
 				    (x->st[US_ST_REQ_FWD] != x->sent ||
 				     x->st[US_ST_REQ_MIRRORED] != (k == C_MIRROR100 ? x->sent : 0) ||
 				     x->st[US_ST_RETRANS_REQ])) {
+					for (int q = 0; q < US_ST_MAX; q++)
+						if (x->st[q])
+							printf("  stat %s %llu\n", us_stat_name(q),
+							       (unsigned long long)x->st[q]);
 					printf("check: %s run %d: sent %llu, understudy forwarded %llu, mirrored "
 					       "%llu, %llu retransmissions\n", case_name[k], r,
 					       (unsigned long long)x->sent,

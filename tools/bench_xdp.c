@@ -13,6 +13,16 @@
  *    an empty XDP program (the timer's own cost).
  * Each figure is the median of RUNS runs; the spread is max - min.
  *
+ * Dialog translation (a mirrored call whose dialog both machines
+ * confirmed, with To-tags of different lengths), cold only, for the
+ * frame changes in place:
+ *  - request_rewritten:   the client program on the caller's in-dialog
+ *                         BYE (it plans the simulation copy's rewrite);
+ *  - egress_rewritten:    the egress program making that copy (the
+ *                         payload rebuilt, lengths and checksums);
+ *  - answer_built:        the machine program answering a simulation
+ *                         machine's own BYE on the caller's behalf (XDP_TX).
+ *
  * Usage: bench_xdp [-r RUNS] [-n REPEAT] [-u UNIQUE] [-j FILE]
  */
 #include <errno.h>
@@ -39,6 +49,12 @@ enum bpath { P_NON_SERVICE, P_REQUEST, P_REQUEST_MIRRORED, P_RESP_ACTIVE, P_RESP
 
 static const char *const path_name[P_MAX] = {
 	"non_service", "request", "request_mirrored", "response_active", "response_simulation",
+};
+
+enum dpath { D_REQUEST, D_EGRESS, D_ANSWER, D_MAX };
+
+static const char *const dpath_name[D_MAX] = {
+	"request_rewritten", "egress_rewritten", "answer_built",
 };
 
 struct opts {
@@ -224,10 +240,163 @@ static int first_sighting(enum bpath p, int prog_fd, int ifc, int unique, int ba
 	return 0;
 }
 
+/* ---- dialog translation ----------------------------------------------------------- */
+
+static size_t sip_frame(__u8 *buf, const char *sip, size_t n, enum testnet_hostid from)
+{
+	struct pkt_l2l4 l = { .family = AF_INET, .sport = 5060, .dport = 5060 };
+	const struct testnet_host *c = &testnet.hosts[TN_CLIENT];
+
+	if (from == TN_CLIENT) {
+		memcpy(l.smac, c->mac, 6);
+		memcpy(l.dmac, testnet.ifs[TN_CLI].mac, 6);
+		l.saddr = c->v4;
+		l.daddr = testnet.vip4;
+	} else {
+		memcpy(l.smac, testnet.hosts[from].mac, 6);
+		memcpy(l.dmac, testnet.ifs[testnet.hosts[from].ifc].mac, 6);
+		l.saddr = testnet.vip4;
+		l.daddr = c->v4;
+	}
+	return pkt_build(buf, FRAME, &l, sip, n);
+}
+
+/* Call i's dialog, confirmed by both machines: INVITE, the active
+ * machine's 200 (tag "a-<i>") and the simulation machine's (a longer tag). */
+static int dialog_open(int i)
+{
+	char sip[FRAME], cid[64], tag[96];
+	__u8 pkt[FRAME];
+	__u32 act;
+	double ns;
+	size_t n;
+	int err;
+
+	struct us_call_key ck = { 0 };
+	struct us_call call;
+	enum testnet_hostid active;
+
+	snprintf(cid, sizeof(cid), "dlg-%d@198.18.0.1", i);
+	n = sip_typical_invite(sip, sizeof(sip), cid, "z9hG4bK-dlg-inv");
+	err = run(th.fd_client, pkt, sip_frame(pkt, sip, n, TN_CLIENT), TN_CLI, 1, &act, &ns);
+	/* the active machine the call went to answers (machines 0 and 1: a1, a2) */
+	ck.callid_hash = us_hash_bytes(cid, strlen(cid));
+	if (!err && bpf_map_lookup_elem(bpf_map__fd(th.sk->maps.us_calls), &ck, &call))
+		err = -errno;
+	active = !err && call.active_mid == 1 ? TN_A2 : TN_A1;
+	for (int k = 0; k < 2 && !err; k++) {
+		struct sip_msg m = {
+			.status = 200, .reason = "OK", .callid = cid, .branch = "z9hG4bK-dlg-inv",
+			.cseq = 1, .cseq_method = "INVITE", .body_len = 300, .to_tag = tag,
+		};
+
+		snprintf(tag, sizeof(tag), k ? "simulation-%d-a-longer-tag-of-its-own" : "a-%d", i);
+		n = sip_build(sip, sizeof(sip), &m);
+		err = run(th.fd_machine, pkt, sip_frame(pkt, sip, n, k ? TN_S1 : active), TN_MACH, 1,
+			  &act, &ns);
+	}
+	return err;
+}
+
+/* The caller's BYE in call i (the active machine's tag), or the simulation
+ * machine's own BYE (to the caller). */
+static size_t dialog_bye(__u8 *pkt, int i, bool from_sim)
+{
+	char sip[FRAME], cid[64], tag[96];
+	struct sip_msg m = {
+		.method = "BYE", .callid = cid, .branch = "z9hG4bK-dlg-bye", .cseq = 2,
+		.to_tag = tag,
+	};
+	size_t n;
+
+	snprintf(cid, sizeof(cid), "dlg-%d@198.18.0.1", i);
+	snprintf(tag, sizeof(tag), from_sim ? "1928301774" : "a-%d", i);
+	n = sip_build(sip, sizeof(sip), &m);
+	return sip_frame(pkt, sip, n, from_sim ? TN_S1 : TN_CLIENT);
+}
+
+/* Cold cost of each dialog path over `unique` calls (median minus the
+ * empty program's), in out[D_MAX]. */
+static int dialog_costs(int unique, int base, double *out)
+{
+	static double d[D_MAX][20000], e[20000];
+	static struct th_res r, er;
+	__u8 pkt[FRAME];
+	__u32 act;
+	double ns = 0;
+	int err = 0;
+
+	if (unique > 20000)
+		unique = 20000;
+	for (int i = 0; i < unique && !err; i++) {
+		struct us_plan p;
+		size_t n;
+
+		err = dialog_open(base + i);
+		if (err)
+			break;
+		n = dialog_bye(pkt, base + i, false);
+		th_run(th.fd_client, TN_CLI, pkt, n, &r);
+		if (r.err || r.ret != XDP_REDIRECT || r.meta != sizeof(struct us_meta)) {
+			__u64 st[US_ST_MAX];
+
+			fprintf(stderr, "bench: the caller's BYE: %s, %u bytes of metadata\n",
+				action_name(r.ret), r.meta);
+			us_dp_read_stats(th.dp, st);
+			for (int q = 0; q < US_ST_MAX; q++)
+				if (st[q])
+					fprintf(stderr, "  %s %llu\n", us_stat_name(q),
+						(unsigned long long)st[q]);
+			return r.err ? r.err : -EPROTO;
+		}
+		d[D_REQUEST][i] = r.duration;
+		/* the copies in group order, on this CPU: the active's, then
+		 * the simulation's (timed) */
+		{
+			struct us_meta md;
+			__u32 slot;
+			static struct us_plan pv[512];
+
+			memcpy(&md, r.out, sizeof(md));
+			slot = md.seq & (US_PLANS - 1);
+			if (bpf_map_lookup_elem(bpf_map__fd(th.sk->maps.us_plans), &slot, pv))
+				return -errno;
+			p = pv[0];
+			for (int c = 0; c < libbpf_num_possible_cpus() && c < 512; c++)
+				if (pv[c].seq == md.seq)
+					p = pv[c];
+		}
+		th_run_meta(th.fd_egress_t, (int)p.c[0].ifindex, r.out, r.len, r.meta, &er);
+		th_run_meta(th.fd_egress_t, (int)p.c[1].ifindex, r.out, r.len, r.meta, &er);
+		if (er.err || er.ret != XDP_PASS || p.c[1].mode != US_CP_EDIT) {
+			fprintf(stderr, "bench: the simulation copy: %s, mode %u\n",
+				action_name(er.ret), p.c[1].mode);
+			return er.err ? er.err : -EPROTO;
+		}
+		d[D_EGRESS][i] = er.duration;
+		n = dialog_bye(pkt, base + i, true);
+		th_run(th.fd_machine, TN_MACH, pkt, n, &r);
+		if (r.err || r.ret != XDP_TX) {
+			fprintf(stderr, "bench: the simulation machine's BYE: %s\n",
+				action_name(r.ret));
+			return r.err ? r.err : -EPROTO;
+		}
+		d[D_ANSWER][i] = r.duration;
+		err = run(empty_fd, pkt, n, TN_MACH, 1, &act, &ns);
+		e[i] = ns;
+	}
+	if (err)
+		return err;
+	for (int k = 0; k < D_MAX; k++)
+		out[k] = median(d[k], unique) - median(e, unique);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .runs = 5, .repeat = 200000, .unique = 20000, .json = NULL };
 	static struct result res[P_MAX];
+	double dres[MAX_RUNS][D_MAX], dmed[D_MAX], dspread[D_MAX];
 	int err, c, base = 0;
 	FILE *js = NULL;
 
@@ -295,6 +464,24 @@ int main(int argc, char **argv)
 		res[p].first_spread = res[p].first[o.runs - 1] - res[p].first[0];
 	}
 
+	/* dialog translation: every call mirrored */
+	err = us_dp_set_share(th.dp, 0, US_SHARE_MAX);
+	for (int r = 0; r < o.runs && !err; r++) {
+		err = dialog_costs(o.unique / o.runs < 2000 ? o.unique / o.runs : 2000, 5000000 + base,
+				   dres[r]);
+		base += o.unique;
+	}
+	if (err)
+		goto out;
+	for (int k = 0; k < D_MAX; k++) {
+		double v[MAX_RUNS];
+
+		for (int r = 0; r < o.runs; r++)
+			v[r] = dres[r][k];
+		dmed[k] = median(v, o.runs);
+		dspread[k] = v[o.runs - 1] - v[0];
+	}
+
 	printf("per-packet cost, BPF_PROG_TEST_RUN, median of %d runs (spread = max - min):\n"
 	       "  steady = %u repeats of one frame (a known call and transaction)\n"
 	       "  cold   = a new call per packet, one per syscall (%d per run), timer cost subtracted\n",
@@ -305,6 +492,10 @@ int main(int argc, char **argv)
 		printf("%-20s %-9s %12.1f %8.1f %12.1f %8.1f\n", path_name[p],
 		       action_name(res[p].action), res[p].steady_med, res[p].steady_spread,
 		       res[p].first_med, res[p].first_spread);
+	for (int k = 0; k < D_MAX; k++)
+		printf("%-20s %-9s %12s %8s %12.1f %8.1f\n", dpath_name[k],
+		       k == D_ANSWER ? "TX" : k == D_EGRESS ? "PASS" : "REDIRECT", "-", "-",
+		       dmed[k], dspread[k]);
 	printf("targets (steady): non_service <= 30 ns: %s; request_mirrored <= 250 ns: %s\n",
 	       res[P_NON_SERVICE].steady_med <= 30 ? "met" : "MISSED",
 	       res[P_REQUEST_MIRRORED].steady_med <= 250 ? "met" : "MISSED");
@@ -322,6 +513,8 @@ int main(int argc, char **argv)
 		fprintf(js, "}, \"ns_per_packet_cold\": {");
 		for (int p = 0; p < P_MAX; p++)
 			fprintf(js, "%s\"%s\": %.1f", p ? ", " : "", path_name[p], res[p].first_med);
+		for (int k = 0; k < D_MAX; k++)
+			fprintf(js, ", \"%s\": %.1f", dpath_name[k], dmed[k]);
 		fprintf(js, "}, \"runs\": %d, \"repeat\": %u}\n", o.runs, o.repeat);
 		fclose(js);
 	}

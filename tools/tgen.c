@@ -81,10 +81,15 @@ struct msgdef {
 	bool to_tag, sdp;
 };
 
+/* The generator plays no machine: no dialog of a simulation machine is ever
+ * confirmed, so requests naming the active machine's would be held back
+ * (dialog translation). Its ACK and BYE name no dialog (no To-tag), which
+ * copies them as they are: the copy throughput here; the cost of a copy
+ * rewritten to name a dialog is bench_xdp's request_rewritten. */
 static const struct msgdef msgs[] = {
 	{ "invite", "INVITE", 0, NULL, 'i', 1, "INVITE", false, true },
-	{ "ack", "ACK", 0, NULL, 'a', 1, "ACK", true, false },
-	{ "bye", "BYE", 0, NULL, 'b', 2, "BYE", true, false },
+	{ "ack", "ACK", 0, NULL, 'a', 1, "ACK", false, false },
+	{ "bye", "BYE", 0, NULL, 'b', 2, "BYE", false, false },
 	{ "cancel", "CANCEL", 0, NULL, 'i', 1, "CANCEL", false, false },
 	{ "options", "OPTIONS", 0, NULL, 'o', 1, "OPTIONS", false, false },
 	{ "100", NULL, 100, "Trying", 'i', 1, "INVITE", false, false },

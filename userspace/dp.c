@@ -22,7 +22,7 @@
 #include "netlink.h"
 #include "understudy.skel.h"
 
-#define US_MAX_IFACES 16
+#define US_MAX_IFACES 5   /* n^3 + 2 n^2 mirror groups <= US_MAX_GROUPS */
 
 struct us_dp {
 	struct understudy_bpf *skel;
@@ -133,9 +133,13 @@ int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out)
 		bpf_map__set_max_entries(dp->skel->maps.us_calls, opts->calls_max);
 	if (opts && opts->txns_max)
 		bpf_map__set_max_entries(dp->skel->maps.us_txns, opts->txns_max);
+	if (opts && opts->dlgs_max)
+		bpf_map__set_max_entries(dp->skel->maps.us_dlgs, opts->dlgs_max);
 	err = check_pinned_size(dp, dp->skel->maps.us_calls, "daemon.max_calls", opts);
 	if (!err)
 		err = check_pinned_size(dp, dp->skel->maps.us_txns, "daemon.max_transactions", opts);
+	if (!err)
+		err = check_pinned_size(dp, dp->skel->maps.us_dlgs, "daemon.max_dialogs", opts);
 	if (!err)
 		err = understudy_bpf__load(dp->skel);
 	if (err)
@@ -191,6 +195,19 @@ int us_dp_destroy_pins(const char *pin_root)
 
 /* ---- attach ------------------------------------------------------------ */
 
+/* An interface's entry in us_fwd: frames sent there by one copy go through
+ * the egress program too (see bpf/maps.bpf.h). */
+static int fwd_add(struct us_dp *dp, __u32 ifindex)
+{
+	struct bpf_devmap_val v = { .ifindex = ifindex };
+
+	v.bpf_prog.fd = bpf_program__fd(dp->skel->progs.us_egress);
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_fwd), &ifindex, &v, 0))
+		return -errno;
+	return 0;
+}
+
+
 static const char *role_name(enum us_role role)
 {
 	return role == US_ROLE_CLIENT ? "client" : "machine";
@@ -218,6 +235,9 @@ int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex)
 		return fail(dp, -ENODEV, "interface %s: no such interface", ifname);
+	err = fwd_add(dp, ifindex);
+	if (err)
+		return fail(dp, err, "interface %s: forwarding entry: %s", ifname, strerror(-err));
 	prog = role == US_ROLE_CLIENT ? dp->skel->progs.us_client : dp->skel->progs.us_machine;
 	link_path(dp, path, sizeof(path), ifname, role);
 
@@ -265,24 +285,26 @@ int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role)
 
 /* ---- mirror groups ------------------------------------------------------ */
 
-static int group_add(struct us_dp *dp, __u32 a, __u32 s)
+/* A mirror group: a devmap of the copies' interfaces in group order
+ * (active, simulation, control; c = 0: no control, s = 0: no simulation). */
+static int group_add(struct us_dp *dp, __u32 a, __u32 s, __u32 c)
 {
-	struct us_group_key k = { .active_ifindex = a, .sim_ifindex = s };
+	struct us_group_key k = { .active_ifindex = a, .sim_ifindex = s, .ctl_ifindex = c };
 	struct bpf_devmap_val v = { 0 };
-	int inner, err, egress = bpf_program__fd(dp->skel->progs.us_egress);
-	__u32 i;
+	int inner, err = 0, egress = bpf_program__fd(dp->skel->progs.us_egress);
+	__u32 ifs[US_SIDES] = { a, s, c }, n = 0;
 
-	inner = bpf_map_create(BPF_MAP_TYPE_DEVMAP, "us_group", sizeof(__u32), sizeof(v), 2, NULL);
+	inner = bpf_map_create(BPF_MAP_TYPE_DEVMAP, "us_group", sizeof(__u32), sizeof(v), US_SIDES,
+			       NULL);
 	if (inner < 0)
 		return inner;
 	v.bpf_prog.fd = egress;
-	i = 0;
-	v.ifindex = a;
-	err = bpf_map_update_elem(inner, &i, &v, 0);
-	if (!err) {
-		i = 1;
-		v.ifindex = s;
-		err = bpf_map_update_elem(inner, &i, &v, 0);
+	for (__u32 i = 0; i < US_SIDES && !err; i++) {
+		if (!ifs[i])
+			continue;
+		v.ifindex = ifs[i];
+		err = bpf_map_update_elem(inner, &n, &v, 0);
+		n++;
 	}
 	if (!err)
 		err = bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_groups), &k, &inner, 0);
@@ -295,7 +317,7 @@ int us_dp_add_machine_iface(struct us_dp *dp, const char *ifname)
 	int gfd = bpf_map__fd(dp->skel->maps.us_groups);
 	__u32 ifs[US_MAX_IFACES], nif = 0, x;
 	struct us_group_key k, next, *prev = NULL;
-	int err;
+	int err = 0;
 
 	dp->err[0] = 0;
 	x = if_nametoindex(ifname);
@@ -312,24 +334,34 @@ int us_dp_add_machine_iface(struct us_dp *dp, const char *ifname)
 		k = next;
 		prev = &k;
 	}
-	/* a group already there is replaced too (one map update each): after
-	 * a restart the groups then carry this instance's egress program */
 	{
 		__u32 known = 0;
 
 		for (__u32 i = 0; i < nif; i++)
 			known |= ifs[i] == x;
-		if (!known && (nif + 1 > US_MAX_IFACES || (nif + 1) * (nif + 1) > US_MAX_GROUPS))
-			return fail(dp, -ENOSPC, "interface %s: at most %d machine interfaces",
-				    ifname, US_MAX_IFACES);
+		if (!known) {
+			if (nif + 1 > US_MAX_IFACES)
+				return fail(dp, -ENOSPC, "interface %s: at most %d machine interfaces",
+					    ifname, US_MAX_IFACES);
+			ifs[nif++] = x;
+		}
 	}
-	err = group_add(dp, x, x);
+	/* every group involving x is (re)made (one map update each): after a
+	 * restart the groups then carry this instance's egress program */
+	err = fwd_add(dp, x);
 	for (__u32 i = 0; i < nif && !err; i++) {
-		if (ifs[i] == x)
-			continue;
-		err = group_add(dp, x, ifs[i]);
-		if (!err)
-			err = group_add(dp, ifs[i], x);
+		for (__u32 j = 0; j < nif && !err; j++) {
+			__u32 a = ifs[i], s = ifs[j];
+
+			if (a == x || s == x) {
+				err = group_add(dp, a, s, 0);
+				if (!err)
+					err = group_add(dp, a, 0, s);
+			}
+			for (__u32 l = 0; l < nif && !err; l++)
+				if (a == x || s == x || ifs[l] == x)
+					err = group_add(dp, a, s, ifs[l]);
+		}
 	}
 	if (err)
 		return fail(dp, err, "interface %s: creating mirror groups failed: %s", ifname,
@@ -488,6 +520,26 @@ int us_dp_set_share(struct us_dp *dp, __u32 svc_id, __u16 share_bp)
 	return 0;
 }
 
+int us_dp_set_due(struct us_dp *dp, __u32 svc_id, __u32 floor_ms, __u16 mult)
+{
+	struct us_svc_key key;
+	struct us_svc val;
+
+	if (floor_ms < 1 || floor_ms > US_DUE_MAX_MS)
+		return fail(dp, -ERANGE, "service %u: deadline floor %u ms out of range (1..%u)",
+			    svc_id, floor_ms, US_DUE_MAX_MS);
+	if (mult < 1 || mult > 1000)
+		return fail(dp, -ERANGE, "service %u: deadline multiple %u out of range (1..1000)",
+			    svc_id, mult);
+	if (svc_find(dp, svc_id, &key, &val))
+		return fail(dp, -ENOENT, "service %u: no such service", svc_id);
+	val.due_floor_ms = floor_ms;
+	val.due_mult = mult;
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.us_services), &key, &val, BPF_EXIST))
+		return fail(dp, -errno, "service %u: map update failed: %s", svc_id, strerror(errno));
+	return 0;
+}
+
 int us_dp_del_service(struct us_dp *dp, __u32 svc_id)
 {
 	struct us_svc_key key;
@@ -508,6 +560,7 @@ const char *us_state_name(enum us_mstate s)
 		[US_MS_UNUSED] = "unused",       [US_MS_ACTIVE] = "active",
 		[US_MS_SIMULATION] = "simulation", [US_MS_DRAINING] = "draining",
 		[US_MS_REJECTED] = "rejected",   [US_MS_REMOVED] = "removed",
+		[US_MS_CONTROL] = "control",
 	};
 
 	return (unsigned)s < US_MS_MAX ? n[s] : "?";
@@ -527,7 +580,24 @@ static int machine_get(struct us_dp *dp, __u32 mid, struct us_machine *m)
 /* The pool a state puts a machine's entries in, or -1. */
 static int state_pool(__u8 state)
 {
-	return state == US_MS_ACTIVE ? US_POOL_ACTIVE : state == US_MS_SIMULATION ? US_POOL_SIM : -1;
+	switch (state) {
+	case US_MS_ACTIVE:     return US_POOL_ACTIVE;
+	case US_MS_SIMULATION: return US_POOL_SIM;
+	case US_MS_CONTROL:    return US_POOL_CTL;
+	default:               return -1;
+	}
+}
+
+static const char *pool_name(enum us_pool pool)
+{
+	return pool == US_POOL_ACTIVE ? "active" : pool == US_POOL_SIM ? "simulation" : "control";
+}
+
+/* The generation of a pool's table in use. */
+static __u8 *pool_gen(struct us_svc *v, enum us_pool pool)
+{
+	return pool == US_POOL_ACTIVE ? &v->active_gen :
+	       pool == US_POOL_SIM ? &v->sim_gen : &v->ctl_gen;
 }
 
 /*
@@ -661,14 +731,15 @@ static int rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 excl
 	struct us_maglev_backend be[US_MAX_MACHINES];
 	int sfd = bpf_map__fd(dp->skel->maps.us_services);
 	int tfd = bpf_map__fd(dp->skel->maps.us_maglev);
-	enum us_mstate want = pool == US_POOL_ACTIVE ? US_MS_ACTIVE : US_MS_SIMULATION;
+	enum us_mstate want = pool == US_POOL_ACTIVE ? US_MS_ACTIVE :
+			      pool == US_POOL_SIM ? US_MS_SIMULATION : US_MS_CONTROL;
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	struct us_svc_key key;
 	struct us_svc val;
 	__u32 n = 0, gen, count = US_MAGLEV_SIZE;
 	int err;
 
-	if (pool != US_POOL_ACTIVE && pool != US_POOL_SIM)
+	if (pool != US_POOL_ACTIVE && pool != US_POOL_SIM && pool != US_POOL_CTL)
 		return fail(dp, -EINVAL, "pool %d unknown", pool);
 	if (svc_find(dp, svc_id, &key, &val))
 		return fail(dp, -ENOENT, "service %u: no such service", svc_id);
@@ -685,8 +756,8 @@ static int rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 excl
 	err = us_maglev_build(be, n, table, US_MAGLEV_SIZE);
 	if (err)
 		return fail(dp, err, "service %u: building the %s table failed", svc_id,
-			    pool == US_POOL_ACTIVE ? "active" : "simulation");
-	gen = (pool == US_POOL_ACTIVE ? val.active_gen : val.sim_gen) ^ 1;
+			    pool_name(pool));
+	gen = *pool_gen(&val, pool) ^ 1;
 	for (__u32 s = 0; s < US_MAGLEV_SIZE; s++)
 		keys[s] = us_maglev_index(svc_id, pool, gen, s);
 	if (bpf_map_update_batch(tfd, keys, table, &count, &bo) || count != US_MAGLEV_SIZE) {
@@ -697,10 +768,7 @@ static int rebuild(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 excl
 					    svc_id, strerror(errno));
 	}
 	/* the flip: one update of the service entry */
-	if (pool == US_POOL_ACTIVE)
-		val.active_gen = gen;
-	else
-		val.sim_gen = gen;
+	*pool_gen(&val, pool) = gen;
 	if (bpf_map_update_elem(sfd, &key, &val, BPF_EXIST))
 		return fail(dp, -errno, "service %u: generation flip failed: %s", svc_id,
 			    strerror(errno));
@@ -720,12 +788,12 @@ int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 
 	__u32 idx;
 
 	dp->err[0] = 0;
-	if (slot >= US_MAGLEV_SIZE || (pool != US_POOL_ACTIVE && pool != US_POOL_SIM))
+	if (slot >= US_MAGLEV_SIZE || (pool != US_POOL_ACTIVE && pool != US_POOL_SIM &&
+					pool != US_POOL_CTL))
 		return -EINVAL;
 	if (svc_find(dp, svc_id, NULL, &val))
 		return -ENOENT;
-	idx = us_maglev_index(svc_id, pool, pool == US_POOL_ACTIVE ? val.active_gen : val.sim_gen,
-			      slot);
+	idx = us_maglev_index(svc_id, pool, *pool_gen(&val, pool), slot);
 	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.us_maglev), &idx, mid))
 		return -errno;
 	return 0;
@@ -847,78 +915,6 @@ out:
 	return err;
 }
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);   /* bpf_ktime_get_ns()'s clock */
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
-int us_dp_sweep_txns(struct us_dp *dp, __u64 age_ns, __u64 invite_age_ns, us_timeout_cb cb,
-		     void *ctx)
-{
-	int fd = bpf_map__fd(dp->skel->maps.us_txns);
-	struct us_txn_key k, next, *prev = NULL, *old = NULL;
-	size_t nold = 0, cap = 0;
-	__u64 now = mono_ns();
-	int n = 0;
-
-	dp->err[0] = 0;
-	/* walk first, delete after: deleting the key a walk stands on sends
-	 * the next step back to the first key */
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct us_txn t;
-		__u64 limit;
-
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &t))
-			continue;       /* evicted meanwhile */
-		/* an INVITE may ring for minutes: it times out invite_age_ns
-		 * after its start, or age_ns after the active machine's final
-		 * when that came (the other machine should have answered too) */
-		{
-			__u64 ref = t.start_ns;
-
-			limit = age_ns;
-			if (t.method == US_M_INVITE) {
-				if (t.done & US_TXN_ACTIVE_FINAL)
-					ref += t.active_lat_ns;
-				else
-					limit = invite_age_ns;
-			}
-			if (ref > now || now - ref < limit)
-				continue;
-		}
-		{
-			bool active_missing = !(t.done & US_TXN_ACTIVE_FINAL);
-			bool sim_missing = t.sim_mid != US_MID_NONE && !(t.done & US_TXN_SIM_FINAL);
-
-			if ((active_missing || sim_missing) && cb) {
-				cb(&t, active_missing, sim_missing, ctx);
-				n++;
-			}
-		}
-		if (nold == cap) {
-			size_t nc = cap ? cap * 2 : 1024;
-			struct us_txn_key *no = realloc(old, nc * sizeof(*no));
-
-			if (!no) {
-				free(old);
-				return -ENOMEM;
-			}
-			old = no;
-			cap = nc;
-		}
-		old[nold++] = k;
-	}
-	for (size_t i = 0; i < nold; i++)
-		bpf_map_delete_elem(fd, &old[i]);
-	free(old);
-	return n;
-}
-
 const char *us_stat_name(enum us_stat s)
 {
 	static const char *const n[US_ST_MAX] = {
@@ -950,6 +946,18 @@ const char *us_stat_name(enum us_stat s)
 		[US_ST_EVENTS] = "events",
 		[US_ST_EVENTS_LIMITED] = "events_limited",
 		[US_ST_EVENTS_LOST] = "events_lost",
+		[US_ST_DLG_REWRITTEN] = "dialog_rewritten",
+		[US_ST_DLG_HELD] = "dialog_held",
+		[US_ST_DLG_NOT_SENT] = "dialog_not_sent",
+		[US_ST_DLG_ACK_SENT] = "dialog_ack_sent",
+		[US_ST_DLG_ANSWERED] = "dialog_answered",
+		[US_ST_DLG_ABSORBED] = "dialog_ack_absorbed",
+		[US_ST_DLG_NO_RECORD] = "dialog_no_record",
+		[US_ST_DLG_TAG_LONG] = "dialog_tag_unstored",
+		[US_ST_DLG_BUILD_FAIL] = "dialog_build_failed",
+		[US_ST_CLIENT_RESP] = "client_response",
+		[US_ST_OVERDUE] = "overdue",
+		[US_ST_COPY_NO_PLAN] = "copy_without_plan",
 	};
 
 	return (unsigned)s < US_ST_MAX && n[s] ? n[s] : "?";

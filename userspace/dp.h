@@ -20,6 +20,7 @@ struct us_dp_opts {
 	const char *pin_root;   /* default US_PIN_ROOT */
 	__u32 calls_max;        /* dialog-affinity entries; 0 = US_CALLS_DEFAULT */
 	__u32 txns_max;         /* pending transactions; 0 = US_TXNS_DEFAULT */
+	__u32 dlgs_max;         /* dialog records of mirrored calls; 0 = US_DLGS_DEFAULT */
 	bool verbose;           /* libbpf's messages to stderr */
 	char *err;              /* if not NULL: why us_dp_open failed, where it can tell */
 	size_t errlen;
@@ -61,9 +62,9 @@ const char *us_dp_error(const struct us_dp *dp);
 int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 xdp_flags);
 int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role);
 
-/* Declare an interface machines sit behind. Mirror groups (devmaps with
- * the egress program) are built for every pair of declared interfaces,
- * including each with itself. */
+/* Declare an interface machines sit behind (at most 5). Mirror groups
+ * (devmaps with the egress program) are built for every pair and triple of
+ * declared interfaces, each with itself included. */
 int us_dp_add_machine_iface(struct us_dp *dp, const char *ifname);
 
 /* Services. addr is 16 bytes, IPv4 v4-mapped; port in host order;
@@ -71,6 +72,10 @@ int us_dp_add_machine_iface(struct us_dp *dp, const char *ifname);
 int us_dp_set_service(struct us_dp *dp, __u32 svc_id, int family, const __u8 *addr,
 		      __u16 port, __u16 share_bp);
 int us_dp_set_share(struct us_dp *dp, __u32 svc_id, __u16 share_bp);
+/* When a pair's silent side counts as unanswered: max(floor_ms, mult x the
+ * first final's latency), at most US_DUE_MAX_MS (floor_ms 1..US_DUE_MAX_MS,
+ * mult 1..1000). */
+int us_dp_set_due(struct us_dp *dp, __u32 svc_id, __u32 floor_ms, __u16 mult);
 int us_dp_del_service(struct us_dp *dp, __u32 svc_id);
 
 /* The services the data plane has (at most cap): how many, or -errno. */
@@ -111,18 +116,6 @@ int us_dp_read_mstats(struct us_dp *dp, __u32 mid, struct us_mstats *out);
 /* Machine id at a slot of the table in use. */
 int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 slot,
 		       __u32 *mid);
-
-/* Transactions that timed out: for every transaction first seen more than
- * age_ns ago (an INVITE: invite_age_ns after its start, since it may ring
- * for minutes, or age_ns after the active machine's final) whose final
- * answers are not all in, call cb; then delete every transaction
- * older than that, complete or not. The ages follow RFC 3261 timers B and
- * F (64 x T1 = 32 s) for requests other than INVITE. Returns the number of
- * timeouts reported, or a negative errno. */
-typedef void (*us_timeout_cb)(const struct us_txn *t, bool active_missing, bool sim_missing,
-			      void *ctx);
-int us_dp_sweep_txns(struct us_dp *dp, __u64 age_ns, __u64 invite_age_ns, us_timeout_cb cb,
-		     void *ctx);
 
 /* The ring buffer of difference events (us_events), for ring_buffer__new(). */
 int us_dp_events_fd(struct us_dp *dp);

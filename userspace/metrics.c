@@ -93,16 +93,34 @@ char *us_daemon_metrics(struct us_daemon *d)
 			(unsigned long long)c->lat_count);
 	} END
 	help(&b, "understudy_paired_transactions_total", "counter", "Mirrored transactions with both final responses (on the simulation machine).");
-	EACH us_sbuf_printf(&b, "understudy_paired_transactions_total{%s} %llu\n", LABELS(r),
-		     (unsigned long long)c->paired); END
-	help(&b, "understudy_pair_disagreements_total", "counter", "Paired transactions whose final responses differ, by class or by exact code.");
-	EACH us_sbuf_printf(&b, "understudy_pair_disagreements_total{%s,kind=\"class\"} %llu\n"
-		     "understudy_pair_disagreements_total{%s,kind=\"code\"} %llu\n", LABELS(r),
-		     (unsigned long long)c->differ_class, lb, (unsigned long long)c->differ_code); END
+	EACH {
+		__u64 n = 0;
+
+		for (int a = 0; a < US_O_MAX; a++)
+			for (int o = 0; o < US_O_MAX; o++)
+				n += c->pair.out[a][o];
+		us_sbuf_printf(&b, "understudy_paired_transactions_total{%s} %llu\n", LABELS(r),
+			       (unsigned long long)n);
+	} END
+	help(&b, "understudy_pair_disagreements_total", "counter", "Paired transactions whose final responses differ, by class (an unanswered side is a class of its own) or by exact code.");
+	EACH {
+		__u64 n = 0, dc = 0;
+
+		for (int a = 0; a < US_O_MAX; a++)
+			for (int o = 0; o < US_O_MAX; o++) {
+				n += c->pair.out[a][o];
+				if (a != o)
+					dc += c->pair.out[a][o];
+			}
+		us_sbuf_printf(&b, "understudy_pair_disagreements_total{%s,kind=\"class\"} %llu\n"
+			       "understudy_pair_disagreements_total{%s,kind=\"code\"} %llu\n",
+			       LABELS(r), (unsigned long long)dc, lb,
+			       (unsigned long long)(n - c->pair.code_same));
+	} END
 	help(&b, "understudy_dropped_total", "counter", "A simulation machine's messages and stray packets dropped at the balancer.");
 	EACH us_sbuf_printf(&b, "understudy_dropped_total{%s} %llu\n", LABELS(r),
 		     (unsigned long long)c->dropped); END
-	help(&b, "understudy_timeouts_total", "counter", "Transactions a machine never answered (RFC 3261 timers B/F).");
+	help(&b, "understudy_timeouts_total", "counter", "Mirrored transactions a machine left unanswered past their deadline.");
 	EACH us_sbuf_printf(&b, "understudy_timeouts_total{%s} %llu\n", LABELS(r),
 		     (unsigned long long)r->obs.timeouts); END
 	help(&b, "understudy_machine_state", "gauge", "1 for the machine's current state.");

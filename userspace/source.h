@@ -25,11 +25,6 @@ struct us_counts {
 	bool have_win;              /* win is an increase (not the first read of the id) */
 	struct us_mstats total;     /* cumulative */
 	struct us_mstats win;       /* the increase since the last read */
-	/* transactions found unanswered since the last read (RFC 3261 timers
-	 * B/F, swept from the transaction map): ones this machine never
-	 * answered, and, where it is the simulation side, the pairs they make */
-	__u64 timeouts;
-	struct us_judge_input timeout_pairs;  /* paired, differ_class, *_err_only, both_err */
 };
 
 struct us_source;

@@ -7,17 +7,11 @@
 #include "dp.h"
 #include "source.h"
 
-#define US_TIMER_F_NS    (32ull * 1000000000ull)   /* 64 x T1 */
-#define US_INVITE_MAX_NS (180ull * 1000000000ull)  /* longest ringing */
-
 struct bpf_source {
 	struct us_source base;
 	struct us_dp *dp;
 	struct us_mstats prev[US_MAX_MACHINES];
 	bool have_prev[US_MAX_MACHINES];
-	/* timeouts swept, by machine id, until read */
-	__u64 timeouts[US_MAX_MACHINES];
-	struct us_judge_input tpairs[US_MAX_MACHINES];
 };
 
 static void mstats_sub(struct us_mstats *out, const struct us_mstats *a, const struct us_mstats *b)
@@ -29,41 +23,12 @@ static void mstats_sub(struct us_mstats *out, const struct us_mstats *a, const s
 		o[i] = x[i] >= y[i] ? x[i] - y[i] : 0;
 }
 
-/* A transaction that timed out: an error of the side that never answered,
- * and, when mirrored, a pair (whose classes differ unless both sides were
- * silent). */
-static void on_timeout(const struct us_txn *t, bool active_missing, bool sim_missing, void *ctx)
-{
-	struct bpf_source *b = ctx;
-	struct us_judge_input *p;
-	bool a_err, s_err;
-
-	if (active_missing && t->active_mid < US_MAX_MACHINES)
-		b->timeouts[t->active_mid]++;
-	if (sim_missing && t->sim_mid < US_MAX_MACHINES)
-		b->timeouts[t->sim_mid]++;
-	if (t->sim_mid >= US_MAX_MACHINES)
-		return;
-	p = &b->tpairs[t->sim_mid];
-	a_err = active_missing || t->active_code >= 500;
-	s_err = sim_missing || t->sim_code >= 500;
-	p->paired++;
-	if (a_err && s_err)
-		p->both_err++;
-	else if (s_err)
-		p->sim_err_only++;
-	else if (a_err)
-		p->active_err_only++;
-	if ((active_missing || sim_missing) && active_missing != sim_missing)
-		p->differ_class++;
-}
-
 static int bpf_read(struct us_source *s, const __u32 *ids, size_t n, struct us_counts *out)
 {
 	struct bpf_source *b = (struct bpf_source *)s;
-	int rc;
 
-	rc = us_dp_sweep_txns(b->dp, US_TIMER_F_NS, US_INVITE_MAX_NS, on_timeout, b);
+	/* no sweep: unanswered transactions are closed in the data plane, at
+	 * their deadline, and counted in us_mstats */
 	for (size_t i = 0; i < n; i++) {
 		struct us_counts *c = &out[i];
 		__u32 id = ids[i];
@@ -78,12 +43,8 @@ static int bpf_read(struct us_source *s, const __u32 *ids, size_t n, struct us_c
 		}
 		b->prev[id] = c->total;
 		b->have_prev[id] = true;
-		c->timeouts = b->timeouts[id];
-		c->timeout_pairs = b->tpairs[id];
-		b->timeouts[id] = 0;
-		memset(&b->tpairs[id], 0, sizeof(b->tpairs[id]));
 	}
-	return rc < 0 ? rc : 0;
+	return 0;
 }
 
 static int bpf_packets(struct us_source *s, __u64 out[US_ST_MAX])

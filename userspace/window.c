@@ -16,30 +16,33 @@ static __u64 sum(const __u64 *v, size_t n)
 	return s;
 }
 
-/* This window's evidence of a simulation machine: its new pairs, the
- * timeouts swept, and the latency histograms (its own, and those of its
- * service's active machines). */
-static void window_evidence(const struct us_counts *c, const __u64 *active_lat,
-			    struct us_judge_input *w)
+/* This window's evidence of a simulation machine: its new pairs with the
+ * active machines (a failure is an error, 5xx/6xx, or no answer by the
+ * deadline), and both latencies of the pairs both sides answered. */
+static void window_evidence(const struct us_counts *c, struct us_judge_input *w)
 {
-	const struct us_judge_input *t = &c->timeout_pairs;
-
 	memset(w, 0, sizeof(*w));
-	w->paired = t->paired;
-	w->differ_class = t->differ_class;
-	w->sim_err_only = t->sim_err_only;
-	w->active_err_only = t->active_err_only;
-	w->both_err = t->both_err;
 	if (!c->have_win)
 		return;
-	w->paired += c->win.paired;
-	w->differ_class += c->win.differ_class;
-	w->sim_err_only += c->win.pair_sim_err_only;
-	w->active_err_only += c->win.pair_active_err_only;
-	w->both_err += c->win.pair_both_err;
+	for (int a = 0; a < US_O_MAX; a++) {
+		for (int s = 0; s < US_O_MAX; s++) {
+			__u64 n = c->win.pair.out[a][s];
+			bool af = a >= US_O_ERR, sf = s >= US_O_ERR;
+
+			w->paired += n;
+			if (a != s)
+				w->differ_class += n;
+			if (af && sf)
+				w->both_err += n;
+			else if (sf)
+				w->sim_err_only += n;
+			else if (af)
+				w->active_err_only += n;
+		}
+	}
 	for (int b = 0; b < US_LAT_BUCKETS; b++) {
-		w->sim_lat[b] = c->win.lat_hist[b];
-		w->active_lat[b] = active_lat[b];
+		w->sim_lat[b] = c->win.pair_lat_shadow[b];
+		w->active_lat[b] = c->win.pair_lat_active[b];
 	}
 }
 
@@ -82,10 +85,10 @@ static void observe(const struct us_counts *c, double seconds, const struct us_m
 	__u64 finals, errs;
 
 	*o = *was;
-	o->timeouts += c->timeouts;
 	if (!c->read)
 		return;
 	o->cur = c->total;
+	o->timeouts = c->total.overdue;
 	if (!c->have_win)
 		return;
 	o->win = *dl;
@@ -112,24 +115,17 @@ static struct us_window_move *decide(struct us_window_out *out, const struct us_
 
 void us_window_run(const struct us_window_in *in, struct us_window_out *out)
 {
-	__u64 svc_lat[US_MAX_SERVICES][US_LAT_BUCKETS];
 	double seconds = in->seconds > 0 ? in->seconds : in->conf->window_s;
 
 	out->ndec = 0;
-	memset(svc_lat, 0, sizeof(svc_lat));
-	/* what the window saw of every machine; the active machines' latency
-	 * by service */
+	/* what the window saw of every machine */
 	for (size_t i = 0; i < in->n; i++) {
 		const struct us_rec *r = &in->recs[i];
 		const struct us_counts *c = &in->counts[i];
-		const struct us_conf_service *s = us_conf_find_service(in->conf, r->conf.service);
 
 		out->judging[i] = r->judging;
 		out->judged[i] = false;
 		observe(c, seconds, &r->obs, &out->obs[i]);
-		if (r->state == US_MS_ACTIVE && s && c->have_win)
-			for (int b = 0; b < US_LAT_BUCKETS; b++)
-				svc_lat[s - in->conf->services][b] += c->win.lat_hist[b];
 	}
 	for (size_t i = 0; i < in->n; i++) {
 		const struct us_rec *r = &in->recs[i];
@@ -146,7 +142,7 @@ void us_window_run(const struct us_window_in *in, struct us_window_out *out)
 		}
 		if (r->state != US_MS_SIMULATION || !s)
 			continue;
-		window_evidence(&in->counts[i], svc_lat[s - in->conf->services], &w);
+		window_evidence(&in->counts[i], &w);
 		err = judge_window(&s->policy, &r->judging, &w, in->now - r->since, &next, &j);
 		out->judging[i] = next;         /* the evidence grows even when not judged */
 		if (err)

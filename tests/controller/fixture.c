@@ -192,14 +192,14 @@ static void add_sim(struct us_mstats *m, const void *arg)
 {
 	const struct sim_add *a = arg;
 
-	m->paired += a->pairs;
-	m->agree_class += a->pairs - a->sim_err;
-	m->differ_class += a->sim_err;
-	m->pair_sim_err_only += a->sim_err;
+	m->pair.out[US_O_2XX][US_O_2XX] += a->pairs - a->sim_err;
+	m->pair.out[US_O_2XX][US_O_ERR] += a->sim_err;
 	m->final_class[2] += a->pairs - a->sim_err;
 	m->final_class[5] += a->sim_err;
 	m->lat_hist[a->bucket] += a->pairs;
 	m->lat_count += a->pairs;
+	m->pair_lat_shadow[a->bucket] += a->pairs;
+	m->pair_lat_active[a->bucket] += a->pairs;
 }
 
 int ctl_traffic(__u32 mid, __u64 pairs, __u64 sim_err, int lat_bucket)

@@ -80,9 +80,10 @@ static void traffic(__u64 pairs, __u64 sim_err)
 	a->final_class[2] += pairs;
 	a->lat_hist[LAT] += pairs;
 	s->req[US_M_INVITE] += pairs;
-	s->paired += pairs;
-	s->differ_class += sim_err;
-	s->pair_sim_err_only += sim_err;
+	s->pair.out[US_O_2XX][US_O_2XX] += pairs - sim_err;
+	s->pair.out[US_O_2XX][US_O_ERR] += sim_err;
+	s->pair_lat_active[LAT] += pairs;
+	s->pair_lat_shadow[LAT] += pairs;
 	s->final_class[2] += pairs - sim_err;
 	s->final_class[5] += sim_err;
 	s->lat_hist[LAT] += pairs;
@@ -104,18 +105,18 @@ TH_TEST(window)
 		if (fresh())
 			return;
 		traffic(50, 0);
-		/* transactions neither side answered */
-		counts[S].timeout_pairs.paired = 3;
-		counts[S].timeout_pairs.both_err = 3;
-		counts[S].timeouts = 3;
+		/* transactions neither side answered by the deadline */
+		counts[S].win.pair.out[US_O_NONE][US_O_NONE] = 3;
+		counts[S].total.pair.out[US_O_NONE][US_O_NONE] = 3;
+		counts[S].total.overdue = 3;
 		run(2);
 		EQ("v2-a judged", judged[S], 1);
 		EQ("v1-a judged", judged[A], 0);
-		EQ("paired: the window's and the timeouts'", judging[S].ev.paired, 53);
+		EQ("paired: answered and unanswered", judging[S].ev.paired, 53);
 		EQ("both_err", judging[S].ev.both_err, 3);
 		EQ("sim_err_only", judging[S].ev.sim_err_only, 0);
 		EQ("sim_lat", judging[S].ev.sim_lat[LAT], 50);
-		EQ("active_lat: the service's active machines'", judging[S].ev.active_lat[LAT], 50);
+		EQ("active_lat: the active machines' on the same pairs", judging[S].ev.active_lat[LAT], 50);
 		EQ("sim_seconds", (long long)judging[S].ev.sim_seconds, 100);
 		EQ("windows judged", judging[S].js.judged, 1);
 		EQ("the judge's last count", judging[S].js.last_paired, 53);

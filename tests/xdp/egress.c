@@ -146,7 +146,7 @@ TH_TEST(egress)
 
 	if (th_subtest("devmap-program-test-run")) {
 		static __u8 mb[FRAME_MAX];
-		struct us_meta md = { .active_ifindex = (__u32)testnet.ifs[TN_MACH].ifindex, .seq = 1 };
+		struct us_meta md = { .seq = 1, .flags = 0 };
 		struct xdp_md ctx = { .data = sizeof(md) };
 		LIBBPF_OPTS(bpf_test_run_opts, t);
 

@@ -66,6 +66,8 @@ const struct mach machs[NMACH] = {
 	/* simulation reachable only through cli0: no mirror group for it */
 	{ M_SG_A, SVC_SKIPGROUP, -1, "198.18.1.2", US_MS_ACTIVE, false },
 	{ M_SG_S, SVC_SKIPGROUP, -1, "198.18.0.1", US_MS_SIMULATION, false },
+	/* a control machine, behind a3's host (a3 is then not configured) */
+	{ M_C1, SVC4, TN_A3, "198.18.1.3", US_MS_CONTROL, true },
 };
 _Static_assert(NMACH < 32, "struct msnap: a bit per machine");
 
@@ -136,6 +138,8 @@ int set_state(__u32 mid, enum us_mstate st, bool rebuild)
 		err = us_dp_rebuild(th.dp, m->svc, US_POOL_ACTIVE);
 		if (!err)
 			err = us_dp_rebuild(th.dp, m->svc, US_POOL_SIM);
+		if (!err)
+			err = us_dp_rebuild(th.dp, m->svc, US_POOL_CTL);
 	}
 	if (err)
 		th_fail("set_state", us_dp_error(th.dp), "0");
@@ -239,12 +243,33 @@ static const char *mword_name(int w, char *buf, size_t cap)
 		{ MW(lat_count), 1, "lat_count" },
 		{ MW(lat_sum_ns), 1, "lat_sum_ns" },
 		{ MW(lat_hist), US_LAT_BUCKETS, "lat_hist" },
-		{ MW(paired), 1, "paired" },
-		{ MW(agree_class), 1, "agree_class" },
-		{ MW(differ_class), 1, "differ_class" },
-		{ MW(agree_code), 1, "agree_code" },
-		{ MW(differ_code), 1, "differ_code" },
 		{ MW(dropped), 1, "dropped" },
+		{ MW(final_no_txn), 1, "final_no_txn" },
+		{ MW(pair.out), US_O_MAX * US_O_MAX, "pair.out" },
+		{ MW(pair.code_same), 1, "pair.code_same" },
+		{ MW(pair.calls), 1, "pair.calls" },
+		{ MW(pair.calls_fail_active), 1, "pair.calls_fail_active" },
+		{ MW(pair.calls_fail_shadow), 1, "pair.calls_fail_shadow" },
+		{ MW(pair.calls_fail_both), 1, "pair.calls_fail_both" },
+		{ MW(ctl.out), US_O_MAX * US_O_MAX, "ctl.out" },
+		{ MW(ctl.code_same), 1, "ctl.code_same" },
+		{ MW(ctl.calls), 1, "ctl.calls" },
+		{ MW(ctl.calls_fail_active), 1, "ctl.calls_fail_active" },
+		{ MW(ctl.calls_fail_shadow), 1, "ctl.calls_fail_shadow" },
+		{ MW(ctl.calls_fail_both), 1, "ctl.calls_fail_both" },
+		{ MW(pair_lat_active), US_LAT_BUCKETS, "pair_lat_active" },
+		{ MW(pair_lat_shadow), US_LAT_BUCKETS, "pair_lat_shadow" },
+		{ MW(late), 1, "late" },
+		{ MW(overdue), 1, "overdue" },
+		{ MW(own), US_OWN_MAX, "own" },
+		{ MW(own_active), US_OWN_MAX, "own_active" },
+		{ MW(own_both), US_OWN_MAX, "own_both" },
+		{ MW(own_retrans), 1, "own_retrans" },
+		{ MW(dlg_rewritten), 1, "dlg_rewritten" },
+		{ MW(dlg_held), 1, "dlg_held" },
+		{ MW(dlg_not_sent), 1, "dlg_not_sent" },
+		{ MW(dlg_acks), 1, "dlg_acks" },
+		{ MW(dlg_answered), 1, "dlg_answered" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
@@ -262,13 +287,15 @@ static const char *mword_name(int w, char *buf, size_t cap)
 }
 
 /* Machine mid's counters moved by exactly e (latency sum and histogram:
- * as many histogram entries as lat_count moved by, the sum only then). */
+ * as many histogram entries as lat_count moved by, the sum only then; the
+ * pair latency histograms: as many entries as M(pair_lat_active, n) and
+ * M(pair_lat_shadow, n) say, in any bucket). */
 void mst_expect(struct msnap *b, __u32 mid, const struct mexp *e)
 {
 	long long want[MS_WORDS];
 	struct us_mstats a;
 	const __u64 *wa, *wb;
-	long long hist = 0;
+	long long hist = 0, phist[2] = { 0, 0 };
 	size_t i;
 	char nb[48];
 
@@ -292,11 +319,21 @@ void mst_expect(struct msnap *b, __u32 mid, const struct mexp *e)
 			hist += d;
 			continue;
 		}
+		if (w >= MW(pair_lat_active) && w < MW(pair_lat_active) + US_LAT_BUCKETS) {
+			phist[0] += d;
+			continue;
+		}
+		if (w >= MW(pair_lat_shadow) && w < MW(pair_lat_shadow) + US_LAT_BUCKETS) {
+			phist[1] += d;
+			continue;
+		}
 		if (w == MW(lat_sum_ns))
 			continue;
 		th_eqf(d, want[w], "mstats[%s].%s", mname(mid), mword_name(w, nb, sizeof(nb)));
 	}
 	th_eqf(hist, want[MW(lat_count)], "mstats[%s].sum(lat_hist)", mname(mid));
+	th_eqf(phist[0], want[MW(pair_lat_active)], "mstats[%s].sum(pair_lat_active)", mname(mid));
+	th_eqf(phist[1], want[MW(pair_lat_shadow)], "mstats[%s].sum(pair_lat_shadow)", mname(mid));
 	if (!want[MW(lat_count)])
 		th_eqf((long long)(a.lat_sum_ns - b->m[i].lat_sum_ns), 0, "mstats[%s].lat_sum_ns",
 		       mname(mid));
@@ -337,6 +374,13 @@ int txn_get(__u32 svc, const char *callid, const char *branch, unsigned cseq, in
 long txn_count(void)
 {
 	return th_map_count(th.fd_txns, sizeof(struct us_txn_key));
+}
+
+int dlg_get(__u32 svc, const char *callid, struct us_dlg *d)
+{
+	struct us_call_key k = { .callid_hash = hstr(callid), .svc_id = svc };
+
+	return bpf_map_lookup_elem(bpf_map__fd(us_dp_skel(th.dp)->maps.us_dlgs), &k, d) ? -1 : 0;
 }
 
 int call_get(__u32 svc, const char *callid, struct us_call *c)
@@ -429,6 +473,14 @@ size_t frame_resp(__u8 *buf, int host, __u32 svc, const void *pl, size_t n)
 
 /* ---- running ----------------------------------------------------------------- */
 
+int check_str(const char *what, const char *a, const char *e)
+{
+	if (!strcmp(a, e))
+		return 1;
+	th_fail(what, a, e);
+	return 0;
+}
+
 int check_run(const struct th_res *r)
 {
 	if (r->err) {
@@ -472,26 +524,69 @@ void out_fwd(const struct th_res *r, const __u8 *in, size_t len, const __u8 *dma
 	}
 }
 
-/* the frame unchanged behind a struct us_meta for the two copies */
-__u32 out_meta(const struct th_res *r, const __u8 *in, size_t len, __u32 active, __u32 sim)
+/* The plan of mirror sequence number seq, from whichever CPU the run
+ * took (the plans are per CPU). 0 and *p, or -1. */
+int plan_get(__u32 seq, struct us_plan *p)
+{
+	int fd = bpf_map__fd(us_dp_skel(th.dp)->maps.us_plans), ncpu = libbpf_num_possible_cpus();
+	__u32 slot = seq & (US_PLANS - 1);
+	struct us_plan *v;
+	int rc = -1;
+
+	if (ncpu <= 0)
+		return -1;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -1;
+	if (!bpf_map_lookup_elem(fd, &slot, v)) {
+		for (int c = 0; c < ncpu; c++) {
+			if (v[c].seq == seq && v[c].ncopies) {
+				*p = v[c];
+				rc = 0;
+				break;
+			}
+		}
+	}
+	free(v);
+	return rc;
+}
+
+/* the frame unchanged behind a struct us_meta, and the copies' plan: the
+ * active machine's as it is, the simulation machine's in mode sim_mode */
+__u32 out_meta_mode(const struct th_res *r, const __u8 *in, size_t len, __u32 active, __u32 sim,
+		    int sim_mode)
 {
 	struct us_meta md;
+	struct us_plan p;
 	int aif = mach_ifc(active), sif = mach_ifc(sim);
 
 	if (!EQ("out.meta_len", r->meta, sizeof(md)) || !EQ("out.len", r->len, len + sizeof(md)))
 		return 0;
 	memcpy(&md, r->out, sizeof(md));
-	check_mac("meta.active_dmac", md.active_dmac, mach_mac(active));
-	check_mac("meta.active_smac", md.active_smac, testnet.ifs[aif].mac);
-	check_mac("meta.sim_dmac", md.sim_dmac, mach_mac(sim));
-	check_mac("meta.sim_smac", md.sim_smac, testnet.ifs[sif].mac);
-	EQ("meta.active_ifindex", md.active_ifindex, testnet.ifs[aif].ifindex);
-	EQ("meta.seq&SHARED", !!(md.seq & US_META_SHARED), aif == sif);
-	if (!(md.seq & ~US_META_SHARED))
-		EQ("meta.seq", md.seq & ~US_META_SHARED, 1);
+	EQ("meta.flags&SHARED", !!(md.flags & US_META_SHARED), aif == sif);
 	if (memcmp(r->out + sizeof(md), in, len))
 		th_fail("out.frame", "changed", "the frame as it came in");
+	if (plan_get(md.seq, &p)) {
+		th_fail("plans[seq]", "missing", "the copies' plan");
+		return md.seq;
+	}
+	EQ("plan.ncopies", p.ncopies, 2);
+	check_mac("plan.active.dmac", p.c[0].dmac, mach_mac(active));
+	check_mac("plan.active.smac", p.c[0].smac, testnet.ifs[aif].mac);
+	EQ("plan.active.ifindex", p.c[0].ifindex, testnet.ifs[aif].ifindex);
+	EQ("plan.active.mode", p.c[0].mode, US_CP_AS_IS);
+	check_mac("plan.sim.dmac", p.c[1].dmac, mach_mac(sim));
+	check_mac("plan.sim.smac", p.c[1].smac, testnet.ifs[sif].mac);
+	EQ("plan.sim.ifindex", p.c[1].ifindex, testnet.ifs[sif].ifindex);
+	EQ("plan.sim.mode", p.c[1].mode, sim_mode);
+	EQ("plan.control.ifindex", p.c[2].ifindex, 0);
+	EQ("plan.family", p.family, fam_of(svc_vip[mach_of(active)->svc]));
 	return md.seq;
+}
+
+__u32 out_meta(const struct th_res *r, const __u8 *in, size_t len, __u32 active, __u32 sim)
+{
+	return out_meta_mode(r, in, len, active, sim, US_CP_AS_IS);
 }
 
 /* ---- SIP texts ------------------------------------------------------------- */
@@ -558,7 +653,8 @@ __u32 send_client(__u32 svc, const char *text, size_t n, __u32 active, __u32 sim
 	}
 	if (!EQ("out.meta_len", R.meta, 0))
 		return MID_NONE;
-	for (size_t i = 0; i < ARRAY_SIZE(machs); i++)
+	/* the first machine of that MAC (c1 shares a3's host, after it) */
+	for (size_t i = 0; i < ARRAY_SIZE(machs) && got == MID_NONE; i++)
 		if (machs[i].svc == svc && !memcmp(R.out, mach_mac(machs[i].mid), 6))
 			got = machs[i].mid;
 	out_fwd(&R, fin, len, mach_mac(active), testnet.ifs[mach_ifc(active)].mac);
@@ -576,6 +672,42 @@ void send_machine(__u32 mid, const char *text, size_t n, int want)
 		return;
 	if (want == XDP_REDIRECT)
 		out_fwd(&R, fin, len, testnet.hosts[TN_CLIENT].mac, testnet.ifs[TN_CLI].mac);
+}
+
+char txbuf[FRAME_MAX + 1];
+
+/* A shadow machine's message answered on the caller's behalf: XDP_TX of a
+ * well-formed frame back to the machine (MACs, addresses and ports
+ * swapped, lengths and checksums right); its SIP text in txbuf (NUL
+ * ended). 0 or -1 (reported). */
+int send_machine_tx(__u32 mid, const char *text, size_t n)
+{
+	const struct mach *m = mach_of(mid);
+	const struct testnet_host *c = &testnet.hosts[TN_CLIENT];
+	size_t len = frame_resp(fin, m->host, m->svc, text, n);
+	const char *vip = svc_vip[m->svc];
+	struct pkt_view v;
+	char err[160];
+
+	txbuf[0] = 0;
+	th_run(th.fd_machine, testnet.hosts[m->host].ifc, fin, len, &R);
+	if (!check_run(&R) || !check_ret(R.ret, XDP_TX))
+		return -1;
+	if (!EQ("out.meta_len", R.meta, 0))
+		return -1;
+	if (pkt_parse(R.out, R.len, &v, err, sizeof(err))) {
+		th_fail("out.frame", err, "a well-formed UDP frame");
+		return -1;
+	}
+	check_mac("out.dmac (the machine)", v.dmac, testnet.hosts[m->host].mac);
+	check_mac("out.smac (the balancer)", v.smac, testnet.ifs[testnet.hosts[m->host].ifc].mac);
+	EQs("out.saddr (the caller)", v.saddr, fam_of(vip) == AF_INET6 ? c->v6 : c->v4);
+	EQs("out.daddr (the VIP)", v.daddr, vip);
+	EQ("out.sport", v.sport, 5060);
+	EQ("out.dport", v.dport, 5060);
+	memcpy(txbuf, R.out + v.payload_off, v.payload_len);
+	txbuf[v.payload_len] = 0;
+	return 0;
 }
 
 /* Send a client message; only the mirror decision is checked (and the
@@ -776,8 +908,9 @@ static void run_pcase(const struct pcase *c)
 		if (txn_get(svc, callid, branch, c->sip.cseq ? c->sip.cseq : 1, cmeth, &t)) {
 			th_fail("txns[key]", "missing", "present");
 		} else {
-			EQ("txn.active_mid", t.active_mid, active);
-			EQ("txn.sim_mid", t.sim_mid, MID_NONE);
+			EQ("txn.mid[active]", t.mid[0], active);
+			EQ("txn.mid[sim]", t.mid[1], MID_NONE);
+			EQ("txn.mid[control]", t.mid[2], MID_NONE);
 			EQ("txn.method", t.method, meth);
 			EQ("txn.done", t.done, 0);
 			if (!t.start_ns)
@@ -835,7 +968,9 @@ static int setup(void)
 
 		if (!m->later && (err = set_machine(m, m->state)))
 			return th_setup_fail("us_dp_set_machine", err);
-		if (m->host >= 0 && (err = th_set_mac(m->mid, m->host)))
+		/* the control machine shares a3's host: its MAC is mapped when
+		 * control.c configures it */
+		if (m->host >= 0 && m->mid != M_C1 && (err = th_set_mac(m->mid, m->host)))
 			return th_setup_fail("us_dp_set_mac", err);
 	}
 	return th_setup_tables(NSVC, &cfg, ev_cb);

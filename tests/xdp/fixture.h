@@ -51,6 +51,9 @@
 /* ---- reporting ---------------------------------------------------------- */
 
 int check_ret(long long a, long long e);
+/* strings equal, or a failure */
+int check_str(const char *what, const char *a, const char *e);
+#define EQs(what, a, e) check_str(what, a, e)
 const char *mac_s(const __u8 *m, char *b);
 int check_mac(const char *what, const __u8 *a, const __u8 *e);
 
@@ -73,8 +76,8 @@ struct mach {
 };
 
 enum { M_A1 = 0, M_A2 = 1, M_A3 = 2, M_S1 = 3, M_B1 = 10, M_B2 = 11, M_S2 = 12,
-       M_NOROUTE = 30, M_SN_A = 40, M_SN_S = 41, M_SG_A = 50, M_SG_S = 51 };
-#define NMACH 12
+       M_NOROUTE = 30, M_SN_A = 40, M_SN_S = 41, M_SG_A = 50, M_SG_S = 51, M_C1 = 60 };
+#define NMACH 13
 extern const struct mach machs[NMACH];
 
 const struct mach *mach_of(__u32 mid);
@@ -143,6 +146,8 @@ int txn_get(__u32 svc, const char *callid, const char *branch, unsigned cseq, in
 	    struct us_txn *t);
 long txn_count(void);
 int call_get(__u32 svc, const char *callid, struct us_call *c);
+/* the dialog record of a mirrored call */
+int dlg_get(__u32 svc, const char *callid, struct us_dlg *d);
 
 extern struct us_event evs[16];  /* the events ev_drain() read (the first 16) */
 /* read the events waiting; how many */
@@ -168,8 +173,14 @@ void out_same(const struct th_res *r, const __u8 *in, size_t len);
 /* the frame with new MACs and nothing else changed */
 void out_fwd(const struct th_res *r, const __u8 *in, size_t len, const __u8 *dmac,
 	     const __u8 *smac);
-/* the frame unchanged behind a struct us_meta for the two copies */
+/* the frame unchanged behind a struct us_meta for the two copies, their
+ * plan: the active copy as it is, the simulation's in mode sim_mode (or as
+ * it is); returns the sequence number */
 __u32 out_meta(const struct th_res *r, const __u8 *in, size_t len, __u32 active, __u32 sim);
+__u32 out_meta_mode(const struct th_res *r, const __u8 *in, size_t len, __u32 active, __u32 sim,
+		    int sim_mode);
+/* the plan of a mirror sequence number (any CPU's) */
+int plan_get(__u32 seq, struct us_plan *p);
 
 /* ---- SIP texts ------------------------------------------------------------- */
 
@@ -194,6 +205,10 @@ extern struct th_res R;
 __u32 send_client(__u32 svc, const char *text, size_t n, __u32 active, __u32 sim, __u32 *seq);
 /* A machine's message to the client: forwarded (active) or dropped (sim). */
 void send_machine(__u32 mid, const char *text, size_t n, int want);
+/* A shadow machine's message answered on the caller's behalf: XDP_TX of a
+ * well-formed frame back to the machine; its SIP text in txbuf. */
+extern char txbuf[];
+int send_machine_tx(__u32 mid, const char *text, size_t n);
 /* Send a client message; only the mirror decision is checked (and the
  * frame goes to the machine the call is on). Returns 1 if mirrored. */
 int send_mirror_check(__u32 svc, const char *text, size_t n, __u32 active, __u32 sim,

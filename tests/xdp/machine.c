@@ -17,15 +17,15 @@ static const struct pcase machine_cases[] = {
 	{ .name = "final-unknown-txn-v4", .machine = true, .host = TN_A1, .sip = RESP(200),
 	  .ret = XDP_REDIRECT, .out = O_CLIENT,
 	  .st = { S(US_ST_RESP_FWD, 1) S(US_ST_RESP_NO_TXN, 1) },
-	  .ms = { M(resp_class[2], 1) M(final_class[2], 1) M(final_code[US_C_200], 1) } },
+	  .ms = { M(resp_class[2], 1) M(final_no_txn, 1) } },
 	{ .name = "final-unknown-txn-v6", .machine = true, .v6 = true, .host = TN_B1,
 	  .sip = RESP(486), .ret = XDP_REDIRECT, .out = O_CLIENT,
 	  .st = { S(US_ST_RESP_FWD, 1) S(US_ST_RESP_NO_TXN, 1) },
-	  .ms = { M(resp_class[4], 1) M(final_class[4], 1) M(final_code[US_C_486], 1) } },
+	  .ms = { M(resp_class[4], 1) M(final_no_txn, 1) } },
 	{ .name = "final-vlan2", .machine = true, .nvlan = 2, .host = TN_A2,
 	  .sip = RESP(603), .ret = XDP_REDIRECT, .out = O_CLIENT,
 	  .st = { S(US_ST_RESP_FWD, 1) S(US_ST_RESP_NO_TXN, 1) },
-	  .ms = { M(resp_class[6], 1) M(final_class[6], 1) M(final_code[US_C_OTHER], 1) } },
+	  .ms = { M(resp_class[6], 1) M(final_no_txn, 1) } },
 	{ .name = "provisional", .machine = true, .host = TN_A1, .sip = RESP(180),
 	  .ret = XDP_REDIRECT, .out = O_CLIENT, .st = { S(US_ST_RESP_FWD, 1) },
 	  .ms = { M(resp_class[1], 1) } },
@@ -57,12 +57,12 @@ static const struct pcase machine_cases[] = {
 	{ .name = "sim-final-unknown-txn", .machine = true, .host = TN_S1,
 	  .sip = RESP(200), .ret = XDP_DROP, .out = O_ANY,
 	  .st = { S(US_ST_RESP_SIM_DROP, 1) S(US_ST_RESP_NO_TXN, 1) },
-	  .ms = { M(resp_class[2], 1) M(final_class[2], 1) M(final_code[US_C_200], 1)
+	  .ms = { M(resp_class[2], 1) M(final_no_txn, 1)
 		  M(dropped, 1) } },
 	{ .name = "sim-v6-final", .machine = true, .v6 = true, .host = TN_S2,
 	  .sip = RESP(503), .ret = XDP_DROP, .out = O_ANY,
 	  .st = { S(US_ST_RESP_SIM_DROP, 1) S(US_ST_RESP_NO_TXN, 1) },
-	  .ms = { M(resp_class[5], 1) M(final_class[5], 1) M(final_code[US_C_503], 1)
+	  .ms = { M(resp_class[5], 1) M(final_no_txn, 1)
 		  M(dropped, 1) } },
 	{ .name = "sim-request", .machine = true, .host = TN_S1,
 	  .sip = { .method = "BYE" }, .ret = XDP_DROP, .out = O_ANY,
@@ -149,15 +149,15 @@ TH_TEST(responses)
 		if (txn_get(SVC4, cid, br, 1, US_M_INVITE, &t)) {
 			th_fail("txns[invite]", "missing", "present");
 		} else {
-			__u32 bkt = us_lat_bucket(t.active_lat_ns);
+			__u32 bkt = us_lat_bucket(t.lat_ns[0]);
 
-			EQ("txn.done", t.done, US_TXN_ACTIVE_FINAL);
-			EQ("txn.active_code", t.active_code, 200);
-			if (t.active_lat_ns < 2000000)
-				EQ("txn.active_lat_ns >= 2ms", 0, 1);
+			EQ("txn.done", t.done, US_TXN_FINAL(0));
+			EQ("txn.code[active]", t.code[0], 200);
+			if (t.lat_ns[0] < 2000000)
+				EQ("txn.lat_ns[active] >= 2ms", 0, 1);
 			us_dp_read_mstats(th.dp, a, &m1);
 			th_eqf(m1.lat_hist[bkt] - m0.lat_hist[bkt], 1, "lat_hist[%u]", bkt);
-			EQ("lat_sum_ns", m1.lat_sum_ns - m0.lat_sum_ns, t.active_lat_ns);
+			EQ("lat_sum_ns", m1.lat_sum_ns - m0.lat_sum_ns, t.lat_ns[0]);
 		}
 	}
 
@@ -262,7 +262,7 @@ TH_TEST(responses)
 			msnap_take(&mb);
 			send_machine(M_A2, sipbuf, n, XDP_DROP);
 			STATS(&sb, 1, S(US_ST_RESP_SIM_DROP, 1) S(US_ST_RESP_NO_TXN, 1));
-			MST(&mb, M_A2, M(resp_class[2], 1) M(final_class[2], 1) M(final_code[US_C_200], 1)
+			MST(&mb, M_A2, M(resp_class[2], 1) M(final_no_txn, 1)
 				       M(dropped, 1));
 			mst_rest(&mb);
 			set_state(M_A2, US_MS_ACTIVE, false);
