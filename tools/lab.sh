@@ -762,8 +762,8 @@ machines_summary() {
 	local name nsn fam addr ver file f st sw r fl u rt c481 b
 	while read -r name nsn fam addr ver file f st sw; do
 		read -r r fl u rt c481 b <<< "$(machine_counts "$name" "$sw")"
-		printf '  %-11s (%-7s) %s calls received, %s failed (%s on an unexpected message), %s retransmissions, %s 481 sent, %s BYE sent\n' \
-			"$name" "$(ua_proc "$sw")" "$r" "$fl" "$u" "$rt" "$c481" "$b"
+		printf '  %-11s (%-12s) %s calls received, %s failed (%s on an unexpected message), %s retransmissions, %s 481 sent, %s BYE sent\n' \
+			"$name" "$sw" "$r" "$fl" "$u" "$rt" "$c481" "$b"
 	done < "$DIR/machines"
 }
 
