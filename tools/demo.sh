@@ -12,7 +12,8 @@
 # explanation, the audit trail and SIPp's summary, and tears the lab down.
 #
 # Exit 0 when the machine was promoted (good) or rejected (bad, slow) and no
-# call failed at the client; 1 otherwise; 2 on bad usage. A decision must
+# call failed at the client (good: nor at any machine, none answered 481 or
+# saw an unexpected message); 1 otherwise; 2 on bad usage. A decision must
 # come within DEMO_LIMIT seconds (default 180). DEMO_RATE (calls/s, default
 # 200) and DEMO_MIRROR (percent, default 50) change the traffic;
 # DEMO_MACHINE_SW (tools/lab.sh --machine-sw) the machines' software.
@@ -39,7 +40,7 @@ MIN_PAIRED=500 MIN_SECONDS=20 WINDOWS=3
 #         simulation run the lenient scenario (tools/lab/uas-lenient.xml),
 #         for a balancer that clones the caller's ACK and BYE unchanged, with
 #         the active machine's To-tag, which a real server answers 481
-MACHINES=sipp
+MACHINES=real
 case $MACHINES in
 real)
 	case ${1:-good} in good) SW=baresip,v1-b=sipp ;; *) SW=v1-a=baresip ;; esac
@@ -208,6 +209,7 @@ failed=$(get failed) unexpected=$(get unexpected) placed=$(get placed)
 # the machines in the dialogs: a 481 or an unexpected message on any of them
 n481=$(echo "$counts" | awk -F= '$1 ~ /\.sent481$/ && $2 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }')
 nunexp=$(echo "$counts" | awk -F= '$1 ~ /^v.*\.unexpected$/ && $2 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }')
+nfail=$(echo "$counts" | awk -F= '$1 ~ /^v.*\.failed$/ && $2 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }')
 note "" "By hand, while a lab runs: understudyctl --socket $SOCK status --watch 1," \
 	"tools/lab.sh up / status / down (see tools/lab.sh help)."
 
@@ -226,11 +228,11 @@ else
 	rc=1
 fi
 if [ "$SCENARIO" = good ]; then
-	if [ "$n481" = 0 ] && [ "$nunexp" = 0 ]; then
-		note "No machine answered 481 or saw an unexpected message: every one followed its dialogs."
+	if [ "$n481" = 0 ] && [ "$nunexp" = 0 ] && [ "$nfail" = 0 ]; then
+		note "No machine failed a call, answered 481 or saw an unexpected message: every one followed its dialogs."
 	else
-		note "The machines answered $n481 requests 481 and saw $nunexp unexpected messages (expected 0):" \
-			"requests named a dialog the machine did not know."
+		note "The machines failed $nfail calls, answered $n481 requests 481 and saw $nunexp unexpected messages" \
+			"(expected 0): requests named a dialog the machine did not know, or came out of turn."
 		rc=1
 	fi
 fi
