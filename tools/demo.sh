@@ -4,16 +4,19 @@
 # understudy: the lab demonstration (make demo [SCENARIO=good|bad|slow]).
 #
 # Builds the lab (tools/lab.sh): a client, the balancer, two version-1
-# machines and one version-2 machine in network namespaces, SIPp on every
-# end. Starts understudyd, starts the calls, and shows the version-2 machine
+# machines and one version-2 machine in network namespaces, with SIP user
+# agents that keep dialog state as real servers do (see MACHINES below).
+# Starts understudyd, starts the calls, and shows the version-2 machine
 # being mirrored, judged, and promoted (good) or rejected (bad: 503 to one
 # INVITE in a hundred; slow: answers twice as slowly). Then prints the judge's
 # explanation, the audit trail and SIPp's summary, and tears the lab down.
 #
 # Exit 0 when the machine was promoted (good) or rejected (bad, slow) and no
-# call failed at the client; 1 otherwise; 2 on bad usage. A decision must
+# call failed at the client (good: nor at any machine, none answered 481 or
+# saw an unexpected message); 1 otherwise; 2 on bad usage. A decision must
 # come within DEMO_LIMIT seconds (default 180). DEMO_RATE (calls/s, default
-# 200) and DEMO_MIRROR (percent, default 50) change the traffic.
+# 200) and DEMO_MIRROR (percent, default 50) change the traffic;
+# DEMO_MACHINE_SW (tools/lab.sh --machine-sw) the machines' software.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +30,26 @@ V2=v2-$SCENARIO
 case $SCENARIO in good) V2ADDR=198.18.1.11 ;; bad) V2ADDR=198.18.1.12 ;; *) V2ADDR=198.18.1.13 ;; esac
 # the demo policy of tools/lab.sh (--policy demo)
 MIN_PAIRED=500 MIN_SECONDS=20 WINDOWS=3
+
+# MACHINES: the machines' SIP software (tools/lab.sh --machine-sw).
+#   real: baresip, a real softphone, on v1-a and on the good version 2;
+#         strict SIPp (exact To-tags, 200 repeated until ACKed) on v1-b and
+#         on the bad and slow versions 2, which are SIPp scenarios; SIPp
+#         answers in 1 ms, as fast as baresip
+#   sipp: strict SIPp on version 1; the good and slow versions 2 in
+#         simulation run the lenient scenario (tools/lab/uas-lenient.xml),
+#         for a balancer that clones the caller's ACK and BYE unchanged, with
+#         the active machine's To-tag, which a real server answers 481
+MACHINES=real
+case $MACHINES in
+real)
+	case ${1:-good} in good) SW=baresip,v1-b=sipp ;; *) SW=v1-a=baresip ;; esac
+	ANSWER_MS=1 ;;
+*)
+	SW=v2-good=sipp-lenient,v2-slow=sipp-lenient
+	ANSWER_MS=20 ;;
+esac
+SW=${DEMO_MACHINE_SW:-$SW}
 
 case $SCENARIO in
 good) expect=active ;;
@@ -80,13 +103,14 @@ note "Two version-1.0 machines (v1-a, v1-b) serve the calls of a SIP service beh
 	"calls to it, whole, and drops its answers, so no caller ever hears it. understudyd compares" \
 	"its answers with version 1's on the same calls, every second, and promotes or rejects it."
 
-say "Building the lab: network namespaces joined by veth pairs, SIPp on every end"
+say "Building the lab: network namespaces joined by veth pairs, SIP user agents on every end"
 note "client 198.18.0.1 --veth-- [cli] balancer [mach] --veth-- switch (bridge) -- v1-a 198.18.1.1" \
 	"                                                                      -- v1-b 198.18.1.2" \
 	"                                                                      -- $V2 $V2ADDR" \
-	"Every machine holds the service address (VIP) 198.18.100.1 and runs SIPp as UAS on port 5060."
+	"Every machine holds the service address (VIP) 198.18.100.1 and answers on port 5060" \
+	"(machine software: $SW; tools/lab.sh help and docs/lab.md say what each does)."
 lab up --scenario "$SCENARIO" --rate "$RATE" --mirror "$MIRROR" --policy demo --no-daemon --no-traffic \
-	2>&1 | sed 's/^/    /'
+	--machine-sw "$SW" --answer-ms "$ANSWER_MS" 2>&1 | sed 's/^/    /'
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "demo: the lab did not come up" >&2; exit 1; }
 STATUS_FILE=/run/understudy-lab/$ID/demo-status
 SOCK=/run/understudy-lab/$ID/understudyd.sock
@@ -176,12 +200,16 @@ lab ctl diffs 8 | sed 's/^/    /'
 say "The audit trail: understudyctl events"
 lab ctl events | sed 's/^/    /'
 
-say "Stopping the calls (calls in progress finish) and SIPp's summary"
+say "Stopping the calls (calls in progress finish); what every user agent counted"
 lab traffic stop 2>&1 | sed 's/^/    /'
 lab summary | sed -n '2,$p' | sed 's/^/  /'
 counts=$(lab counts)
 get() { echo "$counts" | sed -n "s/^$1=//p"; }
 failed=$(get failed) unexpected=$(get unexpected) placed=$(get placed)
+# the machines in the dialogs: a 481 or an unexpected message on any of them
+n481=$(echo "$counts" | awk -F= '$1 ~ /\.sent481$/ && $2 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }')
+nunexp=$(echo "$counts" | awk -F= '$1 ~ /^v.*\.unexpected$/ && $2 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }')
+nfail=$(echo "$counts" | awk -F= '$1 ~ /^v.*\.failed$/ && $2 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }')
 note "" "By hand, while a lab runs: understudyctl --socket $SOCK status --watch 1," \
 	"tools/lab.sh up / status / down (see tools/lab.sh help)."
 
@@ -198,6 +226,15 @@ if [ "$failed" = 0 ] && [ "$unexpected" = 0 ] && [ "${placed:-0}" != 0 ] && [ "$
 else
 	note "The client placed ${placed:-?} calls: ${failed:-?} failed, ${unexpected:-?} on an unexpected message (expected 0)."
 	rc=1
+fi
+if [ "$SCENARIO" = good ]; then
+	if [ "$n481" = 0 ] && [ "$nunexp" = 0 ] && [ "$nfail" = 0 ]; then
+		note "No machine failed a call, answered 481 or saw an unexpected message: every one followed its dialogs."
+	else
+		note "The machines failed $nfail calls, answered $n481 requests 481 and saw $nunexp unexpected messages" \
+			"(expected 0): requests named a dialog the machine did not know, or came out of turn."
+		rc=1
+	fi
 fi
 note "Total time: $((SECONDS - t_start)) s."
 if [ $rc = 0 ]; then note "demo: PASS"; else note "demo: FAIL"; fi

@@ -12,7 +12,7 @@
 set -eu
 
 PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libyaml-dev libjson-c-dev libmicrohttpd-dev scdoc \
-prometheus curl sip-tester \
+prometheus curl sip-tester baresip-core perl \
 pkg-config iproute2 ethtool"
 BENCH_PKGS="kamailio jq"
 
