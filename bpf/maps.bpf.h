@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "understudy/understudy.h"
+#include "parse.bpf.h"
 
 /* Service ports bitmap: cheap pre-filter so non-service traffic costs one
  * inlined array lookup before the hash lookup. Bit (port & 63) of entry
@@ -202,6 +203,10 @@ struct us_scratch {
 	struct us_dlg dlg;      /* a new dialog record, built off-stack */
 	struct bpf_fib_lookup fib[US_SIDES];  /* next hops of a message's copies */
 	struct us_sip sip;      /* the client message parsed (off-stack) */
+	/* the machine side's packet and transaction key, off its stack
+	 * (us_machine's frame and the dialog builders' must fit 512 bytes) */
+	struct us_pkt mpkt;
+	struct us_txn_key mtk;
 };
 
 struct {

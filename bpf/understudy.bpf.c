@@ -142,11 +142,14 @@ static __always_inline void us_count_request(__u32 mid, const struct us_sip *m, 
  * one buffer (the devmap clones no other), a route, a MAC the machine side
  * knows? Fills its FIB result. */
 static __always_inline int us_shadow_ok(struct xdp_md *ctx, const struct us_pkt *pkt, __u32 mid,
-					__u8 want, struct bpf_fib_lookup *f)
+					__u8 want, int new_call, struct bpf_fib_lookup *f)
 {
 	struct us_machine *sm = us_machine_get(mid);
 
-	if (!sm || sm->state != want)
+	/* a call mirrored to it goes on being mirrored after its promotion:
+	 * the dialogs it holds end as they would have */
+	if (!sm || (sm->state != want &&
+		    (new_call || (sm->state != US_MS_ACTIVE && sm->state != US_MS_DRAINING))))
 		return 0;
 	if ((long)ctx->data_end - (long)ctx->data < (long)bpf_xdp_get_buff_len(ctx) ||
 	    us_fib(ctx, pkt->family, pkt->saddr, sm->addr, pkt->ip_len, f) !=
@@ -254,10 +257,12 @@ static __always_inline int us_client_sip(struct xdp_md *ctx, struct us_pkt *pkt,
 	 * the active machine only. */
 	if (!m->status) {
 		if (call_sh[US_SH_SIM] != US_MID_NONE &&
-		    us_shadow_ok(ctx, pkt, call_sh[US_SH_SIM], US_MS_SIMULATION, &fs[US_SH_SIM]))
+		    us_shadow_ok(ctx, pkt, call_sh[US_SH_SIM], US_MS_SIMULATION, new_call,
+				 &fs[US_SH_SIM]))
 			sh_mid[US_SH_SIM] = call_sh[US_SH_SIM];
 		if (call_sh[US_SH_CTL] != US_MID_NONE &&
-		    us_shadow_ok(ctx, pkt, call_sh[US_SH_CTL], US_MS_CONTROL, &fs[US_SH_CTL]))
+		    us_shadow_ok(ctx, pkt, call_sh[US_SH_CTL], US_MS_CONTROL, new_call,
+				 &fs[US_SH_CTL]))
 			sh_mid[US_SH_CTL] = call_sh[US_SH_CTL];
 	}
 	if (new_call) {
@@ -770,59 +775,72 @@ fail:
 }
 
 /*
- * A shadow machine's SIP message (machine mid, not active): its responses
- * are counted and paired, and teach the balancer its dialog (an ACK, or a
- * BYE, may be due on the caller's behalf); its own requests are answered
- * on the caller's behalf. Nothing reaches a caller: XDP_TX back to the
- * machine, or XDP_DROP.
+ * A shadow machine's SIP message (machine mid, in simulation or control, or
+ * promoted since the call began: the call's shadow all the same), parsed
+ * into s; a response already counted and paired by us_response, which
+ * found it side (-1 for a request). Its responses teach the balancer its
+ * dialog (an ACK, or a BYE, may be due on the caller's behalf); its own
+ * requests are answered on the caller's behalf. Nothing reaches a caller:
+ * XDP_TX back to the machine, or XDP_DROP. A global function: verified
+ * once, whatever calls it.
  */
-static __always_inline int us_shadow_msg(struct xdp_md *ctx, const struct us_pkt *pkt,
-					 const struct us_svc *svc, __u32 mid)
+struct us_from {
+	__u32 mid;      /* the machine */
+	__u32 svc_id;   /* its service */
+	__s32 side;     /* us_response's side; -1 for a request */
+	__u32 len;      /* the message's length */
+};
+
+/* What us_shadow_handle left in the output buffer to send back. */
+enum us_shx {
+	US_SHX_NONE = 0,        /* nothing: drop */
+	US_SHX_ANSWER,          /* an answer to its request */
+	US_SHX_REQUEST,         /* an ACK, BYE or PRACK on the caller's behalf */
+	US_SHX_ENDS = 4,        /* flag: sent, its side of the dialog has ended */
+};
+
+__noinline int us_shadow_handle(struct us_scratch *s, const struct us_from *from)
 {
-	struct us_mstats *st = us_mst(mid);
+	struct us_mstats *st;
 	struct us_call_key ck;
-	struct us_txn_key tk;
-	struct us_scratch *s = NULL;
-	struct us_txn *t = NULL;
 	struct us_sip *m;
 	struct us_dside *ds;
 	struct us_dlg *d;
 	struct us_out *o;
-	__u32 len = pkt->payload_len, sh, toff = 0, tlen = 0, cseq, bye, kind = US_BUILD_ACK;
+	__u32 len, sh, mid, toff = 0, tlen = 0, cseq, bye, kind = US_BUILD_ACK;
 	__u64 h = 0;
-	int side;
 
-	if (!ctx || !pkt || !svc)
-		return XDP_DROP;
-	if (us_machine_sip(ctx, pkt, &s) || !s)
-		return XDP_DROP;
+	if (!s || !from)
+		return US_SHX_NONE;
+	mid = from->mid;
+	st = us_mst(mid);
 	m = &s->sip;
+	len = from->len;
 	if (m->status) {
-		side = us_response(m, svc, mid, &t, &tk);
-		if (side < 1)
-			return XDP_DROP;
-		sh = side - 1;
+		if (from->side < 1)
+			return US_SHX_NONE;
+		sh = from->side - 1;
 	} else {
 		sh = US_SHADOWS;
 	}
 	ck.callid_hash = m->callid_hash;
-	ck.svc_id = svc->id;
+	ck.svc_id = from->svc_id;
 	ck.pad = 0;
 	d = bpf_map_lookup_elem(&us_dlgs, &ck);
 	if (!d)
-		return XDP_DROP;
+		return US_SHX_NONE;
 	if (sh == US_SHADOWS) {
 		if (d->mid[1 + US_SH_SIM] == mid)
 			sh = US_SH_SIM;
 		else if (d->mid[1 + US_SH_CTL] == mid)
 			sh = US_SH_CTL;
 		else
-			return XDP_DROP;
+			return US_SHX_NONE;
 	}
 	ds = &d->side[sh & 1];
 	o = us_outbuf();
 	if (!o)
-		return XDP_DROP;
+		return US_SHX_NONE;
 
 	if (!m->status) {
 		/* a request it started: answered on the caller's behalf */
@@ -830,7 +848,7 @@ static __always_inline int us_shadow_msg(struct xdp_md *ctx, const struct us_pkt
 
 		if (m->method == US_M_ACK) {
 			us_count(US_ST_DLG_ABSORBED);
-			return XDP_DROP;
+			return US_SHX_NONE;
 		}
 		us_own_shadow(d, sh, m, st);
 		code = d->answer[us_own_kind(m->method) & 3];
@@ -838,25 +856,19 @@ static __always_inline int us_shadow_msg(struct xdp_md *ctx, const struct us_pkt
 			code = m->method == US_M_REFER ? 202 : 200;
 		if (us_build_answer(s, len, m, code, o)) {
 			us_count(US_ST_DLG_BUILD_FAIL);
-			return XDP_DROP;
+			return US_SHX_NONE;
 		}
-		if (us_reply(ctx, pkt, s, o) != XDP_TX)
-			return XDP_DROP;
-		if (m->method == US_M_BYE && code / 100 == 2)
-			ds->state = US_DS_ENDED;
-		us_count(US_ST_DLG_ANSWERED);
-		if (st)
-			st->dlg_answered++;
-		return XDP_TX;
+		return US_SHX_ANSWER |
+		       (m->method == US_M_BYE && code / 100 == 2 ? US_SHX_ENDS : 0);
 	}
 
 	/* a response: its dialog */
 	if (m->cseq_method == US_M_BYE && m->status >= 200) {
 		ds->state = US_DS_ENDED;
-		return XDP_DROP;
+		return US_SHX_NONE;
 	}
 	if (m->cseq_method != US_M_INVITE)
-		return XDP_DROP;
+		return US_SHX_NONE;
 	if (m->status > 100 && m->status < 300 && us_to_tag(s, m, len, &toff, &tlen, &h) &&
 	    us_stag_learn(ds, s, toff, tlen) >= US_TAGS)
 		us_count(US_ST_DLG_TAG_LONG);
@@ -864,13 +876,13 @@ static __always_inline int us_shadow_msg(struct xdp_md *ctx, const struct us_pkt
 		/* its first reliable provisional: PRACKed now if the caller
 		 * PRACKed the active machine's already */
 		if (!(m->have & US_H_RSEQ) || (ds->flags & US_DF_RSEQ))
-			return XDP_DROP;
+			return US_SHX_NONE;
 		ds->rseq0 = m->rseq;
 		if (__sync_fetch_and_or(&ds->flags, US_DF_RSEQ) & US_DF_RSEQ)
-			return XDP_DROP;
+			return US_SHX_NONE;
 		cseq = __sync_lock_test_and_set(&ds->prack_cseq, 0);
 		if (!cseq)
-			return XDP_DROP;
+			return US_SHX_NONE;
 		kind = US_BUILD_PRACK;
 		goto build;
 	}
@@ -891,21 +903,56 @@ static __always_inline int us_shadow_msg(struct xdp_md *ctx, const struct us_pkt
 		cseq = bye;
 		kind = US_BUILD_BYE;
 	} else if (ds->ack_cseq != m->cseq) {
-		return XDP_DROP;        /* the caller's ACK will come */
+		return US_SHX_NONE;        /* the caller's ACK will come */
 	}
 build:
 	if (us_build_request(s, len | (kind << US_BUILD_SHIFT), m, cseq, o)) {
 		us_count(US_ST_DLG_BUILD_FAIL);
-		return XDP_DROP;
+		return US_SHX_NONE;
 	}
-	if (us_reply(ctx, pkt, s, o) != XDP_TX)
-		return XDP_DROP;
-	if (kind == US_BUILD_BYE)
-		ds->state = US_DS_ENDED;
-	us_count(US_ST_DLG_ACK_SENT);
+	return US_SHX_REQUEST | (kind == US_BUILD_BYE ? US_SHX_ENDS : 0);
+}
+
+/* A shadow's message handled: what is not sent back to it is dropped and
+ * counted. */
+static __always_inline int us_shadow_one(struct xdp_md *ctx, const struct us_pkt *pkt,
+					 const struct us_svc *svc, __u32 mid,
+					 struct us_scratch *s, int side)
+{
+	struct us_from from = { .mid = mid, .svc_id = svc->id, .side = side,
+				 .len = pkt->payload_len };
+	struct us_mstats *st = us_mst(mid);
+	struct us_out *o;
+	int rc;
+
+	/* planned there, sent here: us_emit's frame would not fit under
+	 * us_shadow_handle's */
+	rc = us_shadow_handle(s, &from);
+	o = us_outbuf();
+	if (rc != US_SHX_NONE && o && us_reply(ctx, pkt, s, o) == XDP_TX) {
+		if (rc & US_SHX_ENDS) {
+			struct us_call_key ck = { .callid_hash = s->sip.callid_hash,
+						  .svc_id = svc->id };
+			struct us_dlg *d = bpf_map_lookup_elem(&us_dlgs, &ck);
+
+			if (d)
+				d->side[(d->mid[1 + US_SH_CTL] == mid) & 1].state = US_DS_ENDED;
+		}
+		if ((rc & 3) == US_SHX_ANSWER) {
+			us_count(US_ST_DLG_ANSWERED);
+			if (st)
+				st->dlg_answered++;
+		} else {
+			us_count(US_ST_DLG_ACK_SENT);
+			if (st)
+				st->dlg_acks++;
+		}
+		return XDP_TX;
+	}
 	if (st)
-		st->dlg_acks++;
-	return XDP_TX;
+		st->dropped++;
+	us_count(US_ST_RESP_SIM_DROP);
+	return XDP_DROP;
 }
 
 SEC("xdp.frags")
@@ -919,12 +966,12 @@ int us_machine(struct xdp_md *ctx)
 	struct bpf_fib_lookup *f;
 	struct us_scratch *s = NULL, *s0;
 	struct us_svc *svc = NULL;
-	struct us_txn_key tk;
+	struct us_txn_key *tk;
 	struct us_txn *t = NULL;
 	struct us_sip *m;
-	struct us_pkt pkt;
+	struct us_pkt *pkt;
 	__u32 *midp, mid, zero = 0;
-	int rc, is_active;
+	int rc, is_active, side = -1;
 
 	us_count(US_ST_RX);
 	if ((void *)(eth + 1) > data_end) {
@@ -950,23 +997,27 @@ int us_machine(struct xdp_md *ctx)
 	if (!s0)
 		return XDP_PASS;
 	f = &s0->fib[0];
+	pkt = &s0->mpkt;
+	tk = &s0->mtk;
 
-	__builtin_memset(&pkt, 0, sizeof(pkt));
-	rc = us_parse(ctx, &pkt);
-	if (pkt.family && pkt.sport)
-		svc = us_lookup_svc(pkt.saddr, pkt.sport);
+	__builtin_memset(pkt, 0, sizeof(*pkt));
+	rc = us_parse(ctx, pkt);
+	if (pkt->family && pkt->sport)
+		svc = us_lookup_svc(pkt->saddr, pkt->sport);
 
 	if (!is_active) {
 		struct us_mstats *st = us_mst(mid);
 
-		if (!pkt.family) {
+		if (!pkt->family) {
 			us_count(US_ST_PASS);   /* ARP and other non-IP */
 			return XDP_PASS;
 		}
 		if (svc && rc == US_P_UDP) {
-			rc = us_shadow_msg(ctx, &pkt, svc, mid);
-			if (rc == XDP_TX)
-				return XDP_TX;
+			if (!us_machine_sip(ctx, pkt, &s) && s) {
+				if (s->sip.status)
+					side = us_response(&s->sip, svc, mid, &t, tk);
+				goto shadow;
+			}
 			if (st)
 				st->dropped++;
 			us_count(US_ST_RESP_SIM_DROP);
@@ -977,7 +1028,7 @@ int us_machine(struct xdp_md *ctx)
 		if (rc == US_P_BAD_L3) {
 			rc = BPF_FIB_LKUP_RET_SUCCESS;
 		} else {
-			rc = us_fib(ctx, pkt.family, pkt.saddr, pkt.daddr, pkt.ip_len, f);
+			rc = us_fib(ctx, pkt->family, pkt->saddr, pkt->daddr, pkt->ip_len, f);
 		}
 		if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
 		    rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
@@ -999,29 +1050,32 @@ int us_machine(struct xdp_md *ctx)
 			us_count(US_ST_PASS);
 		return XDP_PASS;
 	}
-	if (us_machine_sip(ctx, &pkt, &s) || !s)
+	if (us_machine_sip(ctx, pkt, &s) || !s)
 		return XDP_PASS;        /* counted; delivered unchanged by the kernel */
 	m = &s->sip;
 	if (m->status) {
-		rc = us_response(m, svc, mid, &t, &tk);
-		if (rc > 0) {
-			/* answered a transaction mirrored to it before its promotion */
-			us_count(US_ST_RESP_SIM_DROP);
-			return XDP_DROP;
-		}
+		side = us_response(m, svc, mid, &t, tk);
+		if (side > 0)
+			/* answers a transaction mirrored to it before its
+			 * promotion: its dialog goes on as a shadow's */
+			goto shadow;
 		if (t && (t->mid[1] != US_MID_NONE || t->mid[2] != US_MID_NONE))
-			us_learn_active(s, pkt.payload_len, m, svc->id);
+			us_learn_active(s, pkt->payload_len, m, svc->id);
 	} else {
-		/* a request it starts: in a mirrored call, counted for the pairing */
+		/* a request it starts: in a call mirrored to it before its
+		 * promotion, answered as a shadow's; in a mirrored call it
+		 * serves, counted for the pairing */
 		struct us_call_key ck = { .callid_hash = m->callid_hash, .svc_id = svc->id };
 		struct us_call *c = bpf_map_lookup_elem(&us_calls, &ck);
 
+		if (c && c->active_mid != mid && (c->sim_mid == mid || c->ctl_mid == mid))
+			goto shadow;
 		if (c && (c->sim_mid != US_MID_NONE || c->ctl_mid != US_MID_NONE))
-			us_learn_active(s, pkt.payload_len, m, svc->id);
+			us_learn_active(s, pkt->payload_len, m, svc->id);
 	}
 
 	f = &s->fib[0];
-	if (us_fib(ctx, pkt.family, pkt.saddr, pkt.daddr, pkt.ip_len, f) !=
+	if (us_fib(ctx, pkt->family, pkt->saddr, pkt->daddr, pkt->ip_len, f) !=
 	    BPF_FIB_LKUP_RET_SUCCESS) {
 		us_count(US_ST_NO_ROUTE);
 		return XDP_PASS;
@@ -1034,4 +1088,8 @@ int us_machine(struct xdp_md *ctx)
 	us_set_macs(eth, f->dmac, f->smac);
 	us_count(US_ST_RESP_FWD);
 	return us_send(f->ifindex);
+
+shadow:
+	/* a shadow's message (one place: its stack adds up once) */
+	return us_shadow_one(ctx, pkt, svc, mid, s, side);
 }

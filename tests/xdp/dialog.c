@@ -802,6 +802,77 @@ TH_TEST(dialog)
 		dcall_close(&d);
 	}
 
+	/* A machine promoted while calls mirrored to it are up goes on being
+	 * their shadow: the caller's requests still reach it, rewritten; its
+	 * answers still teach the balancer its dialog; its own requests are
+	 * still answered here; nothing of it reaches the caller. New calls are
+	 * not mirrored to it. */
+	if (th_subtest("promoted/its-calls-go-on-as-a-shadows")) {
+		const char *c = "dlg-promoted@198.18.0.1";
+		char cn[96];
+		size_t wn;
+
+		if (dcall_open(&d, SVC4, c, "apro", "sim-pro", 0, 0) &&
+		    !set_state(d.s, US_MS_ACTIVE, false)) {
+			n = dreq(sipbuf, sizeof(sipbuf), "ACK", c, "z9hG4bK-dlg-pro-ack", 1,
+				 "To: <sip:service@" VIP4 ">;tag=apro", NULL);
+			wn = dreq(want, sizeof(want), "ACK", c, "z9hG4bK-dlg-pro-ack", 1,
+				  "To: <sip:service@" VIP4 ">;tag=sim-pro", NULL);
+			check_rewrite(&d, sipbuf, n, want, wn);
+			/* its own BYE: answered on the caller's behalf */
+			n = mreq(mb, sizeof(mb), "BYE", c, "z9hG4bK-pro-bye", 7, "sim-pro",
+				 "1928301774", NULL);
+			snap_take(&sb);
+			msnap_take(&msb);
+			if (!send_machine_tx(d.s, mb, n))
+				EQ("answer: status line", !strncmp(txbuf, "SIP/2.0 200 OK\r\n", 16), 1);
+			STATS(&sb, 1, S(US_ST_DLG_ANSWERED, 1));
+			MST(&msb, d.s, M(own[US_OWN_BYE], 1) M(dlg_answered, 1));
+			mst_rest(&msb);
+			/* new calls: never mirrored to it */
+			for (int i = 0; i < 16; i++) {
+				__u32 sm;
+
+				snprintf(cn, sizeof(cn), "dlg-promoted-new-%d@198.18.0.1", i);
+				sm = pred_sim(SVC4, cn);
+				EQ("the simulation table names it", sm == d.s, 0);
+				n = req_text(sipbuf, "INVITE", cn, "z9hG4bK-pro-new", 1);
+				send_client(SVC4, sipbuf, n, pred_active(SVC4, cn), sm, NULL);
+			}
+		}
+		set_state(d.s, US_MS_SIMULATION, false);
+		dcall_close(&d);
+	}
+
+	if (th_subtest("promoted/held-ack-built-from-its-late-2xx")) {
+		const char *c = "dlg-promoted-held@198.18.0.1";
+
+		if (dcall_open(&d, SVC4, c, "aprh", NULL, 0, 0)) {
+			n = dreq(sipbuf, sizeof(sipbuf), "ACK", c, "z9hG4bK-dlg-prh-ack", 1,
+				 "To: <sip:service@" VIP4 ">;tag=aprh", NULL);
+			send_not_copied(&d, sipbuf, n, US_ST_DLG_HELD);
+			if (!set_state(d.s, US_MS_ACTIVE, false)) {
+				n = dresp(mb, sizeof(mb), 200, c, "z9hG4bK-dlg-inv", 1, "INVITE",
+					  "sim-prh", NULL, sdp);
+				snap_take(&sb);
+				msnap_take(&msb);
+				if (!send_machine_tx(d.s, mb, n)) {
+					EQ("ACK", !strncmp(txbuf, "ACK ", 4), 1);
+					EQ("ACK: its tag", !!strstr(txbuf, ">;tag=sim-prh\r\n"), 1);
+				}
+				STATS(&sb, 1, S(US_ST_DLG_ACK_SENT, 1));
+				MST(&msb, d.s, M(resp_class[2], 1) M(final_class[2], 1)
+					       M(final_code[US_C_200], 1) M(lat_count, 1)
+					       M(pair.out[US_O_2XX][US_O_2XX], 1) M(pair.code_same, 1)
+					       M(pair.calls, 1) M(pair_lat_active, 1)
+					       M(pair_lat_shadow, 1) M(dlg_acks, 1));
+				mst_rest(&msb);
+			}
+			set_state(d.s, US_MS_SIMULATION, false);
+		}
+		dcall_close(&d);
+	}
+
 	if (th_subtest("answered/not-a-mirrored-call-dropped")) {
 		/* a simulation machine's request in a call it never got */
 		n = mreq(mb, sizeof(mb), "BYE", "dlg-unknown@198.18.0.1", "z9hG4bK-unk", 2, "x",

@@ -392,7 +392,7 @@ TH_TEST(pair)
 			send_machine(p.s, sipbuf, n, XDP_DROP);
 			STATS(&sb, 1, S(US_ST_RESP_SIM_DROP, 1));
 			MST(&mb, p.s, M(resp_class[2], 1) M(final_class[2], 1)
-				      M(final_code[US_C_200], 1) M(lat_count, 1));
+				      M(final_code[US_C_200], 1) M(lat_count, 1) M(dropped, 1));
 			mst_rest(&mb);
 			/* the active's answer pairs with it */
 			n = resp_text(sipbuf, 200, c, b, 1, "INVITE");
