@@ -162,6 +162,20 @@ msgs() {
 	local d=/run/understudy-lab/$1/log
 	if [ -e "$d/baresip-$2.msgs" ]; then cat "$d/baresip-$2.msgs"; else cat "$d/sipp-$2.msgs" 2> /dev/null; fi
 }
+# repeated ID NAME: the first messages a machine sent more than once, each
+# with the whole call as every end saw it (for the failure report)
+repeated() {
+	local d=/run/understudy-lab/$1/log cid
+	msgs "$1" "$2" | awk -F'\t' '$4 == "S" { k = $5 "\t" $6 "\t" substr($7, 1, 24); if (c[k]++ == 1) print $5 }' |
+		head -3 | while read -r cid; do
+			echo "# repeated by $2 in call $cid:"
+			for f in "$d"/*.msgs; do
+				grep -F "$cid" "$f" | awk -F'\t' -v n="$(basename "$f" .msgs)" \
+					'{ print $2 "\t" n "\t" $4 "\t" $6 "\t" $7 }'
+			done | sort | sed 's/^/#   /'
+		done
+}
+
 # ua_clean ID NAME...: each machine received calls, and none went wrong:
 # no 481 sent, no unexpected message, and no more than 1 % of its calls
 # (at least 1) failed, had a message repeated, or a BYE of the machine's
@@ -227,6 +241,7 @@ if up lab_up_good "$G" good; then
 	bad=$(ua_clean "$G" v2-good v1-a v1-b)
 	check good_dialogs_clean "$([ -z "$bad" ]; echo $?)" \
 		"machines received/failed/unexpected/retransmissions/481/BYE not so" "${bad:-none}" "none (N/<=1%/0/<=1%/0/<=1%)"
+	for m in $bad; do repeated "$G" "${m%%:*}"; done
 	down_clean good_torn_down "$G"
 else
 	for t in lab_status good_promoted promoted_takes_calls v1_keeps_serving good_audit \
@@ -536,6 +551,7 @@ if out=$("$LAB" up --id "$R" --ipv6 --scenario good --machine-sw baresip \
 	check real_sim_clean "$([ -z "$bad" ]; echo $?)" \
 		"version-2 baresip (mirrored, then active) received/failed/unexpected/retransmissions/481/BYE not so" \
 		"${bad:-none}" "none (N/<=1%/-/<=1%/0/<=1%)"
+	for m in $bad; do repeated "$R" "${m%%:*}"; done
 	for fam in "" .v6; do
 		read -r nm nlate ex <<< "$(call_ends "$R" "v2-good$fam" "v1-a$fam" "v1-b$fam")"
 		lim=$((nm / 100)); [ "$lim" -ge 1 ] || lim=1
@@ -602,6 +618,7 @@ for flow in hangup reinvite prack; do
 	check "${flow}_sim_clean" "$({ [ -z "$bad" ] && gt0 "$nrec" && [ "$nseen" = "$nrec" ]; }; echo $?)" \
 		"v2-good (simulation) received/failed/unexpected/retransmissions/481/BYE not so; calls, calls with the $flow step" \
 		"${bad:-none}; $nrec, $nseen" "none (N/<=1%/0/<=1%/0/<=1%); N, N"
+	[ -z "$bad" ] || repeated "$F" v2-good
 	down_clean "${flow}_torn_down" "$F"
 done
 
