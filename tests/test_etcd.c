@@ -350,6 +350,18 @@ TH_TEST(kv)
 		EQ("unknown lease", us_etcd_put(c, "kv/l", "x", 1, 0x1234, NULL), -ENOENT);
 		has("message", us_etcd_error(c), "requested lease not found");
 		has("message names the endpoint", us_etcd_error(c), m1.url);
+		/* past etcd's request limit (--max-request-bytes, 1.5 MiB) */
+		{
+			size_t n = 2u << 20;
+			char *v = calloc(1, n);
+
+			if (v) {
+				EQ("2 MiB value", us_etcd_put(c, "kv/huge", v, n, 0, NULL), -ENOSPC);
+				has("message", us_etcd_error(c), "larger than max");
+				EQ("not applied", us_etcd_get(c, "kv/huge", &kv, NULL), -ENOENT);
+				free(v);
+			}
+		}
 	}
 	us_etcd_close(c);
 }
@@ -427,6 +439,27 @@ TH_TEST(range)
 		ok("compact", c, us_etcd_compact(c, now, true));
 		EQ("range at a compacted revision", us_etcd_range(c, "rg/", r0, 0, &r), -ERANGE);
 		has("message", us_etcd_error(c), "compacted");
+	}
+	us_etcd_close(c);
+}
+
+TH_TEST(status)
+{
+	struct us_etcd *c = client();
+	struct us_etcd_status st;
+	int64_t rev;
+
+	if (!c)
+		return;
+	ok("put", c, put(c, "st/k", "v", &rev));
+	if (ok("status", c, us_etcd_status(c, &st))) {
+		EQ("a version", strlen(st.version) > 0, 1);
+		EQ("version 3.x", st.version[0], '3');
+		EQ("revision", st.revision >= rev, 1);
+		EQ("database", st.db_size > 0, 1);
+		EQ("in use", st.db_size_in_use > 0 && st.db_size_in_use <= st.db_size, 1);
+		EQ("raft index", st.raft_index > 0, 1);
+		EQ("a single member leads itself", st.leader == st.member && st.member != 0, 1);
 	}
 	us_etcd_close(c);
 }

@@ -1227,7 +1227,9 @@ int us_etcd_status(struct us_etcd *c, struct us_etcd_status *st)
 	snprintf(st->version, sizeof(st->version), "%s",
 		 j_get(ans, "version") ? json_object_get_string(j_get(ans, "version")) : "");
 	st->revision = header_revision(ans);
-	if (j_get_i64(ans, "dbSize", &st->db_size) || j_get_i64(ans, "raftIndex", &st->raft_index) ||
+	if (j_get_i64(ans, "dbSize", &st->db_size) ||
+	    j_get_i64(ans, "dbSizeInUse", &st->db_size_in_use) ||
+	    j_get_i64(ans, "raftIndex", &st->raft_index) ||
 	    j_get_u64(ans, "leader", &st->leader) ||
 	    j_get_u64(j_get(ans, "header"), "member_id", &st->member))
 		err = bad_answer(c, -EPROTO, "/v3/maintenance/status", "numbers");

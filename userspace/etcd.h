@@ -192,6 +192,8 @@ int us_etcd_lease_revoke(struct us_etcd *c, int64_t id);
 struct us_etcd_status {
 	char version[32];          /* the member's etcd version */
 	int64_t db_size;           /* bytes of its database file */
+	int64_t db_size_in_use;    /* of which in use (the rest: freed by compaction,
+				    * returned to the system by defragmentation) */
 	int64_t revision;          /* the store's revision */
 	int64_t raft_index;
 	uint64_t leader;           /* the raft leader's member id */
