@@ -46,7 +46,7 @@ static void seterr(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- teardown -------------------------------------------------------------- */
+/* ---- teardown ------------------------------------------------------------------- */
 
 /* async-signal-safe: members killed, the namespace unmounted and removed */
 static void teardown_raw(void)
@@ -226,7 +226,7 @@ int el_enter(const char *prefix)
 	return 0;
 }
 
-/* ---- certificates ------------------------------------------------------------- */
+/* ---- certificates --------------------------------------------------------------- */
 
 static int write_file(const char *path, const char *text)
 {
@@ -281,7 +281,7 @@ int el_make_certs(struct el_certs *c)
 	return 0;
 }
 
-/* ---- members ------------------------------------------------------------------- */
+/* ---- members -------------------------------------------------------------------- */
 
 static void msleep(long ms)
 {

@@ -38,7 +38,7 @@
 #define ETCD_ANSWER_MAX    (64u << 20)   /* the largest answer (or watch message) taken */
 #define ETCD_ERR_MAX       1024
 
-/* ---- small things ------------------------------------------------------------ */
+/* ---- small things --------------------------------------------------------------- */
 
 struct buf {
 	char *p;
@@ -172,7 +172,7 @@ static int curl_errno(CURL *h, CURLcode rc)
 	}
 }
 
-/* ---- JSON ------------------------------------------------------------------------ */
+/* ---- JSON ----------------------------------------------------------------------- */
 
 static json_object *j_str(const char *s)
 {
@@ -366,7 +366,7 @@ static int64_t header_revision(json_object *o)
 	return rev;
 }
 
-/* ---- open, close ----------------------------------------------------------------- */
+/* ---- open, close ---------------------------------------------------------------- */
 
 static size_t answer_write(char *data, size_t size, size_t n, void *userp)
 {
@@ -557,7 +557,7 @@ void us_etcd_close(struct us_etcd *c)
 	free(c);
 }
 
-/* ---- one call -------------------------------------------------------------------- */
+/* ---- one call ------------------------------------------------------------------- */
 
 enum {
 	CALL_READ = 1,      /* safe to send again: retried on the next endpoint */
@@ -590,8 +590,9 @@ static const char *curl_why(CURL *h, CURLcode rc, const char *errbuf, int err, c
 	else if ((err == -ECONNRESET || err == -EPIPE) && !errbuf_https_hint(h))
 		snprintf(out, len, "%s (%s)", what, strerror(-err));
 	else if (err == -ECONNRESET || err == -EPIPE)
-		snprintf(out, len, "%s (%s; an https member that refuses this client's certificate, "
-			 "or its lack of one, closes the connection so)", what, strerror(-err));
+		snprintf(out, len, "%s (%s; an https member that refuses this client's "
+			 "certificate, or its lack of one, closes the connection so)", what,
+			 strerror(-err));
 	else if (os > 0 && !strstr(what, strerror((int)os)))
 		snprintf(out, len, "%s (%s)", what, strerror((int)os));
 	else
@@ -685,16 +686,16 @@ static int call(struct us_etcd *c, const char *path, json_object *req, int flags
 			err = curl_errno(c->h, rc);
 			curl_why(c->h, rc, c->curlerr, err, why, sizeof(why));
 			if (rc == CURLE_WRITE_ERROR && c->answer_big)
-				return seterr(c, -EMSGSIZE, "etcd %s: the answer is larger than %u MiB",
-					      url, ETCD_ANSWER_MAX >> 20);
+				return seterr(c, -EMSGSIZE, "etcd %s: the answer is larger "
+					      "than %u MiB", url, ETCD_ANSWER_MAX >> 20);
 			curl_easy_getinfo(c->h, CURLINFO_PRETRANSFER_TIME_T, &pre);
 			c->cur = (i + 1) % c->nep;
 			/* a TLS refusal (a client certificate refused after a TLS
 			 * 1.3 handshake, when the request is on its way) is before
 			 * etcd reads the request */
 			if (!(flags & CALL_READ) && pre > 0 && err != -EPROTO)
-				return seterr(c, err, "etcd %s: %s; the request had been sent: it may "
-					      "or may not have been applied", url, why);
+				return seterr(c, err, "etcd %s: %s; the request had been sent: "
+					      "it may or may not have been applied", url, why);
 			if (tl < sizeof(tried))
 				tl += snprintf(tried + tl, sizeof(tried) - tl, "%s%s: %s",
 					       tl ? "; " : "", c->ep[i], why);
@@ -717,8 +718,8 @@ static int call(struct us_etcd *c, const char *path, json_object *req, int flags
 		if (err == -EAGAIN && (flags & CALL_READ)) {
 			/* that member cannot serve (no leader): another may */
 			if (tl < sizeof(tried))
-				tl += snprintf(tried + tl, sizeof(tried) - tl, "%s%s", tl ? "; " : "",
-					       c->err);
+				tl += snprintf(tried + tl, sizeof(tried) - tl, "%s%s",
+					       tl ? "; " : "", c->err);
 			c->cur = (i + 1) % c->nep;
 			continue;
 		}
@@ -787,7 +788,7 @@ static void add_prefix(json_object *o, const char *prefix, bool *nomem)
 	free(end);
 }
 
-/* ---- keys ------------------------------------------------------------------------ */
+/* ---- keys ----------------------------------------------------------------------- */
 
 int us_etcd_get(struct us_etcd *c, const char *key, struct us_etcd_kv *out, int64_t *revision)
 {
@@ -940,7 +941,7 @@ int us_etcd_delete(struct us_etcd *c, const char *key, bool prefix, int64_t *del
 	return err;
 }
 
-/* ---- transactions ---------------------------------------------------------------- */
+/* ---- transactions --------------------------------------------------------------- */
 
 static json_object *txn_cmp(const struct us_etcd_cmp *cmp, bool *nomem)
 {
@@ -1029,13 +1030,16 @@ int us_etcd_txn(struct us_etcd *c, const struct us_etcd_cmp *cmp, size_t ncmp,
 
 	memset(res, 0, sizeof(*res));
 	if ((ncmp && !cmp) || (nops && !ops))
-		return seterr(c, -EINVAL, "etcd txn: %s", ncmp && !cmp ? "no conditions" : "no operations");
+		return seterr(c, -EINVAL, "etcd txn: %s",
+			      ncmp && !cmp ? "no conditions" : "no operations");
 	for (size_t i = 0; i < ncmp && !err; i++) {
 		if ((err = check_key(c, "txn condition", cmp[i].key)))
 			return err;
-		if ((unsigned)cmp[i].target > US_ETCD_VERSION || (unsigned)cmp[i].result > US_ETCD_GT)
-			return seterr(c, -EINVAL, "etcd txn: condition %zu on \"%s\": target %d or "
-				      "result %d unknown", i, cmp[i].key, cmp[i].target, cmp[i].result);
+		if ((unsigned)cmp[i].target > US_ETCD_VERSION ||
+		    (unsigned)cmp[i].result > US_ETCD_GT)
+			return seterr(c, -EINVAL, "etcd txn: condition %zu on \"%s\": target %d "
+				      "or result %d unknown", i, cmp[i].key, cmp[i].target,
+				      cmp[i].result);
 	}
 	for (size_t i = 0; i < nops; i++) {
 		if ((unsigned)ops[i].type > US_ETCD_OP_DELETE_PREFIX)
@@ -1097,7 +1101,7 @@ int us_etcd_txn(struct us_etcd *c, const struct us_etcd_cmp *cmp, size_t ncmp,
 	return err;
 }
 
-/* ---- leases ---------------------------------------------------------------------- */
+/* ---- leases --------------------------------------------------------------------- */
 
 static int lease_call(struct us_etcd *c, const char *path, int64_t id, int64_t ttl, int flags,
 		      json_object **ans)
@@ -1149,7 +1153,8 @@ int us_etcd_lease_keepalive(struct us_etcd *c, int64_t id, long *ttl)
 	int err;
 
 	if (id <= 0)
-		return seterr(c, -EINVAL, "etcd lease keep-alive: lease id %" PRId64 " invalid", id);
+		return seterr(c, -EINVAL, "etcd lease keep-alive: lease id %" PRId64 " invalid",
+			      id);
 	/* a stream of one message each way; renewing twice is harmless */
 	if ((err = lease_call(c, "/v3/lease/keepalive", id, 0, CALL_READ, &ans)))
 		return err;
@@ -1179,7 +1184,8 @@ int us_etcd_lease_ttl(struct us_etcd *c, int64_t id, long *remaining)
 	int err;
 
 	if (id <= 0)
-		return seterr(c, -EINVAL, "etcd lease time-to-live: lease id %" PRId64 " invalid", id);
+		return seterr(c, -EINVAL, "etcd lease time-to-live: lease id %" PRId64
+			      " invalid", id);
 	if ((err = lease_call(c, "/v3/lease/timetolive", id, 0, CALL_READ, &ans)))
 		return err;
 	if (j_get_i64(ans, "TTL", &t))
@@ -1210,7 +1216,7 @@ int us_etcd_lease_revoke(struct us_etcd *c, int64_t id)
 	return err;
 }
 
-/* ---- maintenance ----------------------------------------------------------------- */
+/* ---- maintenance ---------------------------------------------------------------- */
 
 int us_etcd_status(struct us_etcd *c, struct us_etcd_status *st)
 {
@@ -1256,7 +1262,7 @@ int us_etcd_compact(struct us_etcd *c, int64_t revision, bool physical)
 	return err;
 }
 
-/* ---- watches --------------------------------------------------------------------- */
+/* ---- watches -------------------------------------------------------------------- */
 
 struct us_etcd_watch {
 	struct us_etcd *c;
@@ -1611,8 +1617,8 @@ static int w_message(struct us_etcd_watch *w, json_object *j, us_etcd_watch_cb c
 			for (size_t k = 0; k <= i; k++)
 				us_etcd_kv_free(&ev[k].kv);
 			free(ev);
-			return wend(w, -EPROTO, "etcd %s: the watch of %s: an event's %s is not what "
-				    "etcd sends", w->c->ep[w->ep], w->prefix_desc, what);
+			return wend(w, -EPROTO, "etcd %s: the watch of %s: an event's %s is not "
+				    "what etcd sends", w->c->ep[w->ep], w->prefix_desc, what);
 		}
 	}
 	ret = cb ? cb(ev, n, ctx) : 0;
@@ -1879,7 +1885,7 @@ int us_etcd_watch_dispatch(struct us_etcd_watch *w, us_etcd_watch_cb cb, void *c
 	return w->end ? w->end : n;
 }
 
-/* ---- leader election ------------------------------------------------------------- */
+/* ---- leader election ------------------------------------------------------------ */
 
 static int election_key(struct us_etcd *c, const char *election, int64_t lease, char *key)
 {
