@@ -253,12 +253,14 @@ struct us_etcd_event {
 /* Changes, in order. One call carries whole revisions: every change of a
  * revision (a transaction's several keys) arrives in the same call. The
  * events are the watch's until the callback returns. Return 0 to go on;
- * anything else ends the watch, and dispatch returns it. */
+ * anything else ends the watch, and dispatch returns it (the callback
+ * must not close the watch itself; it may use the client). */
 typedef int (*us_etcd_watch_cb)(const struct us_etcd_event *ev, size_t n, void *ctx);
 
 /* Start watching every key under prefix from start_revision (0: changes
  * after now), on the first endpoint that accepts it; returns once etcd has
- * confirmed the watch or the client's time-out has passed. */
+ * confirmed the watch or the client's time-out has passed. The watch uses
+ * the client's options and endpoints: close it before the client. */
 int us_etcd_watch_open(struct us_etcd *c, const char *prefix, int64_t start_revision,
 		       struct us_etcd_watch **out);
 int us_etcd_watch_fd(const struct us_etcd_watch *w);
