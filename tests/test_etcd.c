@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -908,6 +909,40 @@ static int mute_listener(void)
 	return fd;
 }
 
+/* A member that cannot serve: every request answered as etcd answers
+ * them without a leader (HTTP 503, gRPC Unavailable, its body), after the
+ * request's body has been read whole, as the gateway does. It looks at no
+ * request: a member without a leader refuses reads and writes alike. */
+static enum MHD_Result no_leader(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version, const char *upload,
+				 size_t *upload_len, void **ptr)
+{
+	static const char body[] = "{\"error\":\"etcdserver: no leader\",\"message\":"
+				   "\"etcdserver: no leader\",\"code\":14}";
+	static int marker;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	(void)cls;
+	(void)url;
+	(void)method;
+	(void)version;
+	(void)upload;
+	if (!*ptr) {
+		*ptr = &marker;
+		return MHD_YES;
+	}
+	if (*upload_len) {
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ret = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 TH_TEST(endpoints)
 {
 	struct us_etcd *c;
@@ -961,6 +996,42 @@ TH_TEST(endpoints)
 			us_etcd_close(c);
 		}
 		close(fd);
+	}
+	if (th_subtest("unavailable_first")) {
+		/* the first member answers "no leader": reads go on to the
+		 * second; a write is not repeated, the next starts there */
+		const char *ep[] = { "http://" EL_ADDR3 ":2390", m1.url };
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(2390) };
+		struct MHD_Daemon *d;
+
+		inet_pton(AF_INET, EL_ADDR3, &a.sin_addr);
+		d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 2390, NULL, NULL, no_leader,
+				     NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_END);
+		if (!d) {
+			th_fail("member without a leader", "not started", "listening");
+			return;
+		}
+		if ((c = client())) {
+			ok("put", c, put(c, "ep/u", "v", NULL));
+			us_etcd_close(c);
+		}
+		if ((c = client_ep(ep, 2, 2000))) {
+			if (ok("get", c, us_etcd_get(c, "ep/u", &kv, NULL))) {
+				streq("from the second", kv.value, "v");
+				us_etcd_kv_free(&kv);
+			}
+			streq("the second answered", us_etcd_endpoint(c), m1.url);
+			us_etcd_close(c);
+		}
+		if ((c = client_ep(ep, 2, 2000))) {
+			EQ("put", put(c, "ep/u2", "v", NULL), -EAGAIN);
+			has("message", us_etcd_error(c), "etcdserver: no leader (HTTP 503, gRPC code 14)");
+			streq("the next call's endpoint", us_etcd_endpoint(c), m1.url);
+			EQ("not repeated", us_etcd_get(c, "ep/u2", &kv, NULL), -ENOENT);
+			ok("the next put", c, put(c, "ep/u2", "v", NULL));
+			us_etcd_close(c);
+		}
+		MHD_stop_daemon(d);
 	}
 	if (th_subtest("none")) {
 		const char *ep[] = { "http://" EL_ADDR4 ":2379", "http://" EL_ADDR4 ":2380" };

@@ -715,12 +715,17 @@ static int call(struct us_etcd *c, const char *path, json_object *req, int flags
 		else
 			err = refusal(c, i, path, status, j);
 		json_object_put(j);
-		if (err == -EAGAIN && (flags & CALL_READ)) {
-			/* that member cannot serve (no leader): another may */
+		if (err == -EAGAIN) {
+			/* that member cannot serve (no leader, stopping): another
+			 * may; a write is not repeated ("request timed out" is
+			 * Unavailable too, and may have been applied), the next
+			 * call starts elsewhere */
+			c->cur = (i + 1) % c->nep;
+			if (!(flags & CALL_READ))
+				return err;
 			if (tl < sizeof(tried))
 				tl += snprintf(tried + tl, sizeof(tried) - tl, "%s%s",
 					       tl ? "; " : "", c->err);
-			c->cur = (i + 1) % c->nep;
 			continue;
 		}
 		c->cur = i;
