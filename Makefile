@@ -24,7 +24,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARN) \
               -Wno-unused-function -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
 CFLAGS     ?= -g -O2
 CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(OUT)
-LDLIBS_BPF := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lm
+LDLIBS_BPF := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lcurl -lm
 
 # every bpf/NAME.bpf.c is an object with a skeleton NAME_bpf: understudy (the
 # data plane), trafficgen and bench (the benchmarks' generator and references)

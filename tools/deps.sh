@@ -3,6 +3,10 @@
 # Install the Debian packages understudy needs, only those missing.
 # Idempotent: a second run installs nothing and says so.
 #
+# etcd (etcd-server, etcd-client) is only ever run by the tests and the lab,
+# each its own in a namespace with its own data directory: the service the
+# package installs is stopped and disabled, every time this runs.
+#
 # usage: tools/deps.sh [bench]
 #   (none)  what the build, the tests and the lab need
 #   bench   also what tools/bench_sip.sh needs: kamailio (the user-space SIP
@@ -13,7 +17,8 @@ set -eu
 
 PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libyaml-dev libjson-c-dev libmicrohttpd-dev scdoc \
 prometheus curl sip-tester baresip-core perl \
-pkg-config iproute2 ethtool"
+pkg-config iproute2 ethtool \
+etcd-server etcd-client libcurl4-openssl-dev openssl"
 BENCH_PKGS="kamailio jq"
 
 bench=""
@@ -57,6 +62,47 @@ no_kamailio_service() {
 	return 0
 }
 
+# no_etcd_service: the host runs no etcd of the package's, now or at boot
+# (tests and the lab start their own, in namespaces, and stop them)
+no_etcd_service() {
+	dpkg-query -W -f='${Status}\n' etcd-server 2>/dev/null | grep -q '^install ok installed$' || return 0
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+		if systemctl is-enabled --quiet etcd.service 2>/dev/null ||
+			systemctl is-active --quiet etcd.service 2>/dev/null; then
+			systemctl disable --now --quiet etcd.service
+			echo "deps: stopped and disabled the etcd service"
+		fi
+	elif [ -x /etc/init.d/etcd ]; then
+		# by its pid: the script's stop would also end every other
+		# /usr/bin/etcd, the tests' own included
+		pid=$(cat /run/etcd.pid 2>/dev/null || true)
+		if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/etcd ]; then
+			kill -TERM "$pid" 2>/dev/null || true
+			i=0
+			while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+				sleep 0.1
+				i=$((i + 1))
+			done
+			kill -KILL "$pid" 2>/dev/null || true
+			rm -f /run/etcd.pid
+			echo "deps: stopped the etcd service"
+		fi
+		if command -v update-rc.d >/dev/null && ls /etc/rc[2-5].d/S*etcd >/dev/null 2>&1; then
+			update-rc.d etcd disable >/dev/null 2>&1 || true
+			echo "deps: disabled the etcd service at boot"
+		fi
+	fi
+	# an etcd in the host's own network namespace is none of the tests'
+	# (those run in namespaces of their own): say so, leave it alone
+	host_ns=$(readlink /proc/self/ns/net)
+	for pid in $(pgrep -x etcd || true); do
+		if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host_ns" ]; then
+			echo "deps: warning: etcd (pid $pid) runs on this host, not started by the package's service" >&2
+		fi
+	done
+	return 0
+}
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -79,5 +125,8 @@ else
 fi
 if [ -n "$bench" ] && [ "$(id -u)" = 0 ]; then
 	no_kamailio_service
+fi
+if [ "$(id -u)" = 0 ]; then
+	no_etcd_service
 fi
 exit 0
