@@ -171,11 +171,23 @@ test: check-root
 	fi
 
 # Every test program runs, even after a failure; the run fails if any did.
+# Each one's output is also kept in $(OUT)/test-logs/; a failed one's failure
+# lines are repeated at the end, where a CI log's tail shows them.
+TEST_LOGS := $(OUT)/test-logs
 run-tests: $(TEST_BINS) $(PROG_BINS)
-	$(Q)failed=""; for t in $(TEST_BINS) $(TEST_SCRIPTS); do \
-	  echo "== $$t"; $$t || failed="$$failed $$t"; \
+	$(Q)mkdir -p $(TEST_LOGS); failed=""; for t in $(TEST_BINS) $(TEST_SCRIPTS); do \
+	  log=$(TEST_LOGS)/$$(basename $$t).log; echo "== $$t"; \
+	  { $$t; echo $$? > $$log.rc; } 2>&1 | tee $$log; \
+	  [ "$$(cat $$log.rc)" = 0 ] || failed="$$failed $$t"; \
 	done; \
-	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
+	if [ -n "$$failed" ]; then \
+	  for t in $$failed; do \
+	    log=$(TEST_LOGS)/$$(basename $$t).log; \
+	    echo "== $$t failed (exit $$(cat $$log.rc)); its failure lines ($$log):"; \
+	    grep -E 'FAIL|[Ee]rror|not ok|Assert|assert|expected|timed out|refused' $$log | tail -25; \
+	  done; \
+	  echo "FAILED:$$failed"; exit 1; \
+	fi; \
 	echo "all test programs passed: $(notdir $(TEST_BINS) $(TEST_SCRIPTS))"
 
 # Every benchmark in one run (tools/bench.sh): BENCH_ARGS="--runs 7 --no-sip"
