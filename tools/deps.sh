@@ -51,12 +51,20 @@ no_kamailio_service() {
 			echo "deps: disabled the kamailio service at boot"
 		fi
 	fi
-	# a kamailio in the host's own network namespace is none of the lab's
-	# (those run in namespaces usl-*): say so, leave it alone
-	host_ns=$(readlink /proc/1/ns/net)
-	for pid in $(pgrep -x kamailio || true); do
-		if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host_ns" ]; then
-			echo "deps: warning: kamailio (pid $pid) runs on this host, not started by the package's service" >&2
+	# a kamailio in this network namespace is none of the lab's (those run
+	# in namespaces usl-*): say so, leave it alone
+	warn_host_process kamailio
+}
+
+# warn_host_process NAME: warn of every NAME running in this script's own
+# network namespace (not init's: /proc/1/ns is unreadable in some
+# containers). A diagnostic: it never fails the run.
+warn_host_process() {
+	local own pid
+	own=$(readlink /proc/self/ns/net 2>/dev/null) || return 0
+	for pid in $(pgrep -x "$1" || true); do
+		if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$own" ]; then
+			echo "deps: warning: $1 (pid $pid) runs on this host, not started by the package's service" >&2
 		fi
 	done
 	return 0
@@ -92,15 +100,9 @@ no_etcd_service() {
 			echo "deps: disabled the etcd service at boot"
 		fi
 	fi
-	# an etcd in the host's own network namespace is none of the tests'
-	# (those run in namespaces of their own): say so, leave it alone
-	host_ns=$(readlink /proc/self/ns/net)
-	for pid in $(pgrep -x etcd || true); do
-		if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host_ns" ]; then
-			echo "deps: warning: etcd (pid $pid) runs on this host, not started by the package's service" >&2
-		fi
-	done
-	return 0
+	# an etcd in this network namespace is none of the tests' (those run in
+	# namespaces of their own): say so, leave it alone
+	warn_host_process etcd
 }
 
 missing=""
