@@ -176,6 +176,14 @@ repeated() {
 		done
 }
 
+# dp_counters ID: the balancer's packet counters that are not zero, and
+# v2-good's dialog counters (for the failure report)
+dp_counters() {
+	ip netns exec "usl-$1-balancer" curl -s --max-time 3 http://127.0.0.1:9464/metrics 2> /dev/null |
+		awk '/^understudy_packets_total/ && $NF != 0 || /^understudy_machine_.*v2-good/ && /dlg|drop|own/ && $NF != 0' |
+		sed 's/^/# /'
+}
+
 # ua_clean ID NAME...: each machine received calls, and none went wrong:
 # no 481 sent, no unexpected message, and no more than 1 % of its calls
 # (at least 1) failed, had a message repeated, or a BYE of the machine's
@@ -618,7 +626,10 @@ for flow in hangup reinvite prack; do
 	check "${flow}_sim_clean" "$({ [ -z "$bad" ] && gt0 "$nrec" && [ "$nseen" = "$nrec" ]; }; echo $?)" \
 		"v2-good (simulation) received/failed/unexpected/retransmissions/481/BYE not so; calls, calls with the $flow step" \
 		"${bad:-none}; $nrec, $nseen" "none (N/<=1%/0/<=1%/0/<=1%); N, N"
-	[ -z "$bad" ] || repeated "$F" v2-good
+	if [ -n "$bad" ]; then
+		repeated "$F" v2-good
+		dp_counters "$F"
+	fi
 	down_clean "${flow}_torn_down" "$F"
 done
 
