@@ -45,10 +45,15 @@
 #define MAX_RUNS 64
 #define FRAME 2048
 
-enum bpath { P_NON_SERVICE, P_REQUEST, P_REQUEST_MIRRORED, P_RESP_ACTIVE, P_RESP_SIM, P_MAX };
+/* response_active: an active machine's answer in a mirrored call (pairing,
+ * deadlines, dialog learning); response_plain: in a call not mirrored, the
+ * path of most calls */
+enum bpath { P_NON_SERVICE, P_REQUEST, P_REQUEST_MIRRORED, P_RESP_ACTIVE, P_RESP_SIM,
+	     P_RESP_PLAIN, P_MAX };
 
 static const char *const path_name[P_MAX] = {
 	"non_service", "request", "request_mirrored", "response_active", "response_simulation",
+	"response_plain",
 };
 
 enum dpath { D_REQUEST, D_EGRESS, D_ANSWER, D_MAX };
@@ -123,8 +128,10 @@ static size_t frame(__u8 *buf, enum bpath p, int call, enum testnet_hostid from)
 			.cseq = 1, .cseq_method = "INVITE", .body_len = 300,
 		};
 
-		snprintf(callid, sizeof(callid), "bench-1-%d@198.18.0.1", call);
-		snprintf(branch, sizeof(branch), "z9hG4bK-bench-1-%d", call);
+		int mirrored = p != P_RESP_PLAIN;
+
+		snprintf(callid, sizeof(callid), "bench-%d-%d@198.18.0.1", mirrored, call);
+		snprintf(branch, sizeof(branch), "z9hG4bK-bench-%d-%d", mirrored, call);
 		memcpy(l.smac, testnet.hosts[from].mac, 6);
 		memcpy(l.dmac, testnet.ifs[testnet.hosts[from].ifc].mac, 6);
 		l.saddr = testnet.vip4;
@@ -222,9 +229,10 @@ static int first_sighting(enum bpath p, int prog_fd, int ifc, int unique, int ba
 	for (int i = 0; i < unique; i++) {
 		size_t n;
 
-		if (p == P_RESP_ACTIVE || p == P_RESP_SIM) {
+		if (p == P_RESP_ACTIVE || p == P_RESP_SIM || p == P_RESP_PLAIN) {
 			/* the request first, so that the response is a first final */
-			n = frame(pkt, P_REQUEST_MIRRORED, base + i, TN_CLIENT);
+			n = frame(pkt, p == P_RESP_PLAIN ? P_REQUEST : P_REQUEST_MIRRORED, base + i,
+				  TN_CLIENT);
 			err = run(th.fd_client, pkt, n, TN_CLI, 1, &act, &d[i]);
 			if (err)
 				return err;
@@ -431,20 +439,22 @@ int main(int argc, char **argv)
 		goto out;
 
 	for (int p = 0; p < P_MAX; p++) {
-		int machine = p == P_RESP_ACTIVE || p == P_RESP_SIM;
+		int machine = p == P_RESP_ACTIVE || p == P_RESP_SIM || p == P_RESP_PLAIN;
 		int fd = machine ? th.fd_machine : th.fd_client;
 		int ifc = machine ? TN_MACH : TN_CLI;
 		__u8 pkt[FRAME];
 		size_t n;
 
 		err = us_dp_set_share(th.dp, 0,
-				      p == P_REQUEST_MIRRORED || machine ? US_SHARE_MAX : 0);
+				      p == P_REQUEST_MIRRORED || (machine && p != P_RESP_PLAIN) ?
+				      US_SHARE_MAX : 0);
 		if (err)
 			goto out;
 		for (int r = 0; r < o.runs; r++) {
 			if (machine) {
-				/* the mirrored request of the call first */
-				n = frame(pkt, P_REQUEST_MIRRORED, 1000000 + r, TN_CLIENT);
+				/* the request of the call first */
+				n = frame(pkt, p == P_RESP_PLAIN ? P_REQUEST : P_REQUEST_MIRRORED,
+					  1000000 + r, TN_CLIENT);
 				err = run(th.fd_client, pkt, n, TN_CLI, 1, &res[p].action,
 					  &res[p].steady[r]);
 				if (err)
