@@ -176,12 +176,14 @@ repeated() {
 		done
 }
 
-# dp_counters ID: the balancer's packet counters that are not zero, and
-# v2-good's dialog counters (for the failure report)
+# dp_counters ID: the balancer's packet counters that are not zero,
+# v2-good's dialog counters, and the machine-side veth's own counters (a
+# frame the veth dropped) (for the failure report)
 dp_counters() {
 	ip netns exec "usl-$1-balancer" curl -s --max-time 3 http://127.0.0.1:9464/metrics 2> /dev/null |
 		awk '/^understudy_packets_total/ && $NF != 0 || /^understudy_machine_.*v2-good/ && /dlg|drop|own/ && $NF != 0' |
 		sed 's/^/# /'
+	ip -n "usl-$1-balancer" -s link show mach 2> /dev/null | sed 's/^/# /'
 }
 
 # ua_clean ID NAME...: each machine received calls, and none went wrong:
