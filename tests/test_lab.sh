@@ -186,11 +186,28 @@ dp_counters() {
 	ip -n "usl-$1-balancer" -s link show mach 2> /dev/null | sed 's/^/# /'
 }
 
+# few_missing N SEEN: SEEN is N but for at most 1 % of N (at least 1): the
+# lab's lost frames (see ua_clean) reach a flow's step too
+few_missing() {
+	local lim=$(($1 / 100))
+	[ "$lim" -ge 1 ] || lim=1
+	[ "$2" -le "$1" ] && [ $(($1 - $2)) -le "$lim" ]
+}
+
+# repeating_calls ID NAME: calls in which the machine sent a message more
+# than once (its message trace)
+repeating_calls() {
+	msgs "$1" "$2" | awk -F'\t' '$4 == "S" { k = $5 "\t" $6 "\t" substr($7, 1, 24); if (c[k]++ == 1) n++ }
+		END { print n + 0 }'
+}
+
 # ua_clean ID NAME...: each machine received calls, and none went wrong:
 # no 481 sent, no unexpected message, and no more than 1 % of its calls
 # (at least 1) failed, had a message repeated, or a BYE of the machine's
 # own (unless FLOW_BYE: the machine hangs up). Prints what is not so,
-# NAME:received/failed/unexpected/retransmissions/481/BYE.
+# NAME:received/failed/unexpected/repeats/481/BYE (repeats: calls with a
+# message repeated when the machine's messages are traced, else SIPp's
+# retransmissions).
 #   The 1 %: under load on two cores the lab's veths drop a frame now and
 #   then (a veth's ring toward a peer running XDP fills: "ip -s link" counts
 #   it on the sender as a TX drop, about one frame in 5000 here); a user
@@ -202,6 +219,10 @@ ua_clean() {
 	snap "$id"
 	for m; do
 		r=$(cv "$m.received") f=$(cv "$m.failed") u=$(cv "$m.unexpected") rt=$(cv "$m.retransmissions")
+		# with a message trace, calls in which it repeated a message (the 1 %
+		# is of calls: one lost frame makes a user agent repeat a message up
+		# to 10 times); without one, SIPp's count of retransmissions
+		[ -z "$(msgs "$id" "$m" | head -1)" ] || rt=$(repeating_calls "$id" "$m")
 		c481=$(cv "$m.sent481") b=$(cv "$m.bye")
 		lim=$(( ${r//[!0-9]/0} / 100 ))
 		[ "$lim" -ge 1 ] || lim=1
@@ -250,7 +271,7 @@ if up lab_up_good "$G" good; then
 	sleep 4.5   # its last calls end after their 4 s for retransmissions
 	bad=$(ua_clean "$G" v2-good v1-a v1-b)
 	check good_dialogs_clean "$([ -z "$bad" ]; echo $?)" \
-		"machines received/failed/unexpected/retransmissions/481/BYE not so" "${bad:-none}" "none (N/<=1%/0/<=1%/0/<=1%)"
+		"machines received/failed/unexpected/repeats/481/BYE not so" "${bad:-none}" "none (N/<=1%/0/<=1%/0/<=1%)"
 	for m in $bad; do repeated "$G" "${m%%:*}"; done
 	down_clean good_torn_down "$G"
 else
@@ -556,10 +577,10 @@ if out=$("$LAB" up --id "$R" --ipv6 --scenario good --machine-sw baresip \
 		"$p6, $r6, $(cv v2-good.v6.received)" "N, >= N, > 0"
 	bad=$(ua_clean "$R" v1-a v1-b v1-a.v6 v1-b.v6)
 	check real_active_clean "$([ -z "$bad" ]; echo $?)" \
-		"version-1 baresip received/failed/unexpected/retransmissions/481/BYE not so" "${bad:-none}" "none (N/<=1%/-/<=1%/0/<=1%)"
+		"version-1 baresip received/failed/unexpected/repeats/481/BYE not so" "${bad:-none}" "none (N/<=1%/-/<=1%/0/<=1%)"
 	bad=$(ua_clean "$R" v2-good v2-good.v6)
 	check real_sim_clean "$([ -z "$bad" ]; echo $?)" \
-		"version-2 baresip (mirrored, then active) received/failed/unexpected/retransmissions/481/BYE not so" \
+		"version-2 baresip (mirrored, then active) received/failed/unexpected/repeats/481/BYE not so" \
 		"${bad:-none}" "none (N/<=1%/-/<=1%/0/<=1%)"
 	for m in $bad; do repeated "$R" "${m%%:*}"; done
 	for fam in "" .v6; do
@@ -584,8 +605,10 @@ fi
 #   every machine, message traces: every call clean at the client; the
 #   active machines (v1-a, v1-b) and v2-good, in simulation, answered every
 #   call without a failure, a 481 or a retransmission, and their traces show
-#   the flow in every call: hangup: a BYE of theirs, answered 200 (at v2-good
-#   by the balancer, on the caller's behalf: never repeated); reinvite: a
+#   the flow in every call (the lab's lost frames allowed: 1 %, at least one
+#   call, any shortfall shown as a note with the balancer's counters):
+#   hangup: a BYE of theirs, answered 200 (at v2-good by the balancer, on the
+#   caller's behalf); reinvite: a
 #   second INVITE with their own To-tag (else 481); prack: a PRACK naming
 #   their own tag and RSeq (else 481).
 
@@ -619,16 +642,19 @@ for flow in hangup reinvite prack; do
 	sleep 4     # the machines' last calls end after their 4 s for retransmissions
 	bad=$(FLOW_BYE=$([ $flow = hangup ] && echo 1) ua_clean "$F" v1-a v1-b)
 	read -r nrec nseen <<< "$(flow_seen "$F" $flow v1-a v1-b)"
-	check "${flow}_active_clean" "$({ [ -z "$bad" ] && gt0 "$nrec" && [ "$nseen" = "$nrec" ]; }; echo $?)" \
-		"v1-a, v1-b received/failed/unexpected/retransmissions/481/BYE not so; calls, calls with the $flow step" \
-		"${bad:-none}; $nrec, $nseen" "none (N/<=1%/0/<=1%/0/<=1%); N, N"
+	check "${flow}_active_clean" "$({ [ -z "$bad" ] && gt0 "$nrec" && few_missing "$nrec" "$nseen"; }; echo $?)" \
+		"v1-a, v1-b received/failed/unexpected/repeats/481/BYE not so; calls, calls with the $flow step" \
+		"${bad:-none}; $nrec, $nseen" "none (N/<=1%/0/<=1%/0/<=1%); N, >= 99 % of N"
 	check "${flow}_mirrored" "$(gt0 "$(cv v2-good.received)"; echo $?)" "calls mirrored to v2-good" "$(cv v2-good.received)" "> 0"
 	bad=$(FLOW_BYE=$([ $flow = hangup ] && echo 1) ua_clean "$F" v2-good)
 	read -r nrec nseen <<< "$(flow_seen "$F" $flow v2-good)"
-	check "${flow}_sim_clean" "$({ [ -z "$bad" ] && gt0 "$nrec" && [ "$nseen" = "$nrec" ]; }; echo $?)" \
-		"v2-good (simulation) received/failed/unexpected/retransmissions/481/BYE not so; calls, calls with the $flow step" \
-		"${bad:-none}; $nrec, $nseen" "none (N/<=1%/0/<=1%/0/<=1%); N, N"
-	if [ -n "$bad" ]; then
+	check "${flow}_sim_clean" "$({ [ -z "$bad" ] && gt0 "$nrec" && few_missing "$nrec" "$nseen"; }; echo $?)" \
+		"v2-good (simulation) received/failed/unexpected/repeats/481/BYE not so; calls, calls with the $flow step" \
+		"${bad:-none}; $nrec, $nseen" "none (N/<=1%/0/<=1%/0/<=1%); N, >= 99 % of N"
+	# anything short of perfect is shown, within the tolerance too
+	if [ -n "$bad" ] || [ "$(repeating_calls "$F" v2-good)" != 0 ] || [ "$nseen" != "$nrec" ]; then
+		echo "# note: v2-good $(repeating_calls "$F" v2-good) calls with a message repeated," \
+			"$((nrec - nseen)) of $nrec without the $flow step"
 		repeated "$F" v2-good
 		dp_counters "$F"
 	fi
