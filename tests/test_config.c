@@ -437,6 +437,21 @@ static void test_shipped_examples(void **state)
 	      "        state: active\n"           /* 12 */
 #define VALID BAL SVCH MACH
 
+/* A control machine: the active version, in the control state. */
+static void test_control_machine(void **state)
+{
+	const char *y = BAL SVCH MACH
+		"      - {name: ctl, address: 198.18.1.2, version: \"1.0\", state: control}\n";
+	struct us_conf c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(y, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.services[0].nmachines, 2);
+	assert_int_equal(c.services[0].machines[1].state, US_MS_CONTROL);
+	us_conf_free(&c);
+}
+
 struct bad {
 	const char *what;
 	const char *yaml;
@@ -658,7 +673,7 @@ static const struct bad bad[] = {
 	{ "state unknown",
 	  BAL SVCH "    machines:\n      - {name: a, address: 198.18.1.1, version: '1', state: on}\n",
 	  "t.yaml:9:61: services[0].machines[0].state: \"on\" is not one of active, "
-	  "simulation, draining, rejected, removed" },
+	  "simulation, draining, rejected, removed, control" },
 	{ "protocol tcp",
 	  BAL SVCH "    protocol: tcp\n" MACH,
 	  "t.yaml:8:15: services[0].protocol: \"tcp\": only udp is supported" },
@@ -772,6 +787,10 @@ static const struct bad bad[] = {
 	  VALID "      - {name: v1-b, address: 198.18.1.1, version: '1', state: active}\n",
 	  "t.yaml:13:31: services[0].machines[1].address: duplicate address 198.18.1.1 in "
 	  "service \"sip\" (first at line 9)" },
+	{ "control machine of another version",
+	  VALID "      - {name: c, address: 198.18.1.3, version: '2', state: control}\n",
+	  "t.yaml:13:9: services[0].machines[1]: a control machine runs the active machines' "
+	  "version, and no active machine of this service runs version \"2\"" },
 	{ "machine address in two services",
 	  VALID "  - name: sip2\n    vip: 198.18.100.2\n    port: 5060\n    machines:\n"
 	  "      - {name: v1-z, address: 198.18.1.1, version: '1', state: active}\n",
@@ -1315,6 +1334,7 @@ int main(void)
 		cmocka_unit_test(test_full_example_exact),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_empty_sections),
+		cmocka_unit_test(test_control_machine),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_anchors_and_aliases),
 		cmocka_unit_test(test_shipped_examples),

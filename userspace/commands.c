@@ -27,13 +27,14 @@ const struct us_cmd us_cmds[] = {
 	  { { US_ARG_CLIENT, "watch", "SECONDS", US_T_INT, 0, 0, NULL } },
 	  us_cmd_status, false, us_print_status },
 	{ "machines", "every machine record", { { 0 } }, us_cmd_machines, false, us_print_machines },
-	{ "add", "add a machine (in simulation unless --active)",
+	{ "add", "add a machine (in simulation unless --active or --control)",
 	  { NAME_ARG,
 	    { US_ARG_POS, "service", "SERVICE", US_T_STRING, 0, 0, NULL },
 	    { US_ARG_POS, "address", "ADDRESS", US_T_STRING, 0, 0, NULL },
 	    { US_ARG_POS, "version", "VERSION", US_T_STRING, 0, 0, NULL },
 	    { US_ARG_OPT, "weight", "W", US_T_INT, 1, 65535, NULL },
-	    { US_ARG_FLAG, "state", "active", US_T_STRING, 0, 0, "active" } },
+	    { US_ARG_FLAG, "state", "active", US_T_STRING, 0, 0, "active" },
+	    { US_ARG_FLAG, "state", "control", US_T_STRING, 0, 0, "control" } },
 	  us_cmd_add, false, us_print_added },
 	{ "remove", "remove a machine (an active one drains first)", { NAME_ARG }, us_cmd_move,
 	  false, NULL },
@@ -162,6 +163,13 @@ int us_cmd_parse(const struct us_cmd *c, int argc, char **argv, json_object *req
 			if (a == end || !a->kind)
 				return bad(err, len, "%s: unexpected argument \"%s\"", c->name, w);
 			if (a->kind == US_ARG_FLAG) {
+				json_object *was;
+
+				/* flags that set the same key exclude each other */
+				if (json_object_object_get_ex(req, a->key, &was) &&
+				    strcmp(json_object_get_string(was), a->set))
+					return bad(err, len, "%s: --%s and --%s exclude each other",
+						   c->name, json_object_get_string(was), a->meta);
 				json_object_object_add(req, a->key, json_object_new_string(a->set));
 			} else if (a->kind == US_ARG_CLIENT) {
 				*client = -1;

@@ -118,7 +118,7 @@ static const char *const proto_words[] = { "udp" };
 static const int proto_values[] = { IPPROTO_UDP };
 /* a machine's states, named by us_state_name(): the one table of their names */
 static const int state_values[] = { US_MS_ACTIVE, US_MS_SIMULATION, US_MS_DRAINING,
-				    US_MS_REJECTED, US_MS_REMOVED };
+				    US_MS_REJECTED, US_MS_REMOVED, US_MS_CONTROL };
 #define WORDS(w, v) .words = w, .values = v, .nwords = sizeof(w) / sizeof(w[0])
 #define NAMED(fn, v) .name = fn, .values = v, .nwords = sizeof(v) / sizeof(v[0])
 
@@ -686,6 +686,25 @@ static bool parse_machines(struct cctx *c, struct item *it, const struct field *
 		}
 		s->nmachines++;
 		c->nmachines++;
+	}
+	/* a control machine measures how often two machines of the active
+	 * version differ: it must be of the version the active machines run */
+	for (size_t k = 0; k < s->nmachines; k++) {
+		const struct us_conf_machine *m = &s->machines[k];
+		bool found = false;
+		char p[YW_PATHLEN];
+
+		if (m->state != US_MS_CONTROL)
+			continue;
+		for (size_t j = 0; j < s->nmachines; j++)
+			found |= s->machines[j].state == US_MS_ACTIVE &&
+				 !strcmp(s->machines[j].version, m->version);
+		if (!found) {
+			yw_joini(p, path, k);
+			YW_ERR(&c->w, yw_node(&c->w, items[k]), p,
+			       "a control machine runs the active machines' version, and no active "
+			       "machine of this service runs version \"%s\"", m->version);
+		}
 	}
 	return true;
 }

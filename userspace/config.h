@@ -47,7 +47,8 @@ struct us_conf_machine {
 	char version[US_CONF_NAME_MAX];
 	int family;                      /* AF_INET or AF_INET6: the service's */
 	__u8 addr[16];                   /* IPv4 as ::ffff:a.b.c.d */
-	enum us_mstate state;            /* ACTIVE, SIMULATION, DRAINING, REJECTED or REMOVED */
+	enum us_mstate state;            /* ACTIVE, SIMULATION, DRAINING, REJECTED, REMOVED or
+	                                  * CONTROL (the active version, for the noise floor) */
 	__u16 weight;                    /* 1 .. US_WEIGHT_MAX */
 	int line;                        /* where it is defined (1-based) */
 };

@@ -221,6 +221,19 @@ static const char *address_taken(struct us_daemon *d, const __u8 *a)
  * refused add leaves nothing behind. A removed machine of that name is
  * replaced by the new one.
  */
+/* Does an active machine of the service run this version? */
+static bool active_version(struct us_daemon *d, const char *svc, const char *ver)
+{
+	for (size_t i = 0; i < d->model.n; i++) {
+		const struct us_rec *r = &d->model.r[i];
+
+		if (r->state == US_MS_ACTIVE && !strcmp(r->conf.service, svc) &&
+		    !strcmp(r->conf.version, ver))
+			return true;
+	}
+	return false;
+}
+
 json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 {
 	const char *name = jstr(req, "name"), *svc = jstr(req, "service");
@@ -258,9 +271,14 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 				    strchr(taken, ' ') ? "" : "\"");
 	if (st) {
 		state = us_state_from_name(st);
-		if (state != US_MS_SIMULATION && state != US_MS_ACTIVE)
-			return us_err_reply("add: state must be simulation or active, not \"%s\"", st);
+		if (state != US_MS_SIMULATION && state != US_MS_ACTIVE && state != US_MS_CONTROL)
+			return us_err_reply("add: state must be simulation, active or control, not "
+					    "\"%s\"", st);
 	}
+	if (state == US_MS_CONTROL && !active_version(d, svc, ver))
+		return us_err_reply("add: a control machine runs the active machines' version, and "
+				    "no active machine of service \"%s\" runs version \"%s\"", svc,
+				    ver);
 	snprintf(c.service, sizeof(c.service), "%s", svc);
 	snprintf(c.version, sizeof(c.version), "%s", ver);
 	c.weight = (__u16)jint(req, "weight", 1);

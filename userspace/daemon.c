@@ -167,7 +167,7 @@ static void mconf_of(struct us_mconf *c, const struct us_conf_service *s,
 
 static bool in_pool(enum us_mstate s)
 {
-	return s == US_MS_ACTIVE || s == US_MS_SIMULATION;
+	return s == US_MS_ACTIVE || s == US_MS_SIMULATION || s == US_MS_CONTROL;
 }
 
 /* A move of reconcile: refused or not durable is a failure; durable but

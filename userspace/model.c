@@ -161,7 +161,7 @@ void us_model_drop(struct us_model *m, struct us_rec *r)
 
 #define ST(s) (1u << (s))
 #define ANY_STATE (ST(US_MS_ACTIVE) | ST(US_MS_SIMULATION) | ST(US_MS_DRAINING) | \
-		   ST(US_MS_REJECTED) | ST(US_MS_REMOVED))
+		   ST(US_MS_REJECTED) | ST(US_MS_REMOVED) | ST(US_MS_CONTROL))
 
 /* Who may move a machine from which states to which: every rule there is. */
 static const struct {
@@ -172,8 +172,10 @@ static const struct {
 	{ US_BY_CONFIG, ST(US_MS_UNUSED) | ANY_STATE, ANY_STATE },
 	/* the joining condition, or a rejection */
 	{ US_BY_JUDGE, ST(US_MS_SIMULATION), ST(US_MS_ACTIVE) | ST(US_MS_REJECTED) },
-	/* add */
-	{ US_BY_OPERATOR, ST(US_MS_UNUSED), ST(US_MS_SIMULATION) | ST(US_MS_ACTIVE) },
+	/* add (a control machine is observed, never judged: only the file and
+	 * the operator move it, in and out) */
+	{ US_BY_OPERATOR, ST(US_MS_UNUSED),
+	  ST(US_MS_SIMULATION) | ST(US_MS_ACTIVE) | ST(US_MS_CONTROL) },
 	/* promote, reject */
 	{ US_BY_OPERATOR, ST(US_MS_SIMULATION), ST(US_MS_ACTIVE) | ST(US_MS_REJECTED) },
 	/* demote */

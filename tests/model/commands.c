@@ -248,5 +248,24 @@ TH_TEST(commands)
 		if (!strstr(err, "1..65535"))
 			th_fail("add: weight 0: why", err, "the range");
 		json_object_put(req);
+		req = json_object_new_object();
+		{
+			char *both[] = { "c", "sip", "198.18.1.6", "1.0", "--active", "--control" };
+			char *ctl[] = { "c", "sip", "198.18.1.6", "1.0", "--control" };
+
+			EQ("add --active --control", us_cmd_parse(add, 6, both, req, &client, err,
+								 sizeof(err)), -EINVAL);
+			if (!strstr(err, "--active and --control exclude each other"))
+				th_fail("add --active --control: why", err, "they exclude each other");
+			json_object_put(req);
+			req = json_object_new_object();
+			EQ("add --control", us_cmd_parse(add, 5, ctl, req, &client, err, sizeof(err)),
+			   0);
+			if (!json_object_object_get_ex(req, "state", &v) ||
+			    strcmp(json_object_get_string(v), "control"))
+				th_fail("add --control", json_object_to_json_string(req),
+					"state control");
+		}
+		json_object_put(req);
 	}
 }
