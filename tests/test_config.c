@@ -241,6 +241,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_int_equal(c.max_calls, US_CALLS_DEFAULT);
 	assert_int_equal(c.max_transactions, US_TXNS_DEFAULT);
+	assert_int_equal(c.window_records_max, 10000);
 	assert_int_equal(c.nservices, 1);
 	assert_int_equal(c.services[0].proto, IPPROTO_UDP);
 	assert_int_equal(c.services[0].share_bp, 0);
@@ -450,6 +451,38 @@ static void test_control_machine(void **state)
 	assert_int_equal(c.services[0].nmachines, 2);
 	assert_int_equal(c.services[0].machines[1].state, US_MS_CONTROL);
 	us_conf_free(&c);
+}
+
+/* A policy alone (replay --policy): the keys of a service's policy section. */
+static void test_policy_alone(void **state)
+{
+	const char *ok = "min_paired: 250\nconsecutive_windows: 7\nmax_error_increase: 0.25pp\n";
+	struct us_policy p, def;
+	char err[512];
+
+	(void)state;
+	us_policy_default(&def);
+	assert_int_equal(us_policy_parse(ok, strlen(ok), "p.yaml", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.min_paired, 250);
+	assert_int_equal(p.windows, 7);
+	assert_true(near(p.max_error_increase, 0.0025));
+	assert_true(near(p.alpha, def.alpha));
+	/* empty: the default policy */
+	assert_int_equal(us_policy_parse("", 0, "p.yaml", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.min_paired, def.min_paired);
+	assert_int_equal(us_policy_parse("# none\n", 7, "p.yaml", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.windows, def.windows);
+	/* refused, by file, line, column and key */
+	assert_int_equal(us_policy_parse("min_paired: 10\nwindows: 3\n", 26, "p.yaml", &p, err,
+					 sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "p.yaml:2:1: "));
+	assert_non_null(strstr(err, "unknown key \"windows\""));
+	assert_int_equal(us_policy_parse("min_paired: 0\n", 14, "p.yaml", &p, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "p.yaml:1:13: min_paired: 0 out of range"));
+	assert_int_equal(us_policy_parse("- 1\n", 4, "p.yaml", &p, err, sizeof(err)), -EINVAL);
+	assert_int_equal(us_policy_load("/nonexistent/p.yaml", &p, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/p.yaml: cannot open"));
 }
 
 struct bad {
@@ -803,7 +836,7 @@ static const struct bad bad[] = {
 	  BAL "daemon:\n  windows: 5s\nservices: []\n",
 	  "t.yaml:5:3: daemon: unknown key \"windows\"; valid keys: window, socket, "
 	  "metrics_listen, state_dir, pin_root, events_per_second, event_burst, log_level, "
-	  "max_calls, max_transactions" },
+	  "max_calls, max_transactions, window_records_max" },
 	{ "policy is a string",
 	  BAL SVCH "    policy: strict\n" MACH,
 	  "t.yaml:8:13: services[0].policy: expected a mapping, got \"strict\"" },
@@ -1335,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_control_machine),
+		cmocka_unit_test(test_policy_alone),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_anchors_and_aliases),
 		cmocka_unit_test(test_shipped_examples),

@@ -177,6 +177,10 @@ static const struct field daemon_f[] = {
 	  .def = US_CALLS_DEFAULT, .unit = "entries", .restart = true },
 	{ "max_transactions", F_UINT, OFF(struct us_conf, max_transactions), .min = 1024,
 	  .max = 64u << 20, .def = US_TXNS_DEFAULT, .unit = "entries", .restart = true },
+	/* a line is about 3 kB: the default keeps about 14 hours of 5 s windows
+	 * per machine, in at most two files of 30 MB */
+	{ "window_records_max", F_UINT, OFF(struct us_conf, window_records_max), .min = 0,
+	  .max = 10000000, .def = 10000, .unit = "lines" },
 };
 
 static const struct field policy_f[] = {
@@ -891,7 +895,9 @@ done:
 	return 0;
 }
 
-int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen)
+/* A configuration file's text (malloc'd, *len bytes): 0, or a negative errno
+ * with the reason in err. */
+static int read_text(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf;
@@ -900,7 +906,7 @@ int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen
 
 	if (err && errlen)
 		err[0] = 0;
-	if (!path || !out)
+	if (!path)
 		return -EINVAL;
 	if (strlen(path) >= US_CONF_PATH_MAX) {
 		if (err && errlen)
@@ -958,7 +964,72 @@ int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen
 		got += (size_t)n;
 	}
 	close(fd);
-	ret = us_conf_parse(buf, got, path, out, err, errlen);
+	*text = buf;
+	*len = got;
+	return 0;
+}
+
+int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen)
+{
+	size_t len;
+	char *buf;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = read_text(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = us_conf_parse(buf, len, path, out, err, errlen);
+	free(buf);
+	return ret;
+}
+
+int us_policy_parse(const char *text, size_t len, const char *name, struct us_policy *out,
+		    char *err, size_t errlen)
+{
+	struct cctx c = { .w = { .file = name ? name : "<policy>" } };
+	struct us_policy tmp;
+	yaml_document_t doc;
+	yaml_node_t *root;
+
+	if (err && errlen)
+		err[0] = 0;
+	defaults(&policy_s, &tmp);
+	if (len > US_CONF_MAX_BYTES) {
+		yw_error(&c.w, NULL, NULL, "file too large (%zu bytes; at most %u)", len,
+			 US_CONF_MAX_BYTES);
+	} else if (!yw_load(&c.w, text, len, US_CONF_MAX_DEPTH, &doc)) {
+		root = yaml_document_get_root_node(&doc);
+		/* an empty file is the default policy */
+		if (root && !yw_is_null(root))
+			parse_section(&c, &policy_s, root, "", &tmp, NULL, 0, NULL);
+		yaml_document_delete(&doc);
+	}
+	if (yw_failed(&c.w)) {
+		int ret = c.w.oom ? -ENOMEM : -EINVAL;
+
+		yw_report(&c.w, err, errlen);
+		yw_free(&c.w);
+		return ret;
+	}
+	yw_free(&c.w);
+	*out = tmp;
+	return 0;
+}
+
+int us_policy_load(const char *path, struct us_policy *out, char *err, size_t errlen)
+{
+	size_t len;
+	char *buf;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = read_text(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = us_policy_parse(buf, len, path, out, err, errlen);
 	free(buf);
 	return ret;
 }

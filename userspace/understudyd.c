@@ -26,7 +26,7 @@
 #include "addr.h"
 #include "daemon.h"
 
-#define DEFAULT_CONFIG "/etc/understudy/understudy.yaml"
+#define DEFAULT_CONFIG US_CONF_DEFAULT_PATH
 #define REQ_MAX 65536
 
 static struct us_daemon daemon_;
