@@ -110,6 +110,10 @@ usage: tools/lab.sh COMMAND [OPTIONS]          (as root)
                          or hold (10^9, 7 days, limits at their maximum: no verdict,
                          for benchmarks)
       --min-sim S        the policy's min_simulation_seconds instead of its own
+      --windows N        the policy's consecutive_windows instead of its own
+      --outage FROM:FOR  every SIPp machine, both versions, answers 503 to every INVITE
+                         from FROM s after the machines start, for FOR s (an outage
+                         upstream of the service; basic call flow, SIPp machines only)
       --window D         judging window (default 1s)
       --trace            SIPp logs every message (-trace_shortmsg) to log/sipp-NAME.msgs;
                          baresip every message whole to log/baresip-NAME.trace (its
@@ -300,6 +304,7 @@ uas_file() {
 	baresip) echo - ;;
 	sipp-lenient) echo uas-lenient.xml ;;
 	*) if [ "$1" = refuse ]; then echo uas-refuse.xml
+	   elif [ "$FLOW" = basic ] && [ -n "$OUTAGE" ]; then echo uas-outage.xml
 	   elif [ "$FLOW" = basic ]; then echo uas.xml
 	   else echo "uas-$FLOW.xml"; fi ;;
 	esac
@@ -329,6 +334,7 @@ write_config() {
 	hold)  pol="min_paired: 1000000000, min_simulation_seconds: 604800, consecutive_windows: 1000, max_class_disagreement: 100%, max_error_increase: 100pp, max_latency_ratio: 100" ;;
 	esac
 	[ -n "$MIN_SIM" ] && pol="${pol/min_simulation_seconds: [0-9]*,/min_simulation_seconds: $MIN_SIM,}"
+	[ -n "$WINDOWS" ] && pol="${pol/consecutive_windows: [0-9]*/consecutive_windows: $WINDOWS}"
 	{
 		cat <<EOF
 # understudy lab $ID: written by tools/lab.sh; docs/config.md describes every field.
@@ -539,8 +545,15 @@ ua_listening() {
 }
 
 start_machines() {
-	local name nsn fam addr ver file f st sw ms ip i hold=()
+	local name nsn fam addr ver file f st sw ms ip i hold=() outage=()
 	[ "$FLOW" != hangup ] || hold=(-set hold "$HOLD")
+	# --outage FROM:FOR: from FROM s after the machines start, for FOR s
+	if [ -n "$OUTAGE" ]; then
+		local t0
+		t0=$(date +%s)
+		outage=(-set outage_from $((t0 + ${OUTAGE%%:*})) -set outage_to $((t0 + ${OUTAGE%%:*} + ${OUTAGE#*:})))
+		say "outage: every machine answers 503 from $(date -d @$((t0 + ${OUTAGE%%:*})) +%T) for ${OUTAGE#*:} s"
+	fi
 	while read -r name nsn fam addr ver file f st sw; do
 		ms=$((ANSWER_MS * f / 10))
 		ip=$VIP
@@ -555,6 +568,7 @@ start_machines() {
 		start_bg "sipp-$name" "$NSPFX-$ID-$nsn" "$DIR/log/sipp-$name.log" \
 			sipp -sf "$SCEN/$file" -i "$ip" -p $SIP_PORT -d "$ms" -timer_resol 1 \
 			-key server "understudy-lab-$name" -nostdin "${hold[@]}" \
+			$([ "$file" = uas-outage.xml ] && echo "${outage[@]}") \
 			-trace_stat -stf "$DIR/stat/$name.csv" -fd 1 \
 			-trace_screen -screen_file "$DIR/stat/$name.screen" \
 			-trace_err -error_file "$DIR/log/sipp-$name.errors" "${TOPTS[@]}"
@@ -831,6 +845,13 @@ cmd_up() {
 		case ${v#* } in '' | *[!0-9]* | 0) die "--${v% *}: \"${v#* }\" is not a positive integer" ;; esac
 	done
 	case $MIN_SIM in *[!0-9]*) die "--min-sim: \"$MIN_SIM\" is not a number of seconds" ;; esac
+	case $WINDOWS in *[!0-9]* | 0) die "--windows: \"$WINDOWS\" is not a number of windows (1 or more)" ;; esac
+	case $OUTAGE in "" | [0-9]*:[0-9]*) ;; *) die "--outage: \"$OUTAGE\" is not FROM:FOR (seconds)" ;; esac
+	case $OUTAGE in *:*[!0-9]* | *[!0-9]*:*) die "--outage: \"$OUTAGE\" is not FROM:FOR (seconds)" ;; esac
+	if [ -n "$OUTAGE" ] && { [ "$FLOW" != basic ] ||
+		[ -n "$(base_rows | while read -r n _; do [ "$(machine_sw "$n")" = sipp ] || echo "$n"; done)" ]; }; then
+		die "--outage: the outage scenario is SIPp's strict basic flow: not with --call-flow $FLOW, nor baresip or sipp-lenient machines"
+	fi
 	case $SIPP_BUFFER in *[!0-9]* | 0) die "--sipp-buffer: \"$SIPP_BUFFER\" is not a number of bytes" ;; esac
 	case $MIRROR in '' | *[!0-9.]*) die "--mirror: \"$MIRROR\" is not a percentage (0..100)" ;; esac
 
@@ -849,7 +870,7 @@ ID=$ID DIR=$DIR PIN=$PIN SOCK=$SOCK CONF=$CONF
 NS_C=$NS_C NS_B=$NS_B NS_SW=$NS_SW
 SCENARIO=$SCENARIO RATE=$RATE MIRROR=$MIRROR HOLD=$HOLD ANSWER_MS=$ANSWER_MS POLICY=$POLICY WINDOW=$WINDOW
 FLOW=$FLOW MACHINE_SW=$(printf '%q' "$MACHINE_SW") IPV6=$IPV6
-MIN_SIM=$MIN_SIM TRACE=$TRACE SIPP_BUFFER=$SIPP_BUFFER
+MIN_SIM=$MIN_SIM TRACE=$TRACE SIPP_BUFFER=$SIPP_BUFFER WINDOWS=$WINDOWS OUTAGE=$OUTAGE
 BALANCER=$BALANCER KAM_CHILDREN=$KAM_CHILDREN KAM_SHM=$KAM_SHM KAM_ALLOC=$KAM_ALLOC
 KAM_ARGS=$(printf '%q' "$KAM_ARGS")
 EOF
@@ -1027,6 +1048,7 @@ main() {
 	FLOW=basic MACHINE_SW=sipp IPV6=""
 	BALANCER=understudy KAM_CHILDREN=1 KAM_SHM=1024 KAM_ALLOC=tlsf KAM_ARGS=""
 	OPT_ID="" NO_DAEMON="" NO_TRAFFIC="" ALL="" MIN_SIM="" TRACE="" SIPP_BUFFER="" CALLS="" OPT_RATE="" OPT_HOLD=""
+	WINDOWS="" OUTAGE=""
 	local args=()
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -1041,6 +1063,8 @@ main() {
 		--policy) POLICY=${2:?}; shift 2 ;;
 		--window) WINDOW=${2:?}; shift 2 ;;
 		--min-sim) MIN_SIM=${2:?}; shift 2 ;;
+		--windows) WINDOWS=${2:?}; shift 2 ;;
+		--outage) OUTAGE=${2:?}; shift 2 ;;
 		--trace) TRACE=1; shift ;;
 		--sipp-buffer) SIPP_BUFFER=${2:?}; shift 2 ;;
 		--balancer) BALANCER=${2:?}; shift 2 ;;
