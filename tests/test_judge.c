@@ -64,7 +64,7 @@ static int setup(void **state)
 
 static void judge_ok(void)
 {
-	assert_int_equal(us_judge(&pol, &in, &st, &j), 0);
+	assert_int_equal(us_judge_v1(&pol, &in, &st, &j), 0);
 }
 
 static enum us_verdict v(int c)
@@ -152,7 +152,7 @@ static void expect_einval(void)
 {
 	st.streak = 2;
 	st.judged = 0;
-	assert_int_equal(us_judge(&pol, &in, &st, &j), -EINVAL);
+	assert_int_equal(us_judge_v1(&pol, &in, &st, &j), -EINVAL);
 	assert_int_equal(st.streak, 2);   /* untouched */
 	assert_int_equal(st.judged, 0);
 	us_policy_default(&pol);
@@ -178,10 +178,10 @@ static void test_bad_policy(void **state)
 	pol.max_latency_ratio = 0;        expect_einval();
 	pol.min_sim_seconds = -1;         expect_einval();
 	pol.min_sim_seconds = NAN;        expect_einval();
-	assert_int_equal(us_judge(NULL, &in, &st, &j), -EINVAL);
-	assert_int_equal(us_judge(&pol, NULL, &st, &j), -EINVAL);
-	assert_int_equal(us_judge(&pol, &in, NULL, &j), -EINVAL);
-	assert_int_equal(us_judge(&pol, &in, &st, NULL), -EINVAL);
+	assert_int_equal(us_judge_v1(NULL, &in, &st, &j), -EINVAL);
+	assert_int_equal(us_judge_v1(&pol, NULL, &st, &j), -EINVAL);
+	assert_int_equal(us_judge_v1(&pol, &in, NULL, &j), -EINVAL);
+	assert_int_equal(us_judge_v1(&pol, &in, &st, NULL), -EINVAL);
 	/* and the same input with the default policy is fine */
 	st.streak = 0;
 	judge_ok();
@@ -211,9 +211,9 @@ static void test_counts_must_not_go_back(void **state)
 	mk(5000, 60, 0, 0, 0, 0);
 	judge_ok();
 	mk(4999, 65, 0, 0, 0, 0);
-	assert_int_equal(us_judge(&pol, &in, &st, &j), -EINVAL);
+	assert_int_equal(us_judge_v1(&pol, &in, &st, &j), -EINVAL);
 	mk(5000, 55, 0, 0, 0, 0);
-	assert_int_equal(us_judge(&pol, &in, &st, &j), -EINVAL);
+	assert_int_equal(us_judge_v1(&pol, &in, &st, &j), -EINVAL);
 	assert_int_equal(st.judged, 1);
 	assert_int_equal(st.last_paired, 5000);
 	/* a zeroed state starts over (readmission) */
@@ -499,8 +499,8 @@ static void test_deterministic(void **state)
 	(void)state;
 	mk(7777, 42, 13, 5, 3, 20);
 	set_sim_lat(3000, 1.1);
-	assert_int_equal(us_judge(&pol, &in, &s1, &a), 0);
-	assert_int_equal(us_judge(&pol, &in, &s2, &b), 0);
+	assert_int_equal(us_judge_v1(&pol, &in, &s1, &a), 0);
+	assert_int_equal(us_judge_v1(&pol, &in, &s2, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 }
 

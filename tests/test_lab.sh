@@ -73,7 +73,7 @@ verbose() { [ -n "${TEST_LAB_VERBOSE:-}" ]; }
 
 lab() { local c=$1 id=$2; shift 2; "$LAB" "$c" --id "$id" "$@"; }
 # mfield ID MACHINE COLUMN: a column of the machine's line in "understudyctl status"
-# (MACHINE SERVICE VERSION STATE FOR REQ/S ERR% P50ms P99ms PAIRED STREAK VERDICT)
+# (MACHINE SERVICE VERSION STATE FOR REQ/S ERR% P50ms P99ms PAIRED STREAK DIFF% CTLDIFF% VERDICT)
 mfield() { lab ctl "$1" status 2> /dev/null | awk -v m="$2" -v i="$3" '$1 == m {print $i}'; }
 count() { lab counts "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 gt0() { awk -v x="${1:-}" 'BEGIN { exit !(x + 0 > 0) }'; }

@@ -171,7 +171,7 @@ static void one_run(const struct cfg *cf, const struct us_policy *pol, const str
 			in->sim_lat[us_lat_bucket((__u64)exp(mu_s + cf->lat_sigma * rng_norm(&r)))]++;
 		}
 		in->sim_seconds += cf->window_s;
-		if (us_judge(pol, in, &st, &j)) {
+		if (us_judge_v1(pol, in, &st, &j)) {
 			fprintf(stderr, "us_judge: -EINVAL\n");
 			exit(1);
 		}

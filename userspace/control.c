@@ -71,7 +71,8 @@ static __u64 sum(const __u64 *v, size_t n)
 }
 
 /* The last window per service and version, over its machines that take
- * traffic (active, draining) or receive it (simulation). */
+ * traffic (active, draining) or receive it (simulation); not a control
+ * machine's. */
 static json_object *versions_json(const struct us_daemon *d)
 {
 	json_object *arr = json_object_new_array();
@@ -95,9 +96,12 @@ static json_object *versions_json(const struct us_daemon *d)
 			const struct us_rec *q = &m->r[j];
 			const struct us_mstats *w = &q->obs.win;
 
+			/* a control machine gets copies of the candidates' calls:
+			 * its own line in the machines' table, not its version's */
 			if (strcmp(q->conf.service, r->conf.service) ||
 			    strcmp(q->conf.version, r->conf.version) || q->state == US_MS_REMOVED ||
-			    q->state == US_MS_REJECTED || q->state == US_MS_UNUSED)
+			    q->state == US_MS_REJECTED || q->state == US_MS_UNUSED ||
+			    q->state == US_MS_CONTROL)
 				continue;
 			machines++;
 			req += sum(w->req, US_M_MAX);
@@ -335,7 +339,7 @@ json_object *us_cmd_explain(struct us_daemon *d, json_object *req)
 	const struct us_judgement *j;
 	const struct us_rec *r = find(d, name);
 	json_object *o, *arr;
-	char text[4096];
+	char text[16384];
 
 	if (!r)
 		return us_err_reply("explain: no machine named \"%s\"", name);
@@ -353,6 +357,18 @@ json_object *us_cmd_explain(struct us_daemon *d, json_object *req)
 	for (int i = 0; i < US_JUDGE_CRITERIA; i++)
 		json_object_array_add(arr, criterion_json(&j->c[i]));
 	json_object_object_add(o, "criteria", arr);
+	json_object_object_add(o, "held", json_object_new_boolean(j->held));
+	json_object_object_add(o, "stuck", json_object_new_boolean(j->stuck));
+	json_object_object_add(o, "stuck_why", json_object_new_string(j->stuck ? j->stuck_why : ""));
+	json_object_object_add(o, "undecided_s", jnum(j->undecided_s));
+	/* the evidence: the candidate's pairs, and the control machine's on
+	 * the same calls beside them (the noise floor), and the exact codes */
+	json_object_object_add(o, "candidate", us_pairs_summary_json(&r->judging.ev.sim));
+	json_object_object_add(o, "control", r->judging.ev.has_control ?
+			       us_pairs_summary_json(&r->judging.ev.control) : NULL);
+	json_object_object_add(o, "codes", us_codes_json(r->judging.ev.codes,
+							 r->judging.ev.ncodes));
+	json_object_object_add(o, "judgement", us_judgement_json(j));
 	us_judge_explain(j, text, sizeof(text));
 	json_object_object_add(o, "text", json_object_new_string(text));
 	return o;
@@ -403,6 +419,25 @@ json_object *us_cmd_diffs(struct us_daemon *d, json_object *req)
 	}
 	json_object_object_add(o, "diffs", arr);
 	json_object_object_add(o, "seen", json_object_new_int64((int64_t)d->diffs_seen));
+	/* every simulation machine's exact codes that differed, since it
+	 * entered simulation (all of them, not a sample) */
+	arr = json_object_new_array();
+	for (size_t i = 0; i < d->model.n; i++) {
+		const struct us_rec *r = &d->model.r[i];
+		json_object *x;
+
+		if (r->state != US_MS_SIMULATION && !r->judging.ev.ncodes)
+			continue;
+		if (r->state == US_MS_UNUSED || r->state == US_MS_REMOVED)
+			continue;
+		x = json_object_new_object();
+		json_object_object_add(x, "machine", json_object_new_string(r->name));
+		json_object_object_add(x, "state", json_object_new_string(us_state_name(r->state)));
+		json_object_object_add(x, "codes", us_codes_json(r->judging.ev.codes,
+								 r->judging.ev.ncodes));
+		json_object_array_add(arr, x);
+	}
+	json_object_object_add(o, "code_tables", arr);
 	return o;
 }
 

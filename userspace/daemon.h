@@ -22,6 +22,7 @@
 #include "model.h"
 #include "source.h"
 #include "store.h"
+#include "wrecord.h"
 
 #define US_DIFFS_KEPT 256
 #define US_DEFAULT_SOCKET US_CONF_DEF_SOCKET
@@ -38,6 +39,7 @@ struct us_daemon {
 	__u64 diffs_seen;
 	double last_window;                  /* wall time of the last window */
 	__u64 windows;
+	struct us_wrecords wrec;             /* window records (wrecord.h) */
 	pthread_mutex_t lock;                /* the metrics thread reads under it */
 	bool attach;                         /* attach programs (false in tests) */
 };

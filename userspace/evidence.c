@@ -149,6 +149,65 @@ json_object *us_window_json(const struct us_window *w)
 	return o;
 }
 
+static json_object *share(__u64 n, __u64 of)
+{
+	return of ? json_object_new_double((double)n / of) : json_object_new_null();
+}
+
+json_object *us_pairs_summary_json(const struct us_pairs *p)
+{
+	json_object *o = json_object_new_object(), *t = json_object_new_object();
+	__u64 pairs = 0, differ = 0, answered = 0, fail_a = 0, fail_s = 0;
+
+	for (int a = 0; a < US_O_MAX; a++) {
+		json_object *row = json_object_new_object();
+
+		for (int s = 0; s < US_O_MAX; s++) {
+			__u64 n = p->out[a][s];
+
+			pairs += n;
+			differ += a != s ? n : 0;
+			answered += a != US_O_NONE && s != US_O_NONE ? n : 0;
+			fail_a += a >= US_O_ERR ? n : 0;
+			fail_s += s >= US_O_ERR ? n : 0;
+			json_object_object_add(row, us_outcome_name(s), json_object_new_int64((int64_t)n));
+		}
+		json_object_object_add(t, us_outcome_name(a), row);
+	}
+	json_object_object_add(o, "pairs", json_object_new_int64((int64_t)pairs));
+	json_object_object_add(o, "class_differ_share", share(differ, pairs));
+	json_object_object_add(o, "code_differ_share",
+			       share(answered >= p->code_same ? answered - p->code_same : 0, answered));
+	json_object_object_add(o, "active_failure_share", share(fail_a, pairs));
+	json_object_object_add(o, "shadow_failure_share", share(fail_s, pairs));
+	json_object_object_add(o, "calls", json_object_new_int64((int64_t)p->calls));
+	json_object_object_add(o, "active_failed_call_share", share(p->calls_fail_active, p->calls));
+	json_object_object_add(o, "shadow_failed_call_share", share(p->calls_fail_shadow, p->calls));
+	json_object_object_add(o, "both_failed_call_share", share(p->calls_fail_both, p->calls));
+	/* [active outcome][shadow outcome] */
+	json_object_object_add(o, "outcomes", t);
+	return o;
+}
+
+json_object *us_codes_json(const struct us_codepair *codes, __u32 ncodes)
+{
+	json_object *a = json_object_new_array();
+
+	for (__u32 i = 0; i < ncodes && i < US_CODEPAIRS_MAX; i++) {
+		const struct us_codepair *c = &codes[i];
+		json_object *o = json_object_new_object();
+		bool other = c->active == US_CODE_OTHER && c->shadow == US_CODE_OTHER;
+
+		json_object_object_add(o, "active", other ? json_object_new_string("other") :
+					       json_object_new_int(c->active));
+		json_object_object_add(o, "shadow", other ? json_object_new_string("other") :
+					       json_object_new_int(c->shadow));
+		json_object_object_add(o, "n", json_object_new_int64((int64_t)c->n));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* The parser: each failure names the field's path and what is wrong. */
 struct wparse {
 	char *why;

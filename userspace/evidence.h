@@ -106,6 +106,14 @@ void us_codes_add(struct us_codepair *codes, __u32 *ncodes, __u16 active, __u16 
  * "none". */
 const char *us_outcome_name(enum us_outcome o);
 
+/* For status, explain and diffs: a side's pairs in figures (pairs, shares
+ * of class and exact-code differences, both sides' failure shares by
+ * transaction and by call, the outcome table by name), and a code table
+ * as [{"active": 200, "shadow": 202, "n": 3}, ...] ("other" for the
+ * other row). */
+json_object *us_pairs_summary_json(const struct us_pairs *p);
+json_object *us_codes_json(const struct us_codepair *codes, __u32 ncodes);
+
 /* The record format (docs/replay.md): every field, always. */
 json_object *us_window_json(const struct us_window *w);
 /* Back, strictly: every field present, of its type and in its range, no

@@ -431,7 +431,7 @@ static int input_ok(const struct us_judge_input *in, const struct us_judge_state
 	return 1;
 }
 
-int us_judge(const struct us_policy *p, const struct us_judge_input *in,
+int us_judge_v1(const struct us_policy *p, const struct us_judge_input *in,
 	     struct us_judge_state *st, struct us_judgement *out)
 {
 	int npass = 0, nfail = 0;

@@ -48,6 +48,7 @@
 #define US_JUDGE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <linux/types.h>
 #include "policy.h"
 
@@ -118,6 +119,9 @@ struct us_judgement {
 	__u32 windows;               /* streak needed to promote (policy) */
 	struct us_criterion c[US_JUDGE_CRITERIA];
 	char summary[256];
+	bool held, stuck;
+	char stuck_why[160];
+	double undecided_s;
 };
 
 /*
@@ -127,8 +131,18 @@ struct us_judgement {
  * (counts inconsistent, or lower than at the previous window); st is left
  * untouched on error.
  */
-int us_judge(const struct us_policy *p, const struct us_judge_input *in,
+int us_judge_v1(const struct us_policy *p, const struct us_judge_input *in,
 	     struct us_judge_state *st, struct us_judgement *out);
+#include <stdbool.h>
+#include <json-c/json.h>
+#include "evidence.h"
+void us_window_add(struct us_window *cum, const struct us_window *win);
+int us_policy_check(const struct us_policy *p, char *why, size_t len);
+int us_judge(const struct us_policy *p, const struct us_window *cum, const struct us_window *win,
+	     struct us_judge_state *st, struct us_judgement *out);
+json_object *us_judge_state_json(const struct us_judge_state *st);
+int us_judge_state_parse(json_object *o, struct us_judge_state *st, const char **field);
+json_object *us_judgement_json(const struct us_judgement *j);
 
 /* Multi-line human report; snprintf semantics (returns the length it needed,
  * or -EINVAL). */

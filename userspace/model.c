@@ -371,6 +371,18 @@ static int get_state(json_object *o, const char *k, enum us_mstate *s)
 
 #define NEED(expr, f) do { if (expr) { *field = f; return -EINVAL; } } while (0)
 
+static double differ_share(const struct us_pairs *p)
+{
+	__u64 n = 0, d = 0;
+
+	for (int a = 0; a < US_O_MAX; a++)
+		for (int s = 0; s < US_O_MAX; s++) {
+			n += p->out[a][s];
+			d += a != s ? p->out[a][s] : 0;
+		}
+	return n ? (double)d / n : NAN;
+}
+
 json_object *us_rec_json(const struct us_rec *r, unsigned parts)
 {
 	json_object *o = json_object_new_object();
@@ -410,12 +422,25 @@ json_object *us_rec_json(const struct us_rec *r, unsigned parts)
 						       v->judged ? us_verdict_name(v->last.verdict) : "none"));
 			json_object_object_add(o, "decision", json_object_new_string(
 						       v->judged ? us_decision_name(v->last.decision) : "none"));
+			json_object_object_add(o, "held", json_object_new_boolean(v->judged &&
+										   v->last.held));
+			json_object_object_add(o, "stuck", json_object_new_boolean(v->judged &&
+										    v->last.stuck));
+			json_object_object_add(o, "stuck_why", json_object_new_string(
+						       v->judged && v->last.stuck ? v->last.stuck_why : ""));
+			/* the candidate's class differences, and the control
+			 * machine's on the same calls beside them */
+			json_object_object_add(o, "class_differ_share",
+					       jnum(differ_share(&r->judging.ev.sim)));
+			json_object_object_add(o, "control_class_differ_share",
+					       jnum(r->judging.ev.has_control ?
+						    differ_share(&r->judging.ev.control) : NAN));
 		}
 	}
 	return o;
 }
 
-int us_rec_parse(json_object *o, struct us_rec *r, const char **field)
+int us_rec_parse(json_object *o, int format, struct us_rec *r, const char **field)
 {
 	char a[US_ADDR_STRLEN];
 	json_object *v;
@@ -440,9 +465,10 @@ int us_rec_parse(json_object *o, struct us_rec *r, const char **field)
 	NEED(get_state(o, "config_state", &r->conf.state), "config_state");
 	NEED(us_jget_num(o, "since", &r->since), "since");
 	NEED(us_jget_num(o, "remove_at", &r->remove_at), "remove_at");
-	if (json_object_object_get_ex(o, "judging", &v))
-		return us_judging_parse(v, &r->judging, field);
-	return us_judging_parse_v1(o, &r->judging, field);
+	if (format < 3)
+		return us_judging_parse_old(o, format, &r->judging, field);
+	NEED(!json_object_object_get_ex(o, "judging", &v), "judging");
+	return us_judging_parse(v, &r->judging, field);
 }
 
 json_object *us_audit_json(const struct us_audit *a)

@@ -20,6 +20,7 @@ struct us_policy {
 	__u32  windows;             /* stability: consecutive passing windows (3) */
 	double alpha;               /* sequential tests: false-promotion rate (0.01) */
 	double beta;                /* sequential tests: false-rejection rate (0.01) */
+	double due_floor; double due_multiple; int mode; /* SHIM */
 };
 
 static inline void us_policy_default(struct us_policy *p)
@@ -32,6 +33,7 @@ static inline void us_policy_default(struct us_policy *p)
 	p->windows = 3;
 	p->alpha = 0.01;
 	p->beta = 0.01;
+	p->due_floor = 2; p->due_multiple = 8; p->mode = 0; /* SHIM */
 }
 
 /*
