@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The cluster's parts (docs/cluster.md) against a real etcd (Debian's) in a
+ * network namespace of their own (tests/etcdlab.h: uscl-<pid>): the store
+ * on etcd (store_etcd.h).
+ *
+ *   build/test_cluster              every test
+ *   build/test_cluster -t store     one test (-l lists them, -v says more)
+ *
+ * Every test works under a key prefix of its own.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "etcd.h"
+#include "etcdlab.h"
+#include "harness.h"
+#include "model.h"
+#include "store_etcd.h"
+
+static struct el_member m1;
+
+#define STARTUP_MS 15000
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static long long ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int has(const char *what, const char *msg, const char *part)
+{
+	char e[200];
+
+	if (msg && strstr(msg, part))
+		return 1;
+	snprintf(e, sizeof(e), "a message with \"%s\"", part);
+	th_fail(what, msg ? msg : "(null)", e);
+	return 0;
+}
+
+static int ok(const char *what, int err, const char *msg)
+{
+	char a[2300];
+
+	if (!err)
+		return 1;
+	snprintf(a, sizeof(a), "%d (%s): %s", err, strerror(-err), msg ? msg : "");
+	th_fail(what, a, "0");
+	return 0;
+}
+
+static struct us_etcd_opts eopts(void)
+{
+	static const char *ep[1];
+
+	ep[0] = m1.url;
+	return (struct us_etcd_opts){ .endpoints = ep, .nendpoints = 1, .timeout_ms = 2000,
+				      .connect_timeout_ms = 200, .watch_heartbeat_ms = 200 };
+}
+
+static struct us_store *store(const char *prefix, long max_ops)
+{
+	struct us_etcd_opts eo = eopts();
+	struct us_store_etcd_opts o = { .etcd = &eo, .prefix = prefix, .max_txn_ops = max_ops };
+	struct us_store *s;
+	char err[300];
+
+	if (us_store_etcd_open(&o, &s, err, sizeof(err))) {
+		th_fail("us_store_etcd_open", err, "a store");
+		return NULL;
+	}
+	return s;
+}
+
+/* A candidate of election <prefix>/election with a lease of its own, leading
+ * or not; the store writes as it. */
+static int lead(struct us_store *s, const char *prefix, struct us_etcd_candidate *me,
+		bool *leading)
+{
+	struct us_etcd *c = us_store_etcd_client(s);
+	char el[160];
+	int64_t lease;
+	int rc;
+
+	snprintf(el, sizeof(el), "%s/election", prefix);
+	rc = us_etcd_lease_grant(c, 30, &lease, NULL);
+	if (!rc)
+		rc = us_etcd_campaign(c, el, lease, "t", 1, me, leading);
+	if (!ok("campaign", rc, us_etcd_error(c)))
+		return rc;
+	us_store_etcd_lead(s, me);
+	return 0;
+}
+
+static const char conf_json[] =
+	"{\"balancer\": {\"client_interface\": \"eth0\", \"machine_interfaces\": [\"eth1\"]},\n"
+	" \"services\": [{\"name\": \"sip\", \"vip\": \"198.18.100.1\", \"port\": 5060,\n"
+	"   \"machines\": [{\"name\": \"v1-a\", \"address\": \"198.18.1.1\", \"version\": \"1.0\",\n"
+	"                 \"state\": \"active\"}]}]}\n";
+
+static struct us_mconf mconf(const char *version, int i)
+{
+	struct us_mconf c = { .family = AF_INET, .weight = 100, .state = US_MS_ACTIVE };
+
+	snprintf(c.service, sizeof(c.service), "sip");
+	snprintf(c.version, sizeof(c.version), "%s", version);
+	c.addr[10] = c.addr[11] = 0xff;
+	c.addr[12] = 198;
+	c.addr[13] = 18;
+	c.addr[14] = 1;
+	c.addr[15] = (__u8)(1 + i);
+	return c;
+}
+
+/* a new machine moved into state by the configuration */
+static int add(struct us_model *m, const char *name, int i, enum us_mstate state)
+{
+	struct us_mconf c = mconf("1.0", i);
+	struct us_rec *r;
+	int rc = us_model_new(m, name, &c, &r);
+
+	if (!rc)
+		rc = us_model_move(m, r, state, US_BY_CONFIG, "configured");
+	return rc;
+}
+
+static int count_keys(const char *prefix)
+{
+	struct us_etcd_opts eo = eopts();
+	struct us_etcd *c;
+	struct us_etcd_kvs r;
+	char err[200];
+	int n = -1;
+
+	if (us_etcd_open(&eo, &c, err, sizeof(err)))
+		return -1;
+	if (!us_etcd_range(c, prefix, 0, 0, &r)) {
+		n = (int)r.n;
+		us_etcd_kvs_free(&r);
+	}
+	us_etcd_close(c);
+	return n;
+}
+
+/* ---- the store: desired state -------------------------------------------------- */
+
+TH_TEST(desired)
+{
+	struct us_store *s = store("/t-desired", 0);
+	struct us_conf conf;
+	char err[2048];
+	int64_t rev = 0, rev2 = 0;
+
+	if (!s)
+		return;
+	if (th_subtest("absent")) {
+		EQ("load_conf", us_store_load_conf(s, &conf, err, sizeof(err)), -ENOENT);
+		has("message", err, "etcd:/t-desired/desired/config: no desired state");
+	}
+	if (th_subtest("invalid_refused")) {
+		static const char bad[] = "{\"balancer\": {\"client_interface\": \"eth0\"},\n"
+					  " \"services\": [{\"name\": \"sip\", \"port\": 99999}]}";
+
+		EQ("put", us_store_etcd_put_desired(s, bad, strlen(bad), -1, &rev, err,
+						    sizeof(err)), -EINVAL);
+		/* config.c's own message, with the key for the file */
+		has("where", err, "etcd:/t-desired/desired/config:2:");
+		has("what", err, "port");
+		EQ("nothing written", count_keys("/t-desired/"), 0);
+	}
+	if (th_subtest("round_trip")) {
+		if (ok("put", us_store_etcd_put_desired(s, conf_json, strlen(conf_json), 0, &rev,
+							err, sizeof(err)), err) &&
+		    ok("load_conf", us_store_load_conf(s, &conf, err, sizeof(err)), err)) {
+			EQ("services", conf.nservices, 1);
+			EQ("machines", conf.nmachines, 1);
+			EQ("port", conf.services[0].port, 5060);
+			EQ("revision read", us_store_etcd_desired_revision(s), rev);
+			us_conf_free(&conf);
+		}
+		/* a compare-and-swap on its revision */
+		EQ("put over a stale revision", us_store_etcd_put_desired(
+			   s, conf_json, strlen(conf_json), rev - 1, &rev2, err, sizeof(err)),
+		   -ESTALE);
+		has("message", err, "changed since revision");
+		ok("put over its revision", us_store_etcd_put_desired(
+			   s, conf_json, strlen(conf_json), rev, &rev2, err, sizeof(err)), err);
+		EQ("a new revision", rev2 > rev, 1);
+	}
+	us_store_close(s);
+}
+
+/* ---- the store: records and audit trail ---------------------------------------- */
+
+TH_TEST(records)
+{
+	struct us_store *s = store("/t-rec", 0), *s2 = store("/t-rec", 0);
+	struct us_etcd_candidate me;
+	struct us_audit pending;
+	struct us_model m, m2;
+	bool leading;
+	char err[1024];
+
+	us_model_init(&m, s);
+	us_model_init(&m2, s2);
+	if (!s || !s2 || lead(s, "/t-rec", &me, &leading))
+		goto out;
+	EQ("leads", leading, true);
+	if (th_subtest("round_trip")) {
+		struct us_rec *r;
+		json_object *h = json_object_new_array();
+
+		ok("load empty", s->ops->load(s, &m, &pending, err, sizeof(err)), err);
+		EQ("no records", m.n, 0);
+		ok("add v1-a", add(&m, "v1-a", 0, US_MS_ACTIVE), us_model_error(&m));
+		ok("add v2-a", add(&m, "v2-a", 1, US_MS_SIMULATION), us_model_error(&m));
+		r = us_model_find(&m, "v2-a");
+		if (r)
+			ok("promote", us_model_move(&m, r, US_MS_ACTIVE, US_BY_OPERATOR, "looks good"),
+			   us_model_error(&m));
+		EQ("seq", m.seq, 3);
+		/* another store (another controller) reads the same */
+		if (ok("load", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err)) {
+			EQ("seq read", m2.seq, 3);
+			EQ("records read", m2.n, 2);
+			EQ("no pending transition", pending.seq, 0);
+			r = us_model_find(&m2, "v2-a");
+			if (EQ("v2-a read", r != NULL, 1)) {
+				EQ("its state", r->state, US_MS_ACTIVE);
+				EQ("its id", r->id, us_model_find(&m, "v2-a")->id);
+				EQ("its weight", r->conf.weight, 100);
+			}
+		}
+		EQ("audit keys", count_keys("/t-rec/audit/"), 3);
+		/* the last two transitions, oldest first */
+		if (ok("history", s2->ops->history(s2, 2, h), us_store_error(s2)) &&
+		    EQ("history length", json_object_array_length(h), 2)) {
+			struct us_audit a;
+
+			if (EQ("parse", us_audit_parse(json_object_array_get_idx(h, 0), &a), 0))
+				EQ("first seq", a.seq, 2);
+			if (EQ("parse", us_audit_parse(json_object_array_get_idx(h, 1), &a), 0)) {
+				EQ("last seq", a.seq, 3);
+				EQ("to", a.to, US_MS_ACTIVE);
+				EQ("by", a.by, US_BY_OPERATOR);
+			}
+		}
+		json_object_put(h);
+	}
+	if (th_subtest("cas_conflict")) {
+		/* two writers read the same records; both move a machine: the
+		 * second's save is refused, nothing of it written */
+		struct us_rec *r;
+		int rc;
+
+		ok("load a", s->ops->load(s, &m, &pending, err, sizeof(err)), err);
+		us_store_etcd_lead(s2, &me);
+		ok("load b", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err);
+		r = us_model_find(&m, "v1-a");
+		if (r)
+			ok("a drains v1-a", us_model_move(&m, r, US_MS_DRAINING, US_BY_OPERATOR,
+							  "a"), us_model_error(&m));
+		r = us_model_find(&m2, "v2-a");
+		if (r) {
+			rc = us_model_move(&m2, r, US_MS_DRAINING, US_BY_OPERATOR, "b");
+			EQ("b refused", rc, -ESTALE);
+			has("message", us_model_error(&m2), "another writer saved");
+			EQ("b's record unchanged in memory", r->state, US_MS_ACTIVE);
+		}
+		/* etcd: a's transition only */
+		if (ok("reload", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err)) {
+			EQ("seq", m2.seq, m.seq);
+			r = us_model_find(&m2, "v1-a");
+			EQ("a's move", r && r->state == US_MS_DRAINING, 1);
+			r = us_model_find(&m2, "v2-a");
+			EQ("b's not", r && r->state == US_MS_ACTIVE, 1);
+		}
+		EQ("audit keys: a's only", count_keys("/t-rec/audit/"), (int)m.seq);
+		/* reloaded, b writes the next transition */
+		r = us_model_find(&m2, "v2-a");
+		if (r)
+			ok("b again", us_model_move(&m2, r, US_MS_DRAINING, US_BY_OPERATOR, "b"),
+			   us_model_error(&m2));
+		EQ("one sequence", count_keys("/t-rec/audit/"), (int)m2.seq);
+		us_store_etcd_lead(s2, NULL);
+	}
+	if (th_subtest("deposed")) {
+		/* the leader's lease ends: its save is refused, nothing written */
+		struct us_etcd *c = us_store_etcd_client(s);
+		struct us_rec *r;
+		int n0;
+
+		ok("load", s->ops->load(s, &m, &pending, err, sizeof(err)), err);
+		n0 = count_keys("/t-rec/");
+		ok("revoke", us_etcd_lease_revoke(c, me.lease), us_etcd_error(c));
+		r = us_model_find(&m, "v1-a");
+		if (r) {
+			EQ("refused", us_model_move(&m, r, US_MS_ACTIVE, US_BY_OPERATOR, "late"),
+			   -EPERM);
+			has("message", us_model_error(&m), "no longer the leader");
+			EQ("unchanged in memory", r->state, US_MS_DRAINING);
+		}
+		/* the election key went with the lease, nothing else */
+		EQ("nothing written", count_keys("/t-rec/"), n0 - 1);
+	}
+	if (th_subtest("not_leading")) {
+		us_store_etcd_lead(s2, NULL);
+		ok("load", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err);
+		EQ("save", s2->ops->save(s2, &m2), -EPERM);
+		has("message", us_store_error(s2), "does not lead");
+	}
+out:
+	us_model_free(&m);
+	us_model_free(&m2);
+	us_store_close(s);
+	us_store_close(s2);
+}
+
+/* A save of more changed records than a transaction takes: in several,
+ * the transition's record in the first; read back whole. */
+TH_TEST(large_save)
+{
+	struct us_store *s = store("/t-large", 8), *s2 = store("/t-large", 8);
+	struct us_etcd_candidate me;
+	struct us_audit pending;
+	struct us_model m, m2;
+	bool leading;
+	char err[1024], name[32];
+
+	us_model_init(&m, s);
+	us_model_init(&m2, s2);
+	if (!s || !s2 || lead(s, "/t-large", &me, &leading))
+		goto out;
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "m%02d", i);
+		if (!ok("add", add(&m, name, i, US_MS_ACTIVE), us_model_error(&m)))
+			goto out;
+	}
+	for (size_t i = 0; i < m.n; i++)
+		m.r[i].conf.weight = (__u16)(200 + i);
+	{
+		struct us_etcd *c = us_store_etcd_client(s);
+		struct us_etcd_status st0, st1;
+
+		ok("status", us_etcd_status(c, &st0), us_etcd_error(c));
+		ok("save of 20 changed records, 8 operations a transaction", us_model_save(&m),
+		   us_model_error(&m));
+		ok("status", us_etcd_status(c, &st1), us_etcd_error(c));
+		/* 7 records and the sequence number a transaction */
+		EQ("transactions", st1.revision - st0.revision, 3);
+		/* nothing changed: no revision */
+		ok("save again", us_model_save(&m), us_model_error(&m));
+		ok("status", us_etcd_status(c, &st0), us_etcd_error(c));
+		EQ("no transaction", st0.revision - st1.revision, 0);
+	}
+	if (ok("load", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err)) {
+		EQ("records", m2.n, 20);
+		EQ("seq", m2.seq, 20);
+		for (size_t i = 0; i < m2.n; i++) {
+			struct us_rec *r = us_model_find(&m, m2.r[i].name);
+
+			th_eqf(m2.r[i].conf.weight, r ? r->conf.weight : 0, "%s's weight",
+			       m2.r[i].name);
+		}
+	}
+	/* a machine dropped from the model goes from etcd */
+	us_model_drop(&m, us_model_find(&m, "m07"));
+	ok("save", us_model_save(&m), us_model_error(&m));
+	EQ("records left", count_keys("/t-large/state/records/"), 19);
+out:
+	us_model_free(&m);
+	us_model_free(&m2);
+	us_store_close(s);
+	us_store_close(s2);
+}
+
+/* The store's watch: readable when the desired state changes, one whole
+ * revision at a time; quiet otherwise. */
+TH_TEST(watch)
+{
+	struct us_store *s = store("/t-watch", 0), *w = store("/t-watch", 0);
+	struct us_conf conf;
+	char err[1024];
+	int64_t rev;
+	int fd;
+
+	if (!s || !w)
+		goto out;
+	if (!ok("put", us_store_etcd_put_desired(s, conf_json, strlen(conf_json), -1, &rev, err,
+						 sizeof(err)), err) ||
+	    !ok("load_conf", us_store_load_conf(w, &conf, err, sizeof(err)), err))
+		goto out;
+	us_conf_free(&conf);
+	fd = w->ops->watch(w);
+	if (!EQ("watch fd", fd >= 0, 1))
+		goto out;
+	{
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long t0 = ms_now();
+		int changed = 0;
+
+		/* quiet: nothing changed for 500 ms */
+		while (ms_now() - t0 < 500)
+			if (poll(&p, 1, 100) > 0)
+				changed |= w->ops->changed(w);
+		EQ("no change seen", changed, 0);
+		ok("put", us_store_etcd_put_desired(s, conf_json, strlen(conf_json), rev, &rev,
+						    err, sizeof(err)), err);
+		t0 = ms_now();
+		while (!changed && ms_now() - t0 < 3000)
+			if (poll(&p, 1, 100) > 0)
+				changed = w->ops->changed(w);
+		EQ("change seen", changed, 1);
+		/* a key beside the desired state is not a change of it */
+		changed = 0;
+		{
+			struct us_etcd *c = us_store_etcd_client(s);
+
+			ok("put beside", us_etcd_put(c, "/t-watch/other", "x", 1, 0, NULL),
+			   us_etcd_error(c));
+		}
+		t0 = ms_now();
+		while (ms_now() - t0 < 500)
+			if (poll(&p, 1, 100) > 0)
+				changed |= w->ops->changed(w);
+		EQ("no change seen", changed, 0);
+	}
+out:
+	us_store_close(s);
+	us_store_close(w);
+}
+
+/* ---- fixture -------------------------------------------------------------------- */
+
+static int once(void)
+{
+	if (el_enter("uscl")) {
+		th_fail("namespace", el_err, "entered");
+		return -1;
+	}
+	if (el_start(&m1, "m1", EL_ADDR1, NULL, STARTUP_MS, NULL)) {
+		th_fail("etcd", el_err, "running");
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct th_fixture fx = { .once = once };
+	int rc = th_main(argc, argv, &fx);
+
+	el_leave();
+	return rc;
+}
