@@ -2,7 +2,8 @@
 /*
  * The cluster's parts (docs/cluster.md) against a real etcd (Debian's) in a
  * network namespace of their own (tests/etcdlab.h: uscl-<pid>): the store
- * on etcd (store_etcd.h).
+ * on etcd (store_etcd.h); agents' counters pulled and summed
+ * (counters.h, source_remote.h) from agents in this process.
  *
  *   build/test_cluster              every test
  *   build/test_cluster -t store     one test (-l lists them, -v says more)
@@ -23,7 +24,10 @@
 #include "etcdlab.h"
 #include "harness.h"
 #include "model.h"
+#include "counters.h"
+#include "source_remote.h"
 #include "store_etcd.h"
+#include <microhttpd.h>
 
 static struct el_member m1;
 
@@ -440,6 +444,193 @@ TH_TEST(watch)
 out:
 	us_store_close(s);
 	us_store_close(w);
+}
+
+/* ---- agents' counters pulled by the controller ---------------------------------- */
+
+/* An agent in this process: its counters served at /counters. */
+struct fake_agent {
+	struct MHD_Daemon *mhd;
+	__u16 port;
+	char boot[32];
+	__u64 req[US_MAX_MACHINES];     /* INVITEs per machine id (0: not served) */
+	__u64 pkts;
+};
+
+static int fake_read(void *ctx, struct us_counters_snap *out)
+{
+	struct fake_agent *a = ctx;
+
+	snprintf(out->boot, sizeof(out->boot), "%s", a->boot);
+	out->stats[0] = a->pkts;
+	for (__u32 id = 0; id < US_MAX_MACHINES; id++)
+		if (a->req[id]) {
+			out->ids[out->n] = id;
+			memset(&out->m[out->n], 0, sizeof(out->m[0]));
+			out->m[out->n].req[US_M_INVITE] = a->req[id];
+			out->m[out->n].lat_hist[US_LAT_BUCKETS - 1] = a->req[id];
+			out->n++;
+		}
+	return 0;
+}
+
+static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const char *url,
+				    const char *method, const char *version, const char *data,
+				    size_t *size, void **state)
+{
+	(void)version; (void)data; (void)size; (void)state;
+	if (strcmp(url, "/counters"))
+		return MHD_NO;
+	return us_counters_serve(c, method, fake_read, cls);
+}
+
+static int fake_start(struct fake_agent *a)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(a->port) };
+
+	inet_pton(AF_INET, EL_ADDR3, &sa.sin_addr);
+	a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, a->port, NULL, NULL,
+				  fake_handler, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				  MHD_OPTION_END);
+	return a->mhd ? 0 : -1;
+}
+
+static void fake_stop(struct fake_agent *a)
+{
+	if (a->mhd)
+		MHD_stop_daemon(a->mhd);
+	a->mhd = NULL;
+}
+
+/* read ids 1 and 2: their INVITEs, total and window */
+static void pooled(struct us_source *src, __u64 tot[2], __u64 win[2], bool have_win[2])
+{
+	__u32 ids[2] = { 1, 2 };
+	struct us_counts *c = calloc(2, sizeof(*c));
+
+	if (!c)
+		return;
+	EQ("read", src->ops->read(src, ids, 2, c), 0);
+	for (int i = 0; i < 2; i++) {
+		tot[i] = c[i].total.req[US_M_INVITE];
+		win[i] = c[i].win.req[US_M_INVITE];
+		have_win[i] = c[i].have_win;
+		/* every word is summed, not just one */
+		th_eqf(c[i].total.lat_hist[US_LAT_BUCKETS - 1], tot[i], "id %d's histogram", i + 1);
+	}
+	free(c);
+}
+
+TH_TEST(counters)
+{
+	static struct fake_agent a = { .port = 9101, .boot = "a1" }, b = { .port = 9102,
+									   .boot = "b1" };
+	const char *urls[] = { "http://" EL_ADDR3 ":9101", "http://" EL_ADDR3 ":9102" };
+	struct us_remote_opts o = { .agents = urls, .nagents = 2, .timeout_ms = 500 };
+	const struct us_remote_agent *st;
+	struct us_source *src = NULL;
+	__u64 tot[2], win[2], pk[US_ST_MAX];
+	bool hw[2];
+	char err[300];
+	size_t n;
+
+	a.req[1] = 10, a.req[2] = 1, a.pkts = 100;
+	b.req[1] = 5, b.pkts = 50;
+	if (!EQ("agents", !fake_start(&a) && !fake_start(&b), 1))
+		goto out;
+	if (!ok("source", us_source_remote(&o, &src, err, sizeof(err)), err))
+		goto out;
+	/* the first read: totals summed, no window yet */
+	pooled(src, tot, win, hw);
+	EQ("id 1 total", tot[0], 15);
+	EQ("id 2 total", tot[1], 1);
+	EQ("no window yet", hw[0], false);
+	EQ("packets", src->ops->packets(src, pk), 0);
+	EQ("packets summed", pk[0], 150);
+	/* both count on */
+	a.req[1] = 20, b.req[1] = 8, b.req[2] = 4;
+	pooled(src, tot, win, hw);
+	EQ("id 1 window", win[0], 10 + 3);
+	EQ("id 2 window", win[1], 4);
+	EQ("window", hw[0], true);
+	/* b down: its last counters kept, reported stale */
+	fake_stop(&b);
+	a.req[1] = 25;
+	pooled(src, tot, win, hw);
+	EQ("id 1 total with b's last", tot[0], 25 + 8);
+	EQ("id 1 window: a's", win[0], 5);
+	st = us_source_remote_agents(src, &n);
+	if (EQ("two agents", n, 2)) {
+		EQ("a fresh", st[0].stale, false);
+		EQ("b stale", st[1].stale, true);
+		has("b's error", st[1].error, urls[1]);
+	}
+	/* b back, same counters' lifetime: its increase while down is counted once */
+	b.req[1] = 12;
+	if (!EQ("b again", fake_start(&b), 0))
+		goto out;
+	pooled(src, tot, win, hw);
+	EQ("id 1 window: b's missed windows", win[0], 4);
+	EQ("id 1 total", tot[0], 25 + 12);
+	st = us_source_remote_agents(src, &n);
+	EQ("b fresh", st[1].stale, false);
+	/* b's data plane made anew: counters from zero, a new boot */
+	snprintf(b.boot, sizeof(b.boot), "b2");
+	b.req[1] = 3, b.req[2] = 0, b.pkts = 7;
+	pooled(src, tot, win, hw);
+	EQ("id 1 window after b's reset", win[0], 3);
+	EQ("id 1 total never goes down", tot[0], 25 + 12 + 3);
+	EQ("id 2 total kept", tot[1], 1 + 4);
+	EQ("packets", src->ops->packets(src, pk), 0);
+	EQ("packets: b's before and after", pk[0], 100 + 50 + 7);
+	/* a counter that goes down with the same boot is a reset too */
+	b.req[1] = 1;
+	pooled(src, tot, win, hw);
+	EQ("id 1 window after a drop", win[0], 1);
+	EQ("id 1 total", tot[0], 25 + 12 + 3 + 1);
+	st = us_source_remote_agents(src, &n);
+	EQ("b's resets", st[1].resets, 2);
+	EQ("a's resets", st[0].resets, 0);
+out:
+	us_source_close(src);
+	fake_stop(&a);
+	fake_stop(&b);
+}
+
+TH_TEST(counters_format)
+{
+	struct us_counters_snap *s = calloc(2, sizeof(*s));
+	json_object *o, *bad;
+	char err[200];
+
+	if (!s)
+		return;
+	snprintf(s->boot, sizeof(s->boot), "x");
+	s->n = 1;
+	s->ids[0] = 7;
+	s->m[0].req[US_M_BYE] = 3;
+	s->m[0].dlg_answered = (__u64)1 << 63;
+	s->stats[US_ST_MAX - 1] = 9;
+	o = us_counters_json(s);
+	if (EQ("parse", us_counters_parse(o, &s[1], err, sizeof(err)), 0))
+		EQ("round trip", memcmp(&s[0], &s[1], sizeof(*s)), 0);
+	/* sparse: one pair per counter that is not zero */
+	EQ("pairs", json_object_array_length(json_object_object_get(
+		   json_object_array_get_idx(json_object_object_get(o, "machines"), 0), "c")), 4);
+	bad = json_tokener_parse(json_object_to_json_string(o));
+	json_object_object_add(bad, "words", json_object_new_int(3));
+	EQ("another layout", us_counters_parse(bad, &s[1], err, sizeof(err)), -EINVAL);
+	has("message", err, "words");
+	json_object_put(bad);
+	bad = json_tokener_parse("{\"version\":1,\"words\":0,\"boot\":\"x\"}");
+	json_object_object_add(bad, "words", json_object_new_int((int)US_MSTATS_WORDS));
+	json_object_object_add(bad, "stats", json_object_get(json_object_object_get(o, "stats")));
+	json_object_object_add(bad, "machines", json_tokener_parse("[{\"id\":7,\"c\":[999,1]}]"));
+	EQ("index out of range", us_counters_parse(bad, &s[1], err, sizeof(err)), -EINVAL);
+	has("message", err, "machines[0].c[0]");
+	json_object_put(bad);
+	json_object_put(o);
+	free(s);
 }
 
 /* ---- fixture -------------------------------------------------------------------- */
