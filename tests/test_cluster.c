@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "model.h"
 #include "counters.h"
+#include "leader.h"
 #include "source_remote.h"
 #include "store_etcd.h"
 #include <microhttpd.h>
@@ -631,6 +632,102 @@ TH_TEST(counters_format)
 	json_object_put(bad);
 	json_object_put(o);
 	free(s);
+}
+
+/* ---- leader election ------------------------------------------------------------ */
+
+/* Dispatch both until one of them leads as wanted, at most ms: the time it took. */
+static long long until_leads(struct us_leader *a, struct us_leader *b, struct us_leader *want,
+			     long long ms)
+{
+	long long t0 = ms_now();
+
+	while (ms_now() - t0 < ms) {
+		struct pollfd p[2] = { { .fd = us_leader_fd(a), .events = POLLIN },
+				       { .fd = b ? us_leader_fd(b) : -1, .events = POLLIN } };
+
+		if (poll(p, 2, 100) > 0) {
+			if (p[0].revents)
+				us_leader_dispatch(a);
+			if (b && p[1].revents)
+				us_leader_dispatch(b);
+		}
+		if (us_leader_leading(want) && (!b || us_leader_leading(a) + us_leader_leading(b) == 1))
+			return ms_now() - t0;
+	}
+	return -1;
+}
+
+TH_TEST(leader)
+{
+	struct us_etcd_opts eo = eopts();
+	struct us_etcd *ca = NULL, *cb = NULL;
+	struct us_leader *a = NULL, *b = NULL;
+	struct us_store *s = store("/t-lead", 0);
+	struct us_model m;
+	struct us_audit pending;
+	char err[600];
+
+	us_model_init(&m, s);
+	if (!s || us_etcd_open(&eo, &ca, err, sizeof(err)) || us_etcd_open(&eo, &cb, err, sizeof(err)))
+		goto out;
+	{
+		struct us_leader_opts oa = { .etcd = ca, .election = "/t-lead/election", .name = "a",
+					     .ttl_s = 2, .check_ms = 200 };
+		struct us_leader_opts ob = oa;
+
+		ob.etcd = cb;
+		ob.name = "b";
+		if (!ok("a stands", us_leader_open(&oa, &a, err, sizeof(err)), err) ||
+		    !ok("b stands", us_leader_open(&ob, &b, err, sizeof(err)), err))
+			goto out;
+	}
+	EQ("a leads", us_leader_leading(a), true);
+	EQ("b stands by", us_leader_leading(b), false);
+	/* a writes as the leader */
+	us_store_etcd_lead(s, us_leader_candidate(a));
+	ok("load", s->ops->load(s, &m, &pending, err, sizeof(err)), err);
+	ok("a's write", add(&m, "v1-a", 0, US_MS_ACTIVE), us_model_error(&m));
+	if (th_subtest("lease_revoked")) {
+		long long t;
+
+		/* a killed, its lease revoked (by an operator, or etcd's expiry) */
+		ok("revoke", us_etcd_lease_revoke(ca, us_leader_candidate(a)->lease),
+		   us_etcd_error(ca));
+		t = until_leads(b, NULL, b, 3000);
+		EQ("b leads within 3 s", t >= 0, 1);
+		if (th_verbose)
+			printf("test:info:b leads %lld ms after a's lease was revoked\n", t);
+		/* a's writes are refused from then on */
+		EQ("a's write refused", add(&m, "v1-b", 1, US_MS_ACTIVE), -EPERM);
+		has("message", us_model_error(&m), "no longer the leader");
+		/* a, back, stands again behind b */
+		EQ("a finds it lost", until_leads(a, b, b, 2000) >= 0, 1);
+		EQ("a does not lead", us_leader_leading(a), false);
+	}
+	if (th_subtest("silent_leader")) {
+		/* the leader stops renewing (killed outright, frozen): the other
+		 * leads once its lease expires (2 s) */
+		struct us_leader *l = us_leader_leading(a) ? a : b, *o = l == a ? b : a;
+		long long t;
+
+		t = until_leads(o, NULL, o, 6000);
+		EQ("the standby leads within the lease and a check", t >= 0, 1);
+		if (th_verbose)
+			printf("test:info:the standby leads %lld ms after the leader stopped\n", t);
+		us_store_etcd_lead(s, us_leader_candidate(o));
+		ok("reload", s->ops->load(s, &m, &pending, err, sizeof(err)), err);
+		ok("the new leader writes", add(&m, "v1-c", 2, US_MS_ACTIVE), us_model_error(&m));
+		us_store_etcd_lead(s, us_leader_candidate(l));
+		EQ("the old one's write refused", add(&m, "v1-d", 3, US_MS_ACTIVE), -EPERM);
+	}
+out:
+	us_model_free(&m);
+	us_store_close(s);
+	us_leader_close(a);
+	us_leader_close(b);
+	us_etcd_close(ca);
+	us_etcd_close(cb);
 }
 
 /* ---- fixture -------------------------------------------------------------------- */
