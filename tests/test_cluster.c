@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "model.h"
 #include "counters.h"
+#include "dp.h"
 #include "leader.h"
 #include "source_remote.h"
 #include "store_etcd.h"
@@ -728,6 +729,124 @@ out:
 	us_leader_close(b);
 	us_etcd_close(ca);
 	us_etcd_close(cb);
+}
+
+/* ---- identical tables on every balancer ------------------------------------------ */
+
+/* An agent's data plane fed the records of one revision, as the daemon's
+ * applier does (a machine's id from its record, its service's id the data
+ * plane's own). reverse: in the opposite order. */
+static int feed(struct us_dp *dp, __u32 svc_id, const struct us_model *m, bool reverse)
+{
+	static const __u8 vip[16] = { [10] = 0xff, [11] = 0xff, 198, 18, 100, 1 };
+	int rc = us_dp_set_service(dp, svc_id, AF_INET, vip, 5060, 1000);
+
+	for (size_t k = 0; !rc && k < m->n; k++) {
+		const struct us_rec *r = &m->r[reverse ? m->n - 1 - k : k];
+		struct us_machine_cfg c = { .id = r->id, .svc_id = svc_id, .family = r->conf.family,
+					    .weight = r->conf.weight, .state = r->state };
+
+		memcpy(c.addr, r->conf.addr, 16);
+		rc = us_dp_set_machine(dp, &c);
+	}
+	if (rc)
+		th_fail("feed", us_dp_error(dp), "applied");
+	return rc;
+}
+
+TH_TEST(identical_tables)
+{
+	struct us_store *s = store("/t-tables", 0), *sa = store("/t-tables", 0),
+			*sb = store("/t-tables", 0);
+	struct us_dp *dpa = NULL, *dpb = NULL;
+	struct us_dp_opts oa = { 0 }, ob = { 0 };
+	char pa[64], pb[64], err[600], name[32];
+	struct us_etcd_candidate me;
+	struct us_audit pending;
+	struct us_model m, ma, mb;
+	bool leading;
+
+	us_model_init(&m, s);
+	us_model_init(&ma, sa);
+	us_model_init(&mb, sb);
+	snprintf(pa, sizeof(pa), "/sys/fs/bpf/uscl-%d-a", getpid());
+	snprintf(pb, sizeof(pb), "/sys/fs/bpf/uscl-%d-b", getpid());
+	oa.pin_root = pa;
+	ob.pin_root = pb;
+	oa.err = ob.err = err;
+	oa.errlen = ob.errlen = sizeof(err);
+	if (!s || !sa || !sb || lead(s, "/t-tables", &me, &leading))
+		goto out;
+	if (us_dp_open(&oa, &dpa) || us_dp_open(&ob, &dpb)) {
+		th_fail("us_dp_open", err, "two data planes");
+		goto out;
+	}
+	/* revision 1: five version-1 machines of several weights, one version 2 */
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "v1-%c", 'a' + i);
+		ok("add", add(&m, name, i, US_MS_ACTIVE), us_model_error(&m));
+		us_model_find(&m, name)->conf.weight = (__u16)(100 * (i + 1));
+	}
+	ok("add", add(&m, "v2-a", 5, US_MS_SIMULATION), us_model_error(&m));
+	ok("save", us_model_save(&m), us_model_error(&m));
+	/* agent b saw revision 1 */
+	ok("b loads", sb->ops->load(sb, &mb, &pending, err, sizeof(err)), err);
+	/* service 3 on b: its data plane numbered the service otherwise */
+	if (feed(dpb, 3, &mb, false))
+		goto out;
+	/* revision 2: v2-a promoted, v1-b drained, a weight changed, v2-b in
+	 * simulation */
+	ok("promote", us_model_move(&m, us_model_find(&m, "v2-a"), US_MS_ACTIVE, US_BY_OPERATOR,
+				    "good"), us_model_error(&m));
+	ok("drain", us_model_move(&m, us_model_find(&m, "v1-b"), US_MS_DRAINING, US_BY_OPERATOR,
+				  "old"), us_model_error(&m));
+	us_model_find(&m, "v1-d")->conf.weight = 50;
+	ok("add", add(&m, "v2-b", 6, US_MS_SIMULATION), us_model_error(&m));
+	ok("save", us_model_save(&m), us_model_error(&m));
+	/* both agents apply revision 2: a from nothing, b over revision 1, in
+	 * the opposite order */
+	ok("a loads", sa->ops->load(sa, &ma, &pending, err, sizeof(err)), err);
+	ok("b loads", sb->ops->load(sb, &mb, &pending, err, sizeof(err)), err);
+	if (feed(dpa, 0, &ma, false) || feed(dpb, 3, &mb, true))
+		goto out;
+	for (enum us_pool pool = US_POOL_ACTIVE; pool <= US_POOL_SIM; pool++) {
+		__u32 differ = 0, slots[US_MAX_MACHINES] = { 0 };
+
+		for (__u32 slot = 0; slot < US_MAGLEV_SIZE; slot++) {
+			__u32 x = US_MID_NONE, y = US_MID_NONE;
+
+			if (us_dp_table_lookup(dpa, 0, pool, slot, &x) ||
+			    us_dp_table_lookup(dpb, 3, pool, slot, &y)) {
+				th_fail("lookup", us_dp_error(dpa), "a machine id");
+				break;
+			}
+			differ += x != y;
+			if (x < US_MAX_MACHINES)
+				slots[x]++;
+		}
+		th_eqf(differ, 0, "pool %d: slots that differ between the balancers", pool);
+		if (pool == US_POOL_ACTIVE) {
+			/* the table is the revision's: v2-a in, v1-b out, by weight */
+			EQ("v2-a has slots", slots[us_model_find(&m, "v2-a")->id] > 0, 1);
+			EQ("v1-b has none", slots[us_model_find(&m, "v1-b")->id], 0);
+			EQ("v1-e (500) more than v1-a (100)",
+			   slots[us_model_find(&m, "v1-e")->id] > 3 * slots[us_model_find(&m, "v1-a")->id],
+			   1);
+		} else {
+			EQ("v2-b simulated", slots[us_model_find(&m, "v2-b")->id], US_MAGLEV_SIZE);
+		}
+	}
+out:
+	us_dp_close(dpa);
+	us_dp_close(dpb);
+	us_dp_destroy_pins(pa);
+	us_dp_destroy_pins(pb);
+	us_model_free(&m);
+	us_model_free(&ma);
+	us_model_free(&mb);
+	us_store_close(s);
+	us_store_close(sa);
+	us_store_close(sb);
 }
 
 /* ---- fixture -------------------------------------------------------------------- */
