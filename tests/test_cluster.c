@@ -210,128 +210,200 @@ TH_TEST(desired)
 
 /* ---- the store: records and audit trail ---------------------------------------- */
 
-TH_TEST(records)
-{
-	struct us_store *s = store("/t-rec", 0), *s2 = store("/t-rec", 0);
+/* Two stores (two controllers) under prefix, the first leading, and three
+ * transitions made through the first: v1-a active, v2-a in simulation
+ * then promoted. */
+struct two {
+	struct us_store *s, *s2;
 	struct us_etcd_candidate me;
-	struct us_audit pending;
 	struct us_model m, m2;
+	char prefix[64];
+};
+
+static int two_open(struct two *t, const char *prefix)
+{
+	struct us_audit pending;
+	struct us_rec *r;
+	char err[1024];
 	bool leading;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->prefix, sizeof(t->prefix), "%s", prefix);
+	t->s = store(prefix, 0);
+	t->s2 = store(prefix, 0);
+	us_model_init(&t->m, t->s);
+	us_model_init(&t->m2, t->s2);
+	if (!t->s || !t->s2 || lead(t->s, prefix, &t->me, &leading) || !EQ("leads", leading, true))
+		return -1;
+	if (!ok("load empty", t->s->ops->load(t->s, &t->m, &pending, err, sizeof(err)), err) ||
+	    !EQ("no records", t->m.n, 0) ||
+	    !ok("add v1-a", add(&t->m, "v1-a", 0, US_MS_ACTIVE), us_model_error(&t->m)) ||
+	    !ok("add v2-a", add(&t->m, "v2-a", 1, US_MS_SIMULATION), us_model_error(&t->m)))
+		return -1;
+	r = us_model_find(&t->m, "v2-a");
+	if (!r || !ok("promote", us_model_move(&t->m, r, US_MS_ACTIVE, US_BY_OPERATOR,
+					       "looks good"), us_model_error(&t->m)))
+		return -1;
+	return 0;
+}
+
+static void two_close(struct two *t)
+{
+	us_model_free(&t->m);
+	us_model_free(&t->m2);
+	us_store_close(t->s);
+	us_store_close(t->s2);
+}
+
+static int count_under(const struct two *t, const char *what)
+{
+	char k[128];
+
+	snprintf(k, sizeof(k), "%s/%s", t->prefix, what);
+	return count_keys(k);
+}
+
+static void rec_round_trip(struct two *t)
+{
+	struct us_store *s2 = t->s2;
+	struct us_model *mp = &t->m, *m2p = &t->m2;
+	json_object *h = json_object_new_array();
+	struct us_audit pending;
+	struct us_rec *r;
 	char err[1024];
 
-	us_model_init(&m, s);
-	us_model_init(&m2, s2);
-	if (!s || !s2 || lead(s, "/t-rec", &me, &leading))
-		goto out;
-	EQ("leads", leading, true);
-	if (th_subtest("round_trip")) {
-		struct us_rec *r;
-		json_object *h = json_object_new_array();
-
-		ok("load empty", s->ops->load(s, &m, &pending, err, sizeof(err)), err);
-		EQ("no records", m.n, 0);
-		ok("add v1-a", add(&m, "v1-a", 0, US_MS_ACTIVE), us_model_error(&m));
-		ok("add v2-a", add(&m, "v2-a", 1, US_MS_SIMULATION), us_model_error(&m));
-		r = us_model_find(&m, "v2-a");
-		if (r)
-			ok("promote", us_model_move(&m, r, US_MS_ACTIVE, US_BY_OPERATOR, "looks good"),
-			   us_model_error(&m));
-		EQ("seq", m.seq, 3);
-		/* another store (another controller) reads the same */
-		if (ok("load", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err)) {
-			EQ("seq read", m2.seq, 3);
-			EQ("records read", m2.n, 2);
-			EQ("no pending transition", pending.seq, 0);
-			r = us_model_find(&m2, "v2-a");
-			if (EQ("v2-a read", r != NULL, 1)) {
-				EQ("its state", r->state, US_MS_ACTIVE);
-				EQ("its id", r->id, us_model_find(&m, "v2-a")->id);
-				EQ("its weight", r->conf.weight, 100);
-			}
+	EQ("seq", mp->seq, 3);
+	/* another store (another controller) reads the same */
+	if (ok("load", s2->ops->load(s2, m2p, &pending, err, sizeof(err)), err)) {
+		EQ("seq read", m2p->seq, 3);
+		EQ("records read", m2p->n, 2);
+		EQ("no pending transition", pending.seq, 0);
+		r = us_model_find(m2p, "v2-a");
+		if (EQ("v2-a read", r != NULL, 1)) {
+			EQ("its state", r->state, US_MS_ACTIVE);
+			EQ("its id", r->id, us_model_find(mp, "v2-a")->id);
+			EQ("its weight", r->conf.weight, 100);
 		}
-		EQ("audit keys", count_keys("/t-rec/audit/"), 3);
-		/* the last two transitions, oldest first */
-		if (ok("history", s2->ops->history(s2, 2, h), us_store_error(s2)) &&
-		    EQ("history length", json_object_array_length(h), 2)) {
-			struct us_audit a;
-
-			if (EQ("parse", us_audit_parse(json_object_array_get_idx(h, 0), &a), 0))
-				EQ("first seq", a.seq, 2);
-			if (EQ("parse", us_audit_parse(json_object_array_get_idx(h, 1), &a), 0)) {
-				EQ("last seq", a.seq, 3);
-				EQ("to", a.to, US_MS_ACTIVE);
-				EQ("by", a.by, US_BY_OPERATOR);
-			}
-		}
-		json_object_put(h);
 	}
-	if (th_subtest("cas_conflict")) {
-		/* two writers read the same records; both move a machine: the
-		 * second's save is refused, nothing of it written */
-		struct us_rec *r;
-		int rc;
+	EQ("audit keys", count_under(t, "audit/"), 3);
+	/* the last two transitions, oldest first */
+	if (ok("history", s2->ops->history(s2, 2, h), us_store_error(s2)) &&
+	    EQ("history length", json_object_array_length(h), 2)) {
+		struct us_audit a;
 
-		ok("load a", s->ops->load(s, &m, &pending, err, sizeof(err)), err);
-		us_store_etcd_lead(s2, &me);
-		ok("load b", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err);
-		r = us_model_find(&m, "v1-a");
-		if (r)
-			ok("a drains v1-a", us_model_move(&m, r, US_MS_DRAINING, US_BY_OPERATOR,
-							  "a"), us_model_error(&m));
-		r = us_model_find(&m2, "v2-a");
-		if (r) {
-			rc = us_model_move(&m2, r, US_MS_DRAINING, US_BY_OPERATOR, "b");
-			EQ("b refused", rc, -ESTALE);
-			has("message", us_model_error(&m2), "another writer saved");
-			EQ("b's record unchanged in memory", r->state, US_MS_ACTIVE);
+		if (EQ("parse", us_audit_parse(json_object_array_get_idx(h, 0), &a), 0))
+			EQ("first seq", a.seq, 2);
+		if (EQ("parse", us_audit_parse(json_object_array_get_idx(h, 1), &a), 0)) {
+			EQ("last seq", a.seq, 3);
+			EQ("to", a.to, US_MS_ACTIVE);
+			EQ("by", a.by, US_BY_OPERATOR);
 		}
-		/* etcd: a's transition only */
-		if (ok("reload", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err)) {
-			EQ("seq", m2.seq, m.seq);
-			r = us_model_find(&m2, "v1-a");
-			EQ("a's move", r && r->state == US_MS_DRAINING, 1);
-			r = us_model_find(&m2, "v2-a");
-			EQ("b's not", r && r->state == US_MS_ACTIVE, 1);
-		}
-		EQ("audit keys: a's only", count_keys("/t-rec/audit/"), (int)m.seq);
-		/* reloaded, b writes the next transition */
-		r = us_model_find(&m2, "v2-a");
-		if (r)
-			ok("b again", us_model_move(&m2, r, US_MS_DRAINING, US_BY_OPERATOR, "b"),
-			   us_model_error(&m2));
-		EQ("one sequence", count_keys("/t-rec/audit/"), (int)m2.seq);
-		us_store_etcd_lead(s2, NULL);
 	}
-	if (th_subtest("deposed")) {
-		/* the leader's lease ends: its save is refused, nothing written */
-		struct us_etcd *c = us_store_etcd_client(s);
-		struct us_rec *r;
-		int n0;
+	json_object_put(h);
+}
 
-		ok("load", s->ops->load(s, &m, &pending, err, sizeof(err)), err);
-		n0 = count_keys("/t-rec/");
-		ok("revoke", us_etcd_lease_revoke(c, me.lease), us_etcd_error(c));
-		r = us_model_find(&m, "v1-a");
-		if (r) {
-			EQ("refused", us_model_move(&m, r, US_MS_ACTIVE, US_BY_OPERATOR, "late"),
-			   -EPERM);
-			has("message", us_model_error(&m), "no longer the leader");
-			EQ("unchanged in memory", r->state, US_MS_DRAINING);
+/* two writers read the same records; both move a machine: the second's
+ * save is refused, nothing of it written */
+static void rec_cas_conflict(struct two *t)
+{
+	struct us_store *s = t->s, *s2 = t->s2;
+	struct us_model *mp = &t->m, *m2p = &t->m2;
+	struct us_audit pending;
+	struct us_rec *r;
+	char err[1024];
+	int rc;
+
+	ok("load a", s->ops->load(s, mp, &pending, err, sizeof(err)), err);
+	us_store_etcd_lead(s2, &t->me);
+	ok("load b", s2->ops->load(s2, m2p, &pending, err, sizeof(err)), err);
+	r = us_model_find(mp, "v1-a");
+	if (r)
+		ok("a drains v1-a", us_model_move(mp, r, US_MS_DRAINING, US_BY_OPERATOR,
+						  "a"), us_model_error(mp));
+	r = us_model_find(m2p, "v2-a");
+	if (r) {
+		rc = us_model_move(m2p, r, US_MS_DRAINING, US_BY_OPERATOR, "b");
+		EQ("b refused", rc, -ESTALE);
+		has("message", us_model_error(m2p), "another writer saved");
+		EQ("b's record unchanged in memory", r->state, US_MS_ACTIVE);
+	}
+	/* etcd: a's transition only */
+	if (ok("reload", s2->ops->load(s2, m2p, &pending, err, sizeof(err)), err)) {
+		EQ("seq", m2p->seq, mp->seq);
+		r = us_model_find(m2p, "v1-a");
+		EQ("a's move", r && r->state == US_MS_DRAINING, 1);
+		r = us_model_find(m2p, "v2-a");
+		EQ("b's not", r && r->state == US_MS_ACTIVE, 1);
+	}
+	EQ("audit keys: a's only", count_under(t, "audit/"), (int)mp->seq);
+	/* reloaded, b writes the next transition */
+	r = us_model_find(m2p, "v2-a");
+	if (r)
+		ok("b again", us_model_move(m2p, r, US_MS_DRAINING, US_BY_OPERATOR, "b"),
+		   us_model_error(m2p));
+	EQ("one sequence", count_under(t, "audit/"), (int)m2p->seq);
+	us_store_etcd_lead(s2, NULL);
+}
+
+/* the leader's lease ends: its save is refused, nothing written */
+static void rec_deposed(struct two *t)
+{
+	struct us_store *s = t->s;
+	struct us_model *mp = &t->m;
+	struct us_etcd *c = us_store_etcd_client(s);
+	struct us_audit pending;
+	struct us_rec *r;
+	char err[1024];
+	int n0;
+
+	ok("load", s->ops->load(s, mp, &pending, err, sizeof(err)), err);
+	n0 = count_under(t, "");
+	ok("revoke", us_etcd_lease_revoke(c, t->me.lease), us_etcd_error(c));
+	r = us_model_find(mp, "v1-a");
+	if (r) {
+		EQ("refused", us_model_move(mp, r, US_MS_DRAINING, US_BY_OPERATOR, "late"),
+		   -EPERM);
+		has("message", us_model_error(mp), "no longer the leader");
+		EQ("unchanged in memory", r->state, US_MS_ACTIVE);
+	}
+	/* the election key went with the lease, nothing else */
+	EQ("nothing written", count_under(t, ""), n0 - 1);
+}
+
+/* a store whose controller does not lead writes nothing */
+static void rec_not_leading(struct two *t)
+{
+	struct us_store *s2 = t->s2;
+	struct us_model *m2p = &t->m2;
+	struct us_audit pending;
+	char err[1024];
+
+	us_store_etcd_lead(s2, NULL);
+	ok("load", s2->ops->load(s2, m2p, &pending, err, sizeof(err)), err);
+	EQ("save", s2->ops->save(s2, m2p), -EPERM);
+	has("message", us_store_error(s2), "does not lead");
+}
+
+TH_TEST(records)
+{
+	static const struct {
+		const char *name, *prefix;
+		void (*fn)(struct two *t);
+	} sub[] = {
+		{ "round_trip", "/t-rec-rt", rec_round_trip },
+		{ "cas_conflict", "/t-rec-cas", rec_cas_conflict },
+		{ "deposed", "/t-rec-dep", rec_deposed },
+		{ "not_leading", "/t-rec-nl", rec_not_leading },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sub); i++)
+		if (th_subtest("%s", sub[i].name)) {
+			struct two t;
+
+			if (!two_open(&t, sub[i].prefix))
+				sub[i].fn(&t);
+			two_close(&t);
 		}
-		/* the election key went with the lease, nothing else */
-		EQ("nothing written", count_keys("/t-rec/"), n0 - 1);
-	}
-	if (th_subtest("not_leading")) {
-		us_store_etcd_lead(s2, NULL);
-		ok("load", s2->ops->load(s2, &m2, &pending, err, sizeof(err)), err);
-		EQ("save", s2->ops->save(s2, &m2), -EPERM);
-		has("message", us_store_error(s2), "does not lead");
-	}
-out:
-	us_model_free(&m);
-	us_model_free(&m2);
-	us_store_close(s);
-	us_store_close(s2);
 }
 
 /* A save of more changed records than a transaction takes: in several,
