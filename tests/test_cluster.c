@@ -465,7 +465,7 @@ out:
 }
 
 /* The store's watch: readable when the desired state changes, one whole
- * revision at a time; quiet otherwise. */
+ * revision at a time; quiet otherwise; across a restart of etcd. */
 TH_TEST(watch)
 {
 	struct us_store *s = store("/t-watch", 0), *w = store("/t-watch", 0);
@@ -514,6 +514,24 @@ TH_TEST(watch)
 			if (poll(&p, 1, 100) > 0)
 				changed |= w->ops->changed(w);
 		EQ("no change seen", changed, 0);
+		/* etcd stopped: the watch ends, and is opened again once etcd is
+		 * back, from where it was: a change made meanwhile is seen */
+		el_stop(&m1);
+		t0 = ms_now();
+		while (ms_now() - t0 < 1500)
+			if (poll(&p, 1, 100) > 0)
+				changed |= w->ops->changed(w);
+		EQ("no change while etcd is down", changed, 0);
+		has("the watch's end said", us_store_error(w), "/t-watch/desired/");
+		if (!EQ("etcd back", el_restart(&m1, STARTUP_MS), 0))
+			goto out;
+		ok("put", us_store_etcd_put_desired(s, conf_json, strlen(conf_json), rev, &rev,
+						    err, sizeof(err)), err);
+		t0 = ms_now();
+		while (!changed && ms_now() - t0 < 5000)
+			if (poll(&p, 1, 100) > 0)
+				changed = w->ops->changed(w);
+		EQ("change seen after etcd's restart", changed, 1);
 	}
 out:
 	us_store_close(s);
@@ -923,6 +941,16 @@ out:
 
 /* ---- fixture -------------------------------------------------------------------- */
 
+/* every test finds m1 running */
+static int setup(void)
+{
+	if (!m1.pid && el_restart(&m1, STARTUP_MS)) {
+		th_fail("etcd", el_err, "running");
+		return -1;
+	}
+	return 0;
+}
+
 static int once(void)
 {
 	if (el_enter("uscl")) {
@@ -938,7 +966,7 @@ static int once(void)
 
 int main(int argc, char **argv)
 {
-	const struct th_fixture fx = { .once = once };
+	const struct th_fixture fx = { .once = once, .setup = setup };
 	int rc = th_main(argc, argv, &fx);
 
 	el_leave();

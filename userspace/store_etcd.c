@@ -604,9 +604,6 @@ static int es_watch(struct us_store *s)
 {
 	struct etcd_store *e = es_of(s);
 	struct epoll_event ev = { .events = EPOLLIN };
-	int64_t rev = 0;
-	struct us_etcd_kv kv;
-	char key[US_ETCD_KEY_MAX];
 	int rc;
 
 	if (e->epfd >= 0)
@@ -624,11 +621,7 @@ static int es_watch(struct us_store *s)
 	}
 	/* from after the desired state the caller has read (a change since is
 	 * delivered); before any read, from now */
-	key_of(e, key, sizeof(key), "desired/config");
-	if (e->desired_rev && !us_etcd_get(e->c, key, &kv, &rev)) {
-		us_etcd_kv_free(&kv);
-		e->watch_from = e->desired_rev + 1;
-	}
+	e->watch_from = e->desired_rev ? e->desired_rev + 1 : 0;
 	open_watch(e);      /* failing, it is retried by the timer */
 	return e->epfd;
 }
