@@ -12,7 +12,7 @@
 
 #include "store.h"
 
-#define STATE_VERSION 3          /* 1: judging beside the record; 2: the old judge's counts
+#define STATE_VERSION US_REC_FORMAT          /* 1: judging beside the record; 2: the old judge's counts
                                   * (still read: their judging starts afresh) */
 
 struct file_store {
