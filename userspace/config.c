@@ -110,6 +110,10 @@ struct cctx {
 
 #define OFF(t, m) offsetof(t, m), sizeof(((t *)0)->m)
 
+static const char *const undecided_words[] = { "hold", "reject" };
+static const int undecided_values[] = { US_UNDECIDED_HOLD, US_UNDECIDED_REJECT };
+static const char *const mode_words[] = { "decide", "hold" };
+static const int mode_values[] = { US_MODE_DECIDE, US_MODE_HOLD };
 static const char *const xdp_words[] = { "native", "generic", "auto" };
 static const int xdp_values[] = { US_XDP_NATIVE, US_XDP_GENERIC, US_XDP_AUTO };
 static const char *const level_words[] = { "error", "warn", "info", "debug" };
@@ -144,6 +148,7 @@ static void check_machine_name(struct cctx *c, struct item *it, yaml_node_t *n, 
 static void check_machine_address(struct cctx *c, struct item *it, yaml_node_t *n,
 				  const char *path);
 static void policy_init(void *obj);
+static void check_policy(struct cctx *c, struct item *it, yaml_node_t *n, const char *path);
 
 static const struct field balancer_f[] = {
 	{ "client_interface", F_IFNAME, OFF(struct us_conf, client_if), .required = true,
@@ -200,6 +205,22 @@ static const struct field policy_f[] = {
 	  .diff = US_DIFF_SVC_POLICY },
 	{ "beta", F_NUMBER, OFF(struct us_policy, beta), .min = 0, .max = 0.5, .min_open = true,
 	  .diff = US_DIFF_SVC_POLICY },
+	{ "min_window_pairs", F_UINT, OFF(struct us_policy, min_window_pairs), .min = 1,
+	  .max = 1000000000, .unit = "pairs", .diff = US_DIFF_SVC_POLICY },
+	{ "max_code_disagreement", F_FRACTION, OFF(struct us_policy, max_code_diff),
+	  .diff = US_DIFF_SVC_POLICY },
+	{ "due_floor", F_DURATION, OFF(struct us_policy, due_floor), .min = 0.05, .max = 32,
+	  .bare = true, .unit = "s", .diff = US_DIFF_SVC_POLICY },
+	{ "due_multiple", F_NUMBER, OFF(struct us_policy, due_multiple), .min = 1, .max = 1000,
+	  .diff = US_DIFF_SVC_POLICY },
+	{ "decide_after", F_DURATION, OFF(struct us_policy, decide_after), .min = 0,
+	  .max = 2592000, .bare = true, .unit = "s", .diff = US_DIFF_SVC_POLICY },
+	{ "on_undecided", F_ENUM, OFF(struct us_policy, on_undecided),
+	  WORDS(undecided_words, undecided_values), .diff = US_DIFF_SVC_POLICY },
+	{ "stuck_after", F_DURATION, OFF(struct us_policy, stuck_after), .min = 0,
+	  .max = 2592000, .bare = true, .unit = "s", .diff = US_DIFF_SVC_POLICY },
+	{ "mode", F_ENUM, OFF(struct us_policy, mode), WORDS(mode_words, mode_values),
+	  .diff = US_DIFF_SVC_POLICY },
 };
 
 static const struct section policy_s = { policy_f, sizeof(policy_f) / sizeof(policy_f[0]),
@@ -234,7 +255,7 @@ static const struct field service_f[] = {
 	{ "mirror_percent", F_PERCENT, OFF(struct us_conf_service, share_bp), .max = US_SHARE_MAX,
 	  .unit = "%", .diff = US_DIFF_SVC_SHARE },
 	{ "policy", F_SECTION, OFF(struct us_conf_service, policy), .sub = &policy_s,
-	  .diff = US_DIFF_SVC_POLICY },
+	  .diff = US_DIFF_SVC_POLICY, .check = check_policy },
 	{ "machines", F_LIST, OFF(struct us_conf_service, machines), .required = true,
 	  .sub = &machine_s, .what = "a list of machines", .parse = parse_machines },
 };
@@ -729,6 +750,17 @@ static void check_service_name(struct cctx *c, struct item *it, yaml_node_t *n, 
 	}
 }
 
+/* The policy as a whole: the judge's own check (us_policy_check), so that
+ * --check refuses exactly what the judge would refuse. */
+static void check_policy(struct cctx *c, struct item *it, yaml_node_t *n, const char *path)
+{
+	const struct us_conf_service *s = it->obj;
+	char why[160];
+
+	if (us_policy_check(&s->policy, why, sizeof(why)))
+		YW_ERR(&c->w, n, path, "%s", why);
+}
+
 /* After the port: a VIP and port belong to one service. */
 static void check_service_key(struct cctx *c, struct item *it, yaml_node_t *n, const char *path)
 {
@@ -1002,8 +1034,14 @@ int us_policy_parse(const char *text, size_t len, const char *name, struct us_po
 	} else if (!yw_load(&c.w, text, len, US_CONF_MAX_DEPTH, &doc)) {
 		root = yaml_document_get_root_node(&doc);
 		/* an empty file is the default policy */
-		if (root && !yw_is_null(root))
-			parse_section(&c, &policy_s, root, "", &tmp, NULL, 0, NULL);
+		if (root && !yw_is_null(root) &&
+		    parse_section(&c, &policy_s, root, "", &tmp, NULL, 0, NULL) &&
+		    !yw_failed(&c.w)) {
+			char why[160];
+
+			if (us_policy_check(&tmp, why, sizeof(why)))
+				YW_ERR(&c.w, root, "policy", "%s", why);
+		}
 		yaml_document_delete(&doc);
 	}
 	if (yw_failed(&c.w)) {

@@ -137,7 +137,7 @@ int us_judge_v1(const struct us_policy *p, const struct us_judge_input *in,
 #include <json-c/json.h>
 #include "evidence.h"
 void us_window_add(struct us_window *cum, const struct us_window *win);
-int us_policy_check(const struct us_policy *p, char *why, size_t len);
+
 int us_judge(const struct us_policy *p, const struct us_window *cum, const struct us_window *win,
 	     struct us_judge_state *st, struct us_judgement *out);
 json_object *us_judge_state_json(const struct us_judge_state *st);
