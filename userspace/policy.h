@@ -71,20 +71,4 @@ static inline void us_policy_default(struct us_policy *p)
  * reason naming the field in why. In judge.c. */
 int us_policy_check(const struct us_policy *p, char *why, size_t len);
 
-/*
- * What the first judge was given: cumulative counts since the machine
- * entered simulation. Kept for us_judge_v1 (the old judge, which
- * judge_eval runs beside the new one for comparison).
- */
-struct us_judge_input {
-	double sim_seconds;
-	__u64 paired;
-	__u64 differ_class;
-	__u64 sim_err_only;
-	__u64 active_err_only;
-	__u64 both_err;
-	__u64 active_lat[US_LAT_BUCKETS];
-	__u64 sim_lat[US_LAT_BUCKETS];
-};
-
 #endif
