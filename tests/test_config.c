@@ -556,7 +556,7 @@ static const struct bad bad[] = {
 	  BAL SVCH "    policy:\n      min_pairs: 10\n" MACH,
 	  "t.yaml:9:7: services[0].policy: unknown key \"min_pairs\"; valid keys: min_paired, "
 	  "min_simulation_seconds, max_class_disagreement, max_error_increase, "
-	  "max_latency_ratio, consecutive_windows, alpha, beta, min_window_pairs, "
+	  "max_latency_ratio, consecutive_windows, alpha, beta, latency_slack, min_window_pairs, "
 	  "max_code_disagreement, due_floor, due_multiple, decide_after, on_undecided, "
 	  "stuck_after, mode" },
 	/* what the judge would refuse, the file refuses (us_policy_check) */

@@ -241,6 +241,7 @@ static void test_policy_check(void **state)
 	pol.max_code_diff = 1;         refused("max_code_disagreement");
 	pol.max_latency_ratio = 1;     refused("max_latency_ratio");
 	pol.max_latency_ratio = INFINITY; refused("max_latency_ratio");
+	pol.latency_slack = -0.001;    refused("latency_slack");
 	pol.windows = 0;               refused("consecutive_windows");
 	pol.min_window_pairs = 0;      refused("min_window_pairs");
 	pol.due_floor = 0;             refused("due_floor");
@@ -540,6 +541,27 @@ static void test_latency_tail_only(void **state)
 	assert_int_not_equal(v(US_C_LAT_P50), US_V_FAIL);
 }
 
+/* 5 ms slower at a 20 ms median is 1.25x: rejected; with a slack of 10 ms
+ * it is no regression. */
+static void test_latency_slack(void **state)
+{
+	(void)state;
+	w_calls(&win, 500, 5);
+	memset(win.sim.lat_shadow, 0, sizeof(win.sim.lat_shadow));
+	fill_uniform(win.sim.lat_shadow, 1000, 15 * MS, 35 * MS);
+	run(200);
+	assert_int_equal(j.decision, US_D_REJECT);
+	assert_int_equal(v(US_C_LAT_P50), US_V_FAIL);
+
+	setup(NULL);
+	pol.latency_slack = 0.010;
+	w_calls(&win, 500, 5);
+	memset(win.sim.lat_shadow, 0, sizeof(win.sim.lat_shadow));
+	fill_uniform(win.sim.lat_shadow, 1000, 15 * MS, 35 * MS);
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+}
+
 /* Undecided (here: evidence that never reaches its minimum): reported
  * stuck after stuck_after, with why, and decided by on_undecided after
  * decide_after. (A version exactly at a limit may go either way; the
@@ -735,6 +757,7 @@ int main(void)
 		cmocka_unit_test_setup(test_latency_13x_rejected, setup),
 		cmocka_unit_test_setup(test_latency_11x_promoted, setup),
 		cmocka_unit_test_setup(test_latency_tail_only, setup),
+		cmocka_unit_test_setup(test_latency_slack, setup),
 		cmocka_unit_test_setup(test_undecided_stuck_then_decided, setup),
 		cmocka_unit_test_setup(test_hold_mode, setup),
 		cmocka_unit_test_setup(test_state_json_round_trip, setup),

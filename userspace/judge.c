@@ -676,7 +676,10 @@ static void judge_codes(const struct us_policy *p, const struct us_window *cum,
 
 /*
  * Latency: one boundary, the policy's ratio r. PASS when the ratio's upper
- * bound is at most r, FAIL when its lower bound is above r: the two meet,
+ * bound is at most r, FAIL when its lower bound is above r, the simulation's
+ * quantile less the policy's slack in both (a quantile slower by less than
+ * the slack is not slower: scheduling noise of a few milliseconds on a
+ * service answering in one is no regression): the two meet,
  * so only a version whose true ratio is r itself stays undecided (and
  * decide_after bounds that). The bounds move each quantile by z standard
  * errors of its rank (distribution-free, normal approximation to the
@@ -712,10 +715,12 @@ static void judge_latency(const struct us_policy *p, const struct us_window *cum
 	{
 		double sa = sqrt(q * (1 - q) / na), ss = sqrt(q * (1 - q) / ns);
 		double a_lo = us_hist_quantile(ha, fmax(0, q - zp * sa));
+		double a_hi = us_hist_quantile(ha, fmin(1, q + zf * sa));
+		double slack = p->latency_slack * 1e9;
 
-		up = a_lo > 0 ? us_hist_quantile(hs, fmin(1, q + zp * ss)) / a_lo : INFINITY;
-		lo = us_hist_quantile(hs, fmax(0, q - zf * ss)) /
-		     us_hist_quantile(ha, fmin(1, q + zf * sa));
+		/* the slack: what is slower by less is not slower */
+		up = a_lo > 0 ? (us_hist_quantile(hs, fmin(1, q + zp * ss)) - slack) / a_lo : INFINITY;
+		lo = (us_hist_quantile(hs, fmax(0, q - zf * ss)) - slack) / a_hi;
 	}
 	c->statistic = up;
 	c->statistic_fail = lo;
@@ -724,8 +729,9 @@ static void judge_latency(const struct us_policy *p, const struct us_window *cum
 	else if (lo > lim)
 		c->verdict = US_V_FAIL;
 	fmt(c->why, sizeof(c->why),
-	    "p%d %.3f ms vs active %.3f ms = %.2fx (between %.2fx and %.2fx), limit %.2fx: %s",
-	    pct, c->sim / 1e6, c->active / 1e6, c->sim / c->active, lo, up, lim,
+	    "p%d %.3f ms vs active %.3f ms = %.2fx (less %.0f ms: between %.2fx and %.2fx), "
+	    "limit %.2fx: %s", pct, c->sim / 1e6, c->active / 1e6, c->sim / c->active,
+	    p->latency_slack * 1e3, lo, up, lim,
 	    c->verdict == US_V_PASS ? "surely within" :
 	    c->verdict == US_V_FAIL ? "surely above" : "not yet sure either way");
 }
@@ -761,6 +767,8 @@ int us_policy_check(const struct us_policy *p, char *why, size_t len)
 	if (!(isfinite(p->max_latency_ratio) && p->max_latency_ratio > 1))
 		REFUSE("max_latency_ratio: %g is not above 1: an equal version could not pass",
 		       p->max_latency_ratio);
+	if (!(p->latency_slack >= 0 && p->latency_slack <= 60))
+		REFUSE("latency_slack: %g s is outside 0..60 s", p->latency_slack);
 	if (!(p->due_floor >= 0.05 && p->due_floor <= 32))
 		REFUSE("due_floor: %g s is outside 0.05..32 s", p->due_floor);
 	if (!(p->due_multiple >= 1 && p->due_multiple <= 1000))

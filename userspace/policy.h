@@ -31,6 +31,8 @@ struct us_policy {
 	double max_error_increase;  /* errors: the share of calls that failed on the
 	                             * simulation machine minus the active's (0.005) */
 	double max_latency_ratio;   /* latency: p50 and p99, simulation / active (1.2) */
+	double latency_slack;       /* latency: seconds taken off the simulation's
+	                             * quantiles before the ratio (0) */
 	__u32  windows;             /* stability: consecutive passing windows (3) */
 	double alpha;               /* false-promotion rate (0.01) */
 	double beta;                /* false-rejection rate (0.01) */
@@ -55,6 +57,7 @@ static inline void us_policy_default(struct us_policy *p)
 	p->max_code_diff = 0.01;
 	p->max_error_increase = 0.005;
 	p->max_latency_ratio = 1.2;
+	p->latency_slack = 0;
 	p->windows = 3;
 	p->alpha = 0.01;
 	p->beta = 0.01;
