@@ -453,6 +453,53 @@ static void test_control_machine(void **state)
 	us_conf_free(&c);
 }
 
+/* The roles of a cluster (docs/cluster.md): agent and controller, their etcd
+ * and agents; the services are etcd's. */
+static void test_roles(void **state)
+{
+	const char *y = BAL "daemon:\n  role: controller\n  etcd:\n"
+		"    endpoints: [http://198.18.0.1:2379, https://etcd.example:2379]\n"
+		"    prefix: /us\n    name: ctl-1\n    lease_ttl: 3s\n    timeout: 500ms\n"
+		"    ca_file: /etc/understudy/ca.pem\n"
+		"  agents: [http://198.18.0.2:9464/counters, \"http://[2001:db8::2]:9464\"]\n"
+		"services: []\n";
+	struct us_conf c, d;
+	struct us_conf_diff diff;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(parse(y, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.role, US_CONF_CONTROLLER);
+	assert_string_equal(us_conf_role_name(c.role), "controller");
+	assert_int_equal(c.etcd.endpoints.n, 2);
+	assert_string_equal(c.etcd.endpoints.v[1], "https://etcd.example:2379");
+	assert_string_equal(c.etcd.prefix, "/us");
+	assert_string_equal(c.etcd.name, "ctl-1");
+	assert_true(near(c.etcd.lease_ttl_s, 3) && near(c.etcd.timeout_s, 0.5));
+	assert_string_equal(c.etcd.ca_file, "/etc/understudy/ca.pem");
+	assert_string_equal(c.etcd.cert_file, "");
+	assert_int_equal(c.agents.n, 2);
+	/* the agent's base URL: its /counters taken off */
+	assert_string_equal(c.agents.v[0], "http://198.18.0.2:9464");
+	assert_string_equal(c.agents.v[1], "http://[2001:db8::2]:9464");
+	/* defaults: standalone, the prefix, a 5 s lease */
+	assert_int_equal(parse(BAL "services: []\n", &d, err, sizeof(err)), 0);
+	assert_int_equal(d.role, US_CONF_STANDALONE);
+	assert_string_equal(d.etcd.prefix, "/understudy");
+	assert_true(near(d.etcd.lease_ttl_s, 5));
+	assert_int_equal(d.agents.n, 0);
+	/* a change of role, etcd or agents needs a restart */
+	assert_int_equal(us_conf_diff(&d, &c, &diff), 0);
+	assert_true(diff.restart);
+	assert_int_equal(diff.nsettings, 3);
+	assert_string_equal(diff.settings[0].path, "daemon.role");
+	assert_string_equal(diff.settings[1].path, "daemon.etcd");
+	assert_string_equal(diff.settings[2].path, "daemon.agents");
+	us_conf_diff_free(&diff);
+	us_conf_free(&c);
+	us_conf_free(&d);
+}
+
 /* A policy alone (replay --policy): the keys of a service's policy section. */
 static void test_policy_alone(void **state)
 {
@@ -854,7 +901,7 @@ static const struct bad bad[] = {
 	  BAL "daemon:\n  windows: 5s\nservices: []\n",
 	  "t.yaml:5:3: daemon: unknown key \"windows\"; valid keys: window, socket, "
 	  "metrics_listen, state_dir, pin_root, events_per_second, event_burst, log_level, "
-	  "max_calls, max_transactions, window_records_max" },
+	  "max_calls, max_transactions, window_records_max, role, etcd, agents" },
 	{ "policy is a string",
 	  BAL SVCH "    policy: strict\n" MACH,
 	  "t.yaml:8:13: services[0].policy: expected a mapping, got \"strict\"" },
@@ -865,6 +912,35 @@ static const struct bad bad[] = {
 	  "0.5)\n"
 	  "t.yaml:5:74: services[1].policy.alpha: 1 out of range (greater than 0, at most "
 	  "0.5)" },
+	/* roles (docs/cluster.md) */
+	{ "agent without etcd",
+	  BAL "daemon: {role: agent}\nservices: []\n",
+	  "t.yaml:4:9: daemon.etcd.endpoints: role agent needs etcd: at least one endpoint "
+	  "(http://HOST:2379)" },
+	{ "controller without agents",
+	  BAL "daemon: {role: controller, etcd: {endpoints: [http://198.18.0.1:2379]}}\n"
+	  "services: []\n",
+	  "t.yaml:4:9: daemon.agents: role controller needs its agents' URLs (http://HOST:PORT, "
+	  "their metrics_listen)" },
+	{ "agents of an agent",
+	  BAL "daemon: {role: agent, etcd: {endpoints: [http://198.18.0.1:2379]},\n"
+	  "  agents: [http://198.18.0.2:9464]}\nservices: []\n",
+	  "t.yaml:4:9: daemon.agents: only a controller pulls agents' counters; this daemon's "
+	  "role is agent" },
+	{ "services of an agent",
+	  BAL "daemon: {role: agent, etcd: {endpoints: [http://198.18.0.1:2379]}}\n" SVCH MACH,
+	  "t.yaml:6:3: services: role agent takes the services from etcd's desired state "
+	  "(/understudy/desired/config); leave this list empty (services: [])" },
+	{ "bad endpoint",
+	  BAL "daemon: {role: agent, etcd: {endpoints: [198.18.0.1:2379, http://h:1/v3]}}\n"
+	  "services: []\n",
+	  "t.yaml:4:42: daemon.etcd.endpoints[0]: \"198.18.0.1:2379\": expected http://HOST:PORT "
+	  "or https://HOST:PORT (no path)\n"
+	  "t.yaml:4:59: daemon.etcd.endpoints[1]: \"http://h:1/v3\": expected http://HOST:PORT "
+	  "or https://HOST:PORT (no path)" },
+	{ "bad role",
+	  BAL "daemon: {role: leader}\nservices: []\n",
+	  "t.yaml:4:16: daemon.role: \"leader\" is not one of standalone, agent, controller" },
 	/* several errors: all reported, by position */
 	{ "several errors",
 	  "balancer:\n  client_interface: eth0\n  machine_interfaces: [eth1]\n  extra: 1\n"
@@ -1387,6 +1463,7 @@ int main(void)
 		cmocka_unit_test(test_empty_sections),
 		cmocka_unit_test(test_control_machine),
 		cmocka_unit_test(test_policy_alone),
+		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_anchors_and_aliases),
 		cmocka_unit_test(test_shipped_examples),

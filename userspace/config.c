@@ -89,7 +89,7 @@ struct field {
 	void (*check)(struct cctx *c, struct item *it, yaml_node_t *n, const char *path);
 };
 
-#define MAXF 16
+#define MAXF 24                 /* fields of a section, at most (the policy has 17) */
 
 /* one mapping being filled */
 struct item {
@@ -118,6 +118,8 @@ static const char *const xdp_words[] = { "native", "generic", "auto" };
 static const int xdp_values[] = { US_XDP_NATIVE, US_XDP_GENERIC, US_XDP_AUTO };
 static const char *const level_words[] = { "error", "warn", "info", "debug" };
 static const int level_values[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+static const char *const role_words[] = { "standalone", "agent", "controller" };
+static const int role_values[] = { US_CONF_STANDALONE, US_CONF_AGENT, US_CONF_CONTROLLER };
 static const char *const proto_words[] = { "udp" };
 static const int proto_values[] = { IPPROTO_UDP };
 /* a machine's states, named by us_state_name(): the one table of their names */
@@ -148,6 +150,11 @@ static void check_machine_name(struct cctx *c, struct item *it, yaml_node_t *n, 
 static void check_machine_address(struct cctx *c, struct item *it, yaml_node_t *n,
 				  const char *path);
 static void policy_init(void *obj);
+static bool parse_urls(struct cctx *c, struct item *it, const struct field *f, yaml_node_t *n,
+		       const char *path);
+static bool eq_urls(const void *a, const void *b, const struct field *f);
+static void show_urls(struct us_sbuf *b, const void *obj, const struct field *f);
+static void check_role(struct cctx *c, struct item *it, yaml_node_t *n, const char *path);
 static void check_policy(struct cctx *c, struct item *it, yaml_node_t *n, const char *path);
 
 static const struct field balancer_f[] = {
@@ -159,6 +166,25 @@ static const struct field balancer_f[] = {
 	{ "xdp_mode", F_ENUM, OFF(struct us_conf, xdp_mode), WORDS(xdp_words, xdp_values),
 	  .def = US_XDP_NATIVE, .restart = true },
 };
+
+/* daemon.etcd: fields of struct us_conf_etcd */
+static const struct field etcd_f[] = {
+	{ "endpoints", F_CUSTOM, OFF(struct us_conf_etcd, endpoints), .what = "a list of URLs",
+	  .restart = true, .parse = parse_urls, .eq = eq_urls, .show = show_urls },
+	{ "prefix", F_PATH, OFF(struct us_conf_etcd, prefix), .def_s = "/understudy",
+	  .restart = true },
+	{ "name", F_NAME, OFF(struct us_conf_etcd, name), .restart = true },
+	{ "lease_ttl", F_DURATION, OFF(struct us_conf_etcd, lease_ttl_s), .min = 1, .max = 60,
+	  .def = 5, .unit = "s", .restart = true },
+	{ "timeout", F_DURATION, OFF(struct us_conf_etcd, timeout_s), .min = 0.1, .max = 60,
+	  .def = 2, .unit = "s", .restart = true },
+	{ "ca_file", F_PATH, OFF(struct us_conf_etcd, ca_file), .restart = true },
+	{ "cert_file", F_PATH, OFF(struct us_conf_etcd, cert_file), .restart = true },
+	{ "key_file", F_PATH, OFF(struct us_conf_etcd, key_file), .restart = true },
+};
+
+static const struct section etcd_s = { etcd_f, sizeof(etcd_f) / sizeof(etcd_f[0]),
+				       sizeof(struct us_conf_etcd), NULL };
 
 static const struct field daemon_f[] = {
 	{ "window", F_DURATION, OFF(struct us_conf, window_s), .min = 1, .max = 3600, .def = 5,
@@ -186,6 +212,11 @@ static const struct field daemon_f[] = {
 	 * per machine, in at most two files of 30 MB */
 	{ "window_records_max", F_UINT, OFF(struct us_conf, window_records_max), .min = 0,
 	  .max = 10000000, .def = 10000, .unit = "lines" },
+	{ "role", F_ENUM, OFF(struct us_conf, role), WORDS(role_words, role_values),
+	  .def = US_CONF_STANDALONE, .restart = true },
+	{ "etcd", F_SECTION, OFF(struct us_conf, etcd), .sub = &etcd_s, .restart = true },
+	{ "agents", F_CUSTOM, OFF(struct us_conf, agents), .what = "a list of URLs",
+	  .restart = true, .parse = parse_urls, .eq = eq_urls, .show = show_urls },
 };
 
 static const struct field policy_f[] = {
@@ -274,12 +305,15 @@ static const struct field root_f[] = {
 	{ "balancer", F_SECTION, 0, 0, .required = true, .sub = &balancer_s },
 	{ "daemon", F_SECTION, 0, 0, .sub = &daemon_s },
 	{ "services", F_LIST, OFF(struct us_conf, services), .required = true, .sub = &service_s,
-	  .what = "a list of services", .parse = parse_services },
+	  .what = "a list of services", .parse = parse_services, .check = check_role },
 };
 
 static const struct section root_s = { root_f, sizeof(root_f) / sizeof(root_f[0]),
 				       sizeof(struct us_conf), NULL };
 
+_Static_assert(sizeof(policy_f) / sizeof(policy_f[0]) <= MAXF &&
+	       sizeof(daemon_f) / sizeof(daemon_f[0]) <= MAXF &&
+	       sizeof(service_f) / sizeof(service_f[0]) <= MAXF, "a section's fields: MAXF");
 _Static_assert(sizeof(balancer_f) / sizeof(balancer_f[0]) +
 	       sizeof(daemon_f) / sizeof(daemon_f[0]) <= US_CONF_SETTINGS_MAX, "settings");
 
@@ -628,6 +662,89 @@ static bool eq_listen(const void *a, const void *b, const struct field *f)
 	       x->metrics_port == y->metrics_port && !memcmp(x->metrics_addr, y->metrics_addr, 16);
 }
 
+/* A list of http:// or https:// URLs without a path: etcd's endpoints, a
+ * controller's agents (whose "/counters" may be written: it is taken off). */
+static bool parse_urls(struct cctx *c, struct item *it, const struct field *f, yaml_node_t *s,
+		       const char *path)
+{
+	struct us_conf_urls *u = (struct us_conf_urls *)((char *)it->obj + f->off);
+	yaml_node_item_t *items;
+	char p[YW_PATHLEN], q[96];
+	size_t cnt;
+
+	items = yw_items(s, &cnt);
+	if (!items && s->type != YAML_SEQUENCE_NODE) {
+		yw_expected(&c->w, s, path, f->what);
+		return false;
+	}
+	if (cnt > US_CONF_MAX_URLS) {
+		YW_ERR(&c->w, s, path, "%zu URLs; at most %d", cnt, US_CONF_MAX_URLS);
+		return false;
+	}
+	free(u->v);
+	u->n = 0;
+	u->v = calloc(cnt ? cnt : 1, sizeof(*u->v));
+	if (!u->v) {
+		c->w.oom = true;
+		return false;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *e = yw_node(&c->w, items[i]);
+		const char *t, *host, *slash;
+		size_t len;
+
+		yw_joini(p, path, i);
+		t = yw_text(&c->w, e, p, "a URL (http://HOST:PORT)");
+		if (!t)
+			continue;
+		len = strlen(t);
+		if (!strcmp(f->key, "agents") && len > 9 &&
+		    !strcmp(t + len - 9, "/counters"))
+			len -= 9;               /* the agent's base URL */
+		host = !strncmp(t, "http://", 7) ? t + 7 : !strncmp(t, "https://", 8) ? t + 8 : NULL;
+		slash = host ? memchr(host, '/', len - (size_t)(host - t)) : NULL;
+		if (!host || (size_t)(host - t) >= len || slash || strpbrk(t, " \t\r\n") ||
+		    len >= US_CONF_URL_MAX) {
+			YW_ERR(&c->w, e, p, "%s: expected http://HOST:PORT or https://HOST:PORT%s",
+			       yw_quote(t, q, sizeof(q)),
+			       strcmp(f->key, "agents") ? " (no path)" : " (or with /counters)");
+			continue;
+		}
+		memcpy(u->v[u->n], t, len);
+		u->v[u->n][len] = 0;
+		for (size_t j = 0; j < u->n; j++) {
+			if (!strcmp(u->v[j], u->v[u->n])) {
+				YW_ERR(&c->w, e, p, "duplicate URL %s", yw_quote(t, q, sizeof(q)));
+				u->n--;
+				break;
+			}
+		}
+		u->n++;
+	}
+	return true;
+}
+
+static bool eq_urls(const void *a, const void *b, const struct field *f)
+{
+	const struct us_conf_urls *x = (const void *)((const char *)a + f->off);
+	const struct us_conf_urls *y = (const void *)((const char *)b + f->off);
+
+	if (x->n != y->n)
+		return false;
+	for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->v[i], y->v[i]))
+			return false;
+	return true;
+}
+
+static void show_urls(struct us_sbuf *b, const void *obj, const struct field *f)
+{
+	const struct us_conf_urls *u = (const void *)((const char *)obj + f->off);
+
+	for (size_t i = 0; i < u->n; i++)
+		us_sbuf_printf(b, "%s%s", i ? ", " : "", u->v[i]);
+}
+
 static bool parse_services(struct cctx *c, struct item *it, const struct field *f,
 			   yaml_node_t *s, const char *path)
 {
@@ -737,6 +854,35 @@ static bool parse_machines(struct cctx *c, struct item *it, const struct field *
 }
 
 /* ---- rules between fields and entries ------------------------------------------ */
+
+/* After the services: what a role needs (docs/cluster.md). An agent and a
+ * controller take the services from etcd's desired state; the file gives
+ * this host's balancer and daemon settings only. */
+static void check_role(struct cctx *c, struct item *it, yaml_node_t *n, const char *path)
+{
+	const struct us_conf *o = it->obj;
+	yaml_node_t *dn = it->node[1] ? it->node[1] : n;
+	const char *role = us_conf_role_name(o->role);
+
+	/* endpoints or agents written but all wrong are reported where they are */
+	if (o->role != US_CONF_STANDALONE && !o->etcd.endpoints.v)
+		YW_ERR(&c->w, dn, "daemon.etcd.endpoints", "role %s needs etcd: at least one "
+		       "endpoint (http://HOST:2379)", role);
+	if (o->role == US_CONF_CONTROLLER && !o->agents.v)
+		YW_ERR(&c->w, dn, "daemon.agents", "role controller needs its agents' URLs "
+		       "(http://HOST:PORT, their metrics_listen)");
+	if (o->role != US_CONF_CONTROLLER && o->agents.n)
+		YW_ERR(&c->w, dn, "daemon.agents", "only a controller pulls agents' counters; this "
+		       "daemon's role is %s", role);
+	if (o->role != US_CONF_STANDALONE &&
+	    (strlen(o->etcd.prefix) < 2 || o->etcd.prefix[strlen(o->etcd.prefix) - 1] == '/'))
+		YW_ERR(&c->w, dn, "daemon.etcd.prefix", "\"%s\": a key prefix starts with '/' and "
+		       "does not end with one (\"/understudy\")", o->etcd.prefix);
+	if (o->role != US_CONF_STANDALONE && o->nservices)
+		YW_ERR(&c->w, n, path, "role %s takes the services from etcd's desired state "
+		       "(%s/desired/config); leave this list empty (services: [])", role,
+		       o->etcd.prefix);
+}
 
 static void check_service_name(struct cctx *c, struct item *it, yaml_node_t *n, const char *path)
 {
@@ -874,6 +1020,10 @@ void us_conf_free(struct us_conf *c)
 	for (i = 0; i < c->nservices; i++)
 		free(c->services[i].machines);
 	free(c->services);
+	free(c->agents.v);
+	free(c->etcd.endpoints.v);
+	c->agents = (struct us_conf_urls){ 0 };
+	c->etcd.endpoints = (struct us_conf_urls){ 0 };
 	c->services = NULL;
 	c->nservices = 0;
 	c->nmachines = 0;
@@ -1121,6 +1271,11 @@ const char *us_conf_xdp_mode_name(int mode)
 const char *us_conf_log_level_name(int level)
 {
 	return enum_word(&daemon_f[7], level);
+}
+
+const char *us_conf_role_name(int role)
+{
+	return enum_word(&daemon_f[11], role);
 }
 
 /* ---- the difference between two configurations ------------------------------------ */

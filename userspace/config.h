@@ -39,6 +39,36 @@
  * default, range and unit is in the table of fields in config.c. */
 #define US_CONF_DEF_SOCKET   "/run/understudy/understudyd.sock"
 
+/* What understudyd is (docs/cluster.md): one host that does everything, an
+ * agent of a cluster (the data plane, applying etcd's state), or one of its
+ * controllers (judging and moving, no data plane). */
+enum us_conf_role {
+	US_CONF_STANDALONE = 0,
+	US_CONF_AGENT      = 1,
+	US_CONF_CONTROLLER = 2,
+};
+
+#define US_CONF_URL_MAX      256          /* an etcd endpoint, an agent (with the NUL) */
+#define US_CONF_MAX_URLS     1024         /* endpoints (etcd.h takes 16), agents */
+
+/* A list of http:// or https:// URLs without a path (malloc'd). */
+struct us_conf_urls {
+	char (*v)[US_CONF_URL_MAX];
+	size_t n;
+};
+
+/* daemon.etcd: where the cluster's state is (agent and controller). */
+struct us_conf_etcd {
+	struct us_conf_urls endpoints;
+	char prefix[128];                /* "/understudy" */
+	char name[US_CONF_NAME_MAX];     /* this daemon in the election ("": the host name) */
+	double lease_ttl_s;              /* a controller's lease: a standby leads this late */
+	double timeout_s;                /* one etcd call, every endpoint tried */
+	char ca_file[US_CONF_PATH_MAX];  /* TLS: "" none */
+	char cert_file[US_CONF_PATH_MAX];
+	char key_file[US_CONF_PATH_MAX];
+};
+
 enum us_xdp_mode {
 	US_XDP_NATIVE  = 0,   /* driver mode (XDP_FLAGS_DRV_MODE): fails if unsupported */
 	US_XDP_GENERIC = 1,   /* generic/skb mode (XDP_FLAGS_SKB_MODE) */
@@ -90,6 +120,9 @@ struct us_conf {
 	__u32 max_transactions;          /* us_txns entries (default US_TXNS_DEFAULT) */
 	__u32 window_records_max;        /* lines per window-record file (0: none kept) */
 	int log_level;                   /* syslog level: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+	int role;                        /* enum us_conf_role */
+	struct us_conf_etcd etcd;
+	struct us_conf_urls agents;      /* a controller's agents (base URLs, no /counters) */
 	/* services, in file order */
 	struct us_conf_service *services;
 	size_t nservices;
@@ -124,6 +157,7 @@ const struct us_conf_machine *us_conf_find_machine(const struct us_conf *c, cons
 __u32 us_conf_xdp_flags(const struct us_conf *c);
 const char *us_conf_xdp_mode_name(int mode);
 const char *us_conf_log_level_name(int level);
+const char *us_conf_role_name(int role);
 
 /* ---- difference between two configurations ----------------------------
  *
