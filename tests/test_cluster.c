@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -25,7 +26,12 @@
 #include "harness.h"
 #include "model.h"
 #include "counters.h"
+#include "daemon.h"
 #include "dp.h"
+#include "role.h"
+#include "understudy.skel.h"
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "leader.h"
 #include "source_remote.h"
 #include "store_etcd.h"
@@ -937,6 +943,284 @@ out:
 	us_store_close(s);
 	us_store_close(sa);
 	us_store_close(sb);
+}
+
+/* ---- the roles: an agent and two controllers (understudyd's core) ---------------- */
+
+#define ROLES_PREFIX "/t-roles"
+#define ROLES_PORT 9471
+#define ROLES_WINDOWS 12
+
+static struct us_daemon agent, c1, c2;
+static struct MHD_Daemon *agent_mhd;
+
+static const char roles_desired[] =
+	"balancer: {client_interface: eth0, machine_interfaces: [eth1]}\n"
+	"services:\n"
+	"  - name: sip\n    vip: 198.18.100.1\n    port: 5060\n    mirror_percent: 100\n"
+	"    policy: {min_paired: 100, min_simulation_seconds: 0, consecutive_windows: 2}\n"
+	"    machines:\n"
+	"      - {name: v1-a, address: 198.18.1.1, version: '1.0', state: active}\n"
+	"      - {name: v2-a, address: 198.18.1.2, version: '2.0', state: simulation}\n";
+
+/* A host's file of role (agent or controller) name. */
+static int roles_file(const char *name, const char *role, char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/%s.yaml", el_dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "balancer: {client_interface: eth0, machine_interfaces: [eth1]}\n"
+		"daemon:\n  role: %s\n  window: 1s\n  metrics_listen: 'off'\n"
+		"  socket: %s/%s.sock\n  state_dir: %s/%s\n  pin_root: /sys/fs/bpf/uscl-%d-%s\n"
+		"  etcd: {endpoints: [%s], prefix: %s, name: %s, lease_ttl: 2s, timeout: 2s}\n",
+		role, el_dir, name, el_dir, name, getpid(), name, m1.url, ROLES_PREFIX, name);
+	if (!strcmp(role, "controller"))
+		fprintf(f, "  agents: [http://%s:%d/counters]\n", EL_ADDR3, ROLES_PORT);
+	fprintf(f, "services: []\n");
+	return fclose(f);
+}
+
+static enum MHD_Result agent_handler(void *cls, struct MHD_Connection *c, const char *url,
+				     const char *method, const char *version, const char *data,
+				     size_t *size, void **state)
+{
+	(void)version; (void)data; (void)size; (void)state;
+	if (strcmp(url, "/counters"))
+		return MHD_NO;
+	return us_counters_serve(c, method, us_role_counters, cls);
+}
+
+/* Add to CPU 0's copy of the agent's counters of machine mid what a window
+ * of mirrored calls (sim) or of active finals would (as tests/controller). */
+static int roles_traffic(__u32 mid, __u64 n, bool sim)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(us_dp_skel(agent.dp)->maps.us_mstats);
+	struct us_mstats *v = calloc((size_t)ncpu, sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &mid, v))
+		err = -errno;
+	if (!err && sim) {
+		v[0].pair.out[US_O_2XX][US_O_2XX] += n;
+		v[0].pair.code_same += n;
+		v[0].pair.calls += n;
+		v[0].pair_lat_shadow[3] += n;
+		v[0].pair_lat_active[3] += n;
+	}
+	if (!err) {
+		v[0].final_class[2] += n;
+		v[0].lat_hist[3] += n;
+		v[0].lat_count += n;
+	}
+	if (!err && bpf_map_update_elem(fd, &mid, v, 0))
+		err = -errno;
+	free(v);
+	if (err)
+		th_fail("us_mstats update", strerror(-err), "0");
+	return err;
+}
+
+/* Slots of machine mid in the agent's active table. */
+static int active_slots(__u32 mid)
+{
+	int n = 0;
+
+	for (__u32 slot = 0; slot < US_MAGLEV_SIZE; slot++) {
+		__u32 x = US_MID_NONE;
+
+		if (us_dp_table_lookup(agent.dp, agent.svc_ids[0], US_POOL_ACTIVE, slot, &x))
+			return -1;
+		n += x == mid;
+	}
+	return n;
+}
+
+/* The agent's watch, as its event loop: wait for a change, apply it. */
+static int agent_follow(int wfd, long ms)
+{
+	struct pollfd p = { .fd = wfd, .events = POLLIN };
+	long long end = ms_now() + ms;
+	char err[2048];
+
+	while (ms_now() < end) {
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		if (agent.store->ops->changed(agent.store) <= 0)
+			continue;
+		return ok("agent applies", us_daemon_reload(&agent, err, sizeof(err)), err) ? 1 : -1;
+	}
+	return 0;
+}
+
+/* Audit lines under the prefix, and those that made v2-a active. */
+static int audit_lines(int *promotions)
+{
+	struct us_etcd_opts eo = eopts();
+	struct us_etcd *c;
+	struct us_etcd_kvs r;
+	char err[200];
+	int n = -1;
+
+	*promotions = 0;
+	if (us_etcd_open(&eo, &c, err, sizeof(err)))
+		return -1;
+	if (!us_etcd_range(c, ROLES_PREFIX "/audit/", 0, 0, &r)) {
+		n = (int)r.n;
+		for (size_t i = 0; i < r.n; i++)
+			*promotions += strstr(r.kv[i].value, "\"v2-a\"") &&
+				       strstr(r.kv[i].value, "\"to\":\"active\"");
+		us_etcd_kvs_free(&r);
+	}
+	us_etcd_close(c);
+	return n;
+}
+
+static const char *status_str(struct us_daemon *d, const char *key)
+{
+	static char buf[128];
+	char *rep = us_daemon_command(d, "{\"cmd\":\"status\"}");
+	json_object *o = rep ? json_tokener_parse(rep) : NULL, *v;
+
+	snprintf(buf, sizeof(buf), "%s", o && json_object_object_get_ex(o, key, &v) ?
+		 json_object_get_string(v) : "(none)");
+	json_object_put(o);
+	free(rep);
+	return buf;
+}
+
+TH_TEST(roles)
+{
+	char p_agent[256], p_c1[256], p_c2[256], err[2048], pins[96];
+	struct us_store *op = store(ROLES_PREFIX, 0);
+	bool a_on = false, c1_on = false, c2_on = false;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ROLES_PORT) };
+	__u32 sim, act;
+	int wfd, windows = 0, lines, promotions, pfd;
+	long long t0, took = -1;
+	struct us_etcd_kv kv;
+
+	us_log_level = th_verbose ? LOG_DEBUG : LOG_ERR;
+	if (!op || roles_file("agent", "agent", p_agent, sizeof(p_agent)) ||
+	    roles_file("c1", "controller", p_c1, sizeof(p_c1)) ||
+	    roles_file("c2", "controller", p_c2, sizeof(p_c2))) {
+		th_fail("setup", el_dir, "files written");
+		goto out;
+	}
+	if (!ok("desired", us_store_etcd_put_desired(op, roles_desired, sizeof(roles_desired) - 1,
+						     -1, NULL, err, sizeof(err)), err))
+		goto out;
+	/* c1 leads and writes the records; c2 stands by */
+	c1_on = ok("c1 starts", us_daemon_start(&c1, p_c1, false, err, sizeof(err)), err);
+	if (!c1_on)
+		goto out;
+	c2_on = ok("c2 starts", us_daemon_start(&c2, p_c2, false, err, sizeof(err)), err);
+	if (!c2_on)
+		goto out;
+	EQ("c1 leads", us_role_leads(&c1), 1);
+	EQ("c2 stands by", us_role_leads(&c2), 0);
+	EQ("c1 has no data plane", c1.dp == NULL, 1);
+	EQ("c1's records", c1.model.n, 2);
+	/* the agent: the records as c1 wrote them */
+	a_on = ok("agent starts", us_daemon_start(&agent, p_agent, false, err, sizeof(err)), err);
+	if (!a_on)
+		goto out;
+	EQ("agent's records", agent.model.n, 2);
+	wfd = agent.store->ops->watch(agent.store);
+	sim = us_model_find(&agent.model, "v2-a")->id;
+	act = us_model_find(&agent.model, "v1-a")->id;
+	EQ("v2-a not active on the agent", active_slots(sim), 0);
+	EQ("v1-a active on the agent", active_slots(act), US_MAGLEV_SIZE);
+	inet_pton(AF_INET, EL_ADDR3, &sa.sin_addr);
+	agent_mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, ROLES_PORT, NULL, NULL,
+				     agent_handler, &agent, MHD_OPTION_SOCK_ADDR,
+				     (struct sockaddr *)&sa, MHD_OPTION_END);
+	if (!agent_mhd) {
+		th_fail("agent's /counters", "no listener", "listening");
+		goto out;
+	}
+	/* windows of equal traffic on the agent until c1 promotes v2-a */
+	usleep(10000);
+	us_daemon_window(&c1);          /* the counters' base */
+	for (windows = 1; windows <= ROLES_WINDOWS; windows++) {
+		roles_traffic(sim, 400, true);
+		roles_traffic(act, 400, false);
+		usleep(10000);
+		us_daemon_window(&c1);
+		us_daemon_window(&c2);  /* standing by: reads, never judges */
+		if (us_model_find(&c1.model, "v2-a")->state == US_MS_ACTIVE)
+			break;
+	}
+	th_eqf(us_model_find(&c1.model, "v2-a")->state, US_MS_ACTIVE,
+	       "v2-a promoted by c1 (%d windows)", windows);
+	EQ("c2 judged nothing", c2.windows, 0);
+	/* the agent's watch brings the promotion into its data plane */
+	for (int i = 0; i < 20 && us_model_find(&agent.model, "v2-a")->state != US_MS_ACTIVE; i++)
+		if (agent_follow(wfd, 200) < 0)
+			break;
+	EQ("the agent's record: active", us_model_find(&agent.model, "v2-a")->state, US_MS_ACTIVE);
+	EQ("v2-a active in the agent's table", active_slots(sim) > 0, 1);
+	lines = audit_lines(&promotions);
+	EQ("one promotion in the audit trail", promotions, 1);
+	th_eqf(strcmp(status_str(&c1, "leader"), "c1"), 0, "status: the leader %s",
+	       status_str(&c1, "leader"));
+	/* c1's lease revoked: c2 leads, from the records c1 left */
+	if (!ok("leader", us_etcd_leader(us_store_etcd_client(op), ROLES_PREFIX "/election", &kv),
+		us_etcd_error(us_store_etcd_client(op))))
+		goto out;
+	ok("revoke", us_etcd_lease_revoke(us_store_etcd_client(op), kv.lease),
+	   us_etcd_error(us_store_etcd_client(op)));
+	us_etcd_kv_free(&kv);
+	t0 = ms_now();
+	pfd = us_role_fd(&c2);
+	while (ms_now() - t0 < 10000 && !us_role_leads(&c2)) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+
+		if (poll(&p, 1, 50) > 0)
+			us_role_dispatch(&c2);
+	}
+	took = ms_now() - t0;
+	EQ("c2 leads", us_role_leads(&c2), 1);
+	th_eqf(strcmp(status_str(&c2, "leader"), "c2"), 0, "status: the leader %s",
+	       status_str(&c2, "leader"));
+	th_eqf(atoi(status_str(&c2, "windows")) >= 0, 1, "status answers");
+	printf("roles: c2 led %lld ms after c1's lease was revoked\n", took);
+	/* c1 learns it no longer leads at its next check */
+	for (int i = 0; i < 40 && us_role_leads(&c1); i++) {
+		usleep(100000);
+		us_role_dispatch(&c1);
+	}
+	EQ("c1 stands by", us_role_leads(&c1), 0);
+	EQ("c2 took v2-a as active", us_model_find(&c2.model, "v2-a")->state, US_MS_ACTIVE);
+	/* more windows under c2, more traffic: nothing moves again */
+	for (int w = 0; w < 3; w++) {
+		roles_traffic(sim, 400, false);
+		roles_traffic(act, 400, false);
+		usleep(10000);
+		us_daemon_window(&c2);
+		us_daemon_window(&c1);
+	}
+	EQ("audit lines unchanged under c2", audit_lines(&promotions), lines);
+	EQ("still one promotion", promotions, 1);
+	EQ("v2-a still active", us_model_find(&c2.model, "v2-a")->state, US_MS_ACTIVE);
+out:
+	if (agent_mhd)
+		MHD_stop_daemon(agent_mhd);
+	agent_mhd = NULL;
+	if (a_on)
+		us_daemon_stop(&agent);
+	if (c1_on)
+		us_daemon_stop(&c1);
+	if (c2_on)
+		us_daemon_stop(&c2);
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/uscl-%d-agent", getpid());
+	us_dp_destroy_pins(pins);
+	us_store_close(op);
 }
 
 /* ---- fixture -------------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "commands.h"
 #include "daemon.h"
+#include "role.h"
 
 static json_object *jnum(double v)
 {
@@ -161,6 +162,7 @@ json_object *us_cmd_status(struct us_daemon *d, json_object *req)
 	json_object_object_add(o, "windows", json_object_new_int64((int64_t)d->windows));
 	json_object_object_add(o, "machines", machines_json(d));
 	json_object_object_add(o, "versions", versions_json(d));
+	us_role_status(d, o);
 	return o;
 }
 

@@ -78,6 +78,24 @@ void us_print_status(json_object *req, json_object *rep)
 
 	(void)req;
 
+	/* a controller of a cluster: who leads, its agents (docs/cluster.md) */
+	if (json_object_object_get_ex(rep, "leader", &sv)) {
+		printf("role: %s (%s), %s; leader: %s\n", js(rep, "role"), js(rep, "name"),
+		       json_object_get_boolean(json_object_object_get(rep, "leading")) ?
+		       "leading" : "standing by", *js(rep, "leader") ? js(rep, "leader") : "none");
+		if (json_object_object_get_ex(rep, "agents", &sv))
+			for (size_t i = 0; i < json_object_array_length(sv); i++) {
+				json_object *a = json_object_array_get_idx(sv, i);
+				bool stale = json_object_get_boolean(json_object_object_get(a, "stale"));
+
+				printf("  agent %s: %s%s\n", js(a, "url"), stale ? "stale: " : "ok",
+				       stale ? js(a, "error") : "");
+			}
+		printf("\n");
+	} else if (json_object_object_get_ex(rep, "role", &sv) &&
+		   strcmp(json_object_get_string(sv), "standalone")) {
+		printf("role: %s\n\n", json_object_get_string(sv));
+	}
 	if (json_object_object_get_ex(rep, "services", &sv)) {
 		printf("%-16s %-40s %8s\n", "SERVICE", "VIP", "MIRROR%");
 		for (size_t i = 0; i < json_object_array_length(sv); i++) {

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "daemon.h"
+#include "role.h"
 #include "window.h"
 #include "wrecord.h"
 
@@ -211,10 +212,13 @@ static int reconcile_move(struct us_daemon *d, const char *name, enum us_mstate 
  * otherwise). Moves out of the pools come first (they free addresses),
  * then the others; then every record is written into the data plane.
  */
-static int reconcile(struct us_daemon *d, char *err, size_t errlen)
+/* The services into the data plane (none: a controller's). */
+static int program_services(struct us_daemon *d, char *err, size_t errlen)
 {
 	int rc;
 
+	if (!d->dp)
+		return 0;
 	rc = assign_service_ids(d, err, errlen);
 	if (rc)
 		return rc;
@@ -229,6 +233,62 @@ static int reconcile(struct us_daemon *d, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	return 0;
+}
+
+/* Every record into the data plane: machines out of the pools first, then
+ * the others; services no longer configured go. */
+static int program_records(struct us_daemon *d, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!d->dp)
+		return 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < d->model.n; i++) {
+			const struct us_rec *r = &d->model.r[i];
+
+			if (in_pool(r->state) != (pass == 1))
+				continue;
+			rc = us_model_apply(&d->model, r);
+			if (rc && rc != -ENOENT) {
+				snprintf(err, errlen, "%s", us_model_error(&d->model));
+				return rc;
+			}
+		}
+	}
+	drop_services(d);
+	return 0;
+}
+
+static int program_cfg(struct us_daemon *d, char *err, size_t errlen)
+{
+	struct us_cfg c = { .event_rate = d->conf.event_rate, .event_burst = d->conf.event_burst };
+	int rc = d->dp ? us_dp_set_cfg(d->dp, &c) : 0;
+
+	if (rc)
+		snprintf(err, errlen, "%s", us_dp_error(d->dp));
+	return rc;
+}
+
+int us_daemon_apply(struct us_daemon *d, char *err, size_t errlen)
+{
+	int rc = program_services(d, err, errlen);
+
+	if (!rc)
+		rc = program_records(d, err, errlen);
+	if (!rc)
+		rc = program_cfg(d, err, errlen);
+	return rc;
+}
+
+static int reconcile(struct us_daemon *d, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = program_services(d, err, errlen);
+	if (rc)
+		return rc;
 	/* machines gone from the file (not added by hand) are removed */
 	for (size_t i = 0; i < d->model.n; i++) {
 		const struct us_rec *r = &d->model.r[i];
@@ -281,36 +341,22 @@ static int reconcile(struct us_daemon *d, char *err, size_t errlen)
 			}
 		}
 	}
-	/* the data plane: machines out of the pools first, then the others */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < d->model.n; i++) {
-			const struct us_rec *r = &d->model.r[i];
-
-			if (in_pool(r->state) != (pass == 1))
-				continue;
-			rc = us_model_apply(&d->model, r);
-			if (rc && rc != -ENOENT) {
-				snprintf(err, errlen, "%s", us_model_error(&d->model));
-				return rc;
-			}
-		}
-	}
-	drop_services(d);
+	rc = program_records(d, err, errlen);
+	if (rc)
+		return rc;
 	rc = us_model_save(&d->model);
 	if (rc) {
 		snprintf(err, errlen, "%s", us_model_error(&d->model));
 		return rc;
 	}
-	{
-		struct us_cfg c = { .event_rate = d->conf.event_rate,
-				    .event_burst = d->conf.event_burst };
-
-		rc = us_dp_set_cfg(d->dp, &c);
-		if (rc)
-			snprintf(err, errlen, "%s", us_dp_error(d->dp));
-	}
+	rc = program_cfg(d, err, errlen);
 	d->model.drain_s = 2 * d->conf.window_s + US_DRAIN_EXTRA_S;
 	return rc;
+}
+
+int us_daemon_reconcile(struct us_daemon *d, char *err, size_t errlen)
+{
+	return reconcile(d, err, errlen);
 }
 
 int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, char *err,
@@ -324,11 +370,9 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->lock, NULL);
 	d->attach = attach;
-	rc = us_store_file_open(conf_path, &d->store);
-	if (rc) {
-		snprintf(err, errlen, "%s: %s", conf_path, strerror(-rc));
+	rc = us_role_store_open(conf_path, &d->store, err, errlen);
+	if (rc)
 		return rc;
-	}
 	us_model_init(&d->model, d->store);
 	rc = us_store_load_conf(d->store, &d->conf, e, sizeof(e));
 	if (rc) {
@@ -354,6 +398,10 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 			       "converted to this judge's; it is judged afresh from now",
 			       d->model.r[i].name, d->model.r[i].judging.reset_from);
 	us_wrecords_init(&d->wrec, d->conf.state_dir, d->conf.window_records_max);
+	/* a controller has no data plane: its role starts it all */
+	rc = us_role_start(d, err, errlen);
+	if (rc || d->conf.role == US_CONF_CONTROLLER)
+		return rc;
 	o.pin_root = d->conf.pin_root;
 	o.calls_max = d->conf.max_calls;
 	o.txns_max = d->conf.max_transactions;
@@ -387,7 +435,9 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 			}
 		}
 	}
-	rc = reconcile(d, err, errlen);
+	/* an agent applies the records as they are: the controller moves */
+	rc = d->conf.role == US_CONF_AGENT ? us_daemon_apply(d, err, errlen) :
+	     reconcile(d, err, errlen);
 	if (rc)
 		return rc;
 	us_dp_learn_macs(d->dp);
@@ -405,6 +455,7 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 
 void us_daemon_stop(struct us_daemon *d)
 {
+	us_role_close(d);
 	if (d->dp && d->store)
 		us_model_save(&d->model);
 	us_source_close(d->source);
@@ -426,6 +477,9 @@ int us_daemon_reload(struct us_daemon *d, char *err, size_t errlen)
 	char e[4096], desc[512];
 	int rc;
 
+	rc = us_role_reload(d, err, errlen);    /* an agent applies, a standby reads */
+	if (rc <= 0)
+		return rc;
 	rc = us_store_load_conf(d->store, &nw, e, sizeof(e));
 	if (rc) {
 		snprintf(err, errlen, "%s", e);
@@ -507,6 +561,8 @@ int us_daemon_window(struct us_daemon *d)
 	double now;
 	int rc = 0;
 
+	if (!us_role_window(d))
+		goto out;               /* an agent, a standby controller */
 	if (!ids || !counts || !judging || !obs || !judged || !dec || !win || !has_win) {
 		rc = -ENOMEM;
 		us_log(LOG_ERR, "window: out of memory");

@@ -42,6 +42,7 @@ struct us_daemon {
 	struct us_wrecords wrec;             /* window records (wrecord.h) */
 	pthread_mutex_t lock;                /* the metrics thread reads under it */
 	bool attach;                         /* attach programs (false in tests) */
+	struct us_role_state *role;          /* agent, controller (role.h); NULL standalone */
 };
 
 /* Wall-clock seconds. */
@@ -53,6 +54,10 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 void us_daemon_stop(struct us_daemon *d);
 /* Re-read the configuration and apply only what changed. */
 int us_daemon_reload(struct us_daemon *d, char *err, size_t errlen);
+/* The records into the data plane as they are, no move (an agent's). */
+int us_daemon_apply(struct us_daemon *d, char *err, size_t errlen);
+/* The configuration into the records (moves) and the data plane. */
+int us_daemon_reconcile(struct us_daemon *d, char *err, size_t errlen);
 /* One judging window. */
 int us_daemon_window(struct us_daemon *d);
 /* Take a difference event from the ring buffer. */

@@ -498,6 +498,18 @@ int us_dp_list_services(struct us_dp *dp, struct us_dp_service *out, size_t cap)
 	return (int)n;
 }
 
+int us_dp_stats_id(struct us_dp *dp, __u32 *id)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_map__fd(dp->skel->maps.us_mstats), &info, &len))
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
 int us_dp_events_fd(struct us_dp *dp)
 {
 	return bpf_map__fd(dp->skel->maps.us_events);
@@ -824,6 +836,8 @@ int us_dp_learn_macs(struct us_dp *dp)
 {
 	int unresolved = 0;
 
+	if (!dp)
+		return 0;       /* a controller's: no data plane */
 	dp->err[0] = 0;
 	for (__u32 i = 0; i < US_MAX_MACHINES; i++) {
 		struct us_machine m;

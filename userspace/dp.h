@@ -128,6 +128,9 @@ int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 
 
 /* The ring buffer of difference events (us_events), for ring_buffer__new(). */
 int us_dp_events_fd(struct us_dp *dp);
+/* The kernel's id of the us_mstats map: it changes when the counters start
+ * again from zero (the maps made anew), an agent's "boot" (counters.h). */
+int us_dp_stats_id(struct us_dp *dp, __u32 *id);
 
 /* The loaded skeleton, for tests and tools that run programs directly (the
  * product's code outside dp.c uses the functions above). */

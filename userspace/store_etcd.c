@@ -38,6 +38,8 @@ struct etcd_store {
 	struct staged *st;
 	size_t nst;
 	int64_t desired_rev;
+	char host_conf[US_CONF_PATH_MAX];   /* "" none */
+	char watch[32];                     /* under P/ */
 	/* watch: an epoll set of the etcd watch's fd and a retry timer, one fd
 	 * for the caller however often the watch is opened again */
 	int epfd, tfd;
@@ -100,6 +102,23 @@ static int es_load_conf(struct us_store *s, struct us_conf *out, char *err, size
 	if (!rc)
 		e->desired_rev = kv.mod_revision;
 	us_etcd_kv_free(&kv);
+	if (!rc && e->host_conf[0]) {
+		/* the host's balancer and daemon, the desired state's services */
+		struct us_conf host;
+
+		rc = us_conf_load(e->host_conf, &host, err, len);
+		if (rc) {
+			us_conf_free(out);
+			return rc;
+		}
+		host.services = out->services;
+		host.nservices = out->nservices;
+		host.nmachines = out->nmachines;
+		out->services = NULL;
+		out->nservices = 0;
+		us_conf_free(out);
+		*out = host;
+	}
 	return rc;
 }
 
@@ -569,7 +588,7 @@ static int open_watch(struct etcd_store *e)
 	struct epoll_event ev = { .events = EPOLLIN };
 	int rc;
 
-	key_of(e, pfx, sizeof(pfx), "desired/");
+	key_of(e, pfx, sizeof(pfx), "%s", e->watch);
 	rc = us_etcd_watch_open(e->c, pfx, e->watch_from, &e->w);
 	if (rc == -ERANGE) {
 		/* compacted: whatever happened in between, read it again */
@@ -647,7 +666,7 @@ static int es_changed(struct us_store *s)
 		if (rc < 0) {
 			/* ended: open again from where it was (replaying what came since) */
 			e->watch_from = us_etcd_watch_revision(e->w);
-			seterr(e, rc, "watch of %s/desired/: %s", e->prefix,
+			seterr(e, rc, "watch of %s/%s: %s", e->prefix, e->watch,
 			       us_etcd_watch_error(e->w));
 			close_watch(e);
 			arm_retry(e);
@@ -722,6 +741,8 @@ int us_store_etcd_open(const struct us_store_etcd_opts *o, struct us_store **out
 	e->epfd = e->tfd = -1;
 	e->max_ops = o->max_txn_ops ? o->max_txn_ops : 128;
 	snprintf(e->prefix, sizeof(e->prefix), "%s", o->prefix);
+	snprintf(e->host_conf, sizeof(e->host_conf), "%s", o->host_conf ? o->host_conf : "");
+	snprintf(e->watch, sizeof(e->watch), "%s", o->watch ? o->watch : "desired/");
 	e->cache = json_object_new_object();
 	rc = e->cache ? us_etcd_open(o->etcd, &e->c, err, errlen) : -ENOMEM;
 	if (rc) {

@@ -39,6 +39,13 @@ struct us_store_etcd_opts {
 	const struct us_etcd_opts *etcd;   /* endpoints, time-outs, TLS */
 	const char *prefix;                /* "/understudy": starts with '/', no trailing '/' */
 	long max_txn_ops;                  /* etcd's --max-txn-ops; 0: 128 */
+	/* a host's own file (an agent's, a controller's): load_conf gives its
+	 * balancer and daemon settings with the desired state's services
+	 * (NULL: the desired state as it is) */
+	const char *host_conf;
+	/* what the watch follows under P/: NULL "desired/"; "" every key (an
+	 * agent: the records too) */
+	const char *watch;
 };
 
 /* A store on etcd: the options checked, nothing sent. err says why not. */

@@ -24,7 +24,9 @@
 #include <microhttpd.h>
 
 #include "addr.h"
+#include "counters.h"
 #include "daemon.h"
+#include "role.h"
 
 #define DEFAULT_CONFIG US_CONF_DEFAULT_PATH
 #define REQ_MAX 65536
@@ -135,6 +137,8 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, cons
 	(void)upload;
 	(void)upload_len;
 	(void)ptr;
+	if (!strcmp(url, "/counters") && daemon_.conf.role == US_CONF_AGENT)
+		return us_counters_serve(c, method, us_role_counters, &daemon_);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return MHD_NO;
 	if (strcmp(url, "/metrics")) {
@@ -277,8 +281,9 @@ int main(int argc, char **argv)
 		us_log(LOG_ERR, "control socket %s: %s", daemon_.conf.socket, strerror(-lfd));
 		goto out;
 	}
-	rb = ring_buffer__new(us_dp_events_fd(daemon_.dp), on_event, NULL, NULL);
-	if (!rb) {
+	/* a controller has no data plane, no events */
+	rb = daemon_.dp ? ring_buffer__new(us_dp_events_fd(daemon_.dp), on_event, NULL, NULL) : NULL;
+	if (daemon_.dp && !rb) {
 		us_log(LOG_ERR, "ring buffer: %s", strerror(errno));
 		goto out;
 	}
@@ -292,9 +297,12 @@ int main(int argc, char **argv)
 	}
 	{
 		struct epoll_event ev = { .events = EPOLLIN };
-		int fds[5] = { sfd, tfd, lfd, ring_buffer__epoll_fd(rb), wfd };
+		int fds[6] = { sfd, tfd, lfd, rb ? ring_buffer__epoll_fd(rb) : -1, wfd,
+			       us_role_fd(&daemon_) };
 
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < 6; i++) {
+			if (fds[i] < 0)
+				continue;
 			ev.data.fd = fds[i];
 			if (epoll_ctl(efd, EPOLL_CTL_ADD, fds[i], &ev)) {
 				us_log(LOG_ERR, "epoll: %s", strerror(errno));
@@ -337,13 +345,16 @@ int main(int argc, char **argv)
 
 				if (read(tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
 					continue;
-				ring_buffer__consume(rb);
+				if (rb)
+					ring_buffer__consume(rb);
 				us_daemon_window(&daemon_);
+			} else if (fd == us_role_fd(&daemon_)) {
+				us_role_dispatch(&daemon_);
 			} else if (fd == lfd) {
 				serve(lfd);
 				if (daemon_.conf.window_s != window)
 					arm_timer(tfd, window = daemon_.conf.window_s);
-			} else {
+			} else if (rb) {
 				ring_buffer__consume(rb);
 			}
 		}
