@@ -973,10 +973,11 @@ static int roles_file(const char *name, const char *role, char *path, size_t len
 	if (!f)
 		return -1;
 	fprintf(f, "balancer: {client_interface: eth0, machine_interfaces: [eth1]}\n"
-		"daemon:\n  role: %s\n  window: 1s\n  metrics_listen: 'off'\n"
+		"daemon:\n  role: %s\n  window: 1s\n  metrics_listen: 'off'\n  log_level: %s\n"
 		"  socket: %s/%s.sock\n  state_dir: %s/%s\n  pin_root: /sys/fs/bpf/uscl-%d-%s\n"
 		"  etcd: {endpoints: [%s], prefix: %s, name: %s, lease_ttl: 2s, timeout: 2s}\n",
-		role, el_dir, name, el_dir, name, getpid(), name, m1.url, ROLES_PREFIX, name);
+		role, th_verbose ? "debug" : "error", el_dir, name, el_dir, name, getpid(), name,
+		m1.url, ROLES_PREFIX, name);
 	if (!strcmp(role, "controller"))
 		fprintf(f, "  agents: [http://%s:%d/counters]\n", EL_ADDR3, ROLES_PORT);
 	fprintf(f, "services: []\n");
@@ -1102,7 +1103,7 @@ TH_TEST(roles)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ROLES_PORT) };
 	__u32 sim, act;
 	int wfd, windows = 0, lines, promotions, pfd;
-	long long t0, took = -1;
+	long long t0, took = -1, win_ms = 0;
 	struct us_etcd_kv kv;
 
 	us_log_level = th_verbose ? LOG_DEBUG : LOG_ERR;
@@ -1148,16 +1149,35 @@ TH_TEST(roles)
 	usleep(10000);
 	us_daemon_window(&c1);          /* the counters' base */
 	for (windows = 1; windows <= ROLES_WINDOWS; windows++) {
+		long long w0;
+
 		roles_traffic(sim, 400, true);
 		roles_traffic(act, 400, false);
 		usleep(10000);
+		w0 = ms_now();
 		us_daemon_window(&c1);
+		win_ms += ms_now() - w0;
 		us_daemon_window(&c2);  /* standing by: reads, never judges */
 		if (us_model_find(&c1.model, "v2-a")->state == US_MS_ACTIVE)
 			break;
 	}
 	th_eqf(us_model_find(&c1.model, "v2-a")->state, US_MS_ACTIVE,
 	       "v2-a promoted by c1 (%d windows)", windows);
+	{
+		/* what one agent's answer weighs, what a leader's window costs */
+		static struct us_counters_snap snap;
+		json_object *j;
+
+		memset(&snap, 0, sizeof(snap));
+		if (ok("counters", us_role_counters(&agent, &snap), "")) {
+			j = us_counters_json(&snap);
+			printf("roles: /counters of %zu machines: %zu bytes; a leader's window "
+			       "(pull, judge, save): %.1f ms on average over %d\n", snap.n,
+			       strlen(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)),
+			       (double)win_ms / windows, windows);
+			json_object_put(j);
+		}
+	}
 	EQ("c2 judged nothing", c2.windows, 0);
 	/* the agent's watch brings the promotion into its data plane */
 	for (int i = 0; i < 20 && us_model_find(&agent.model, "v2-a")->state != US_MS_ACTIVE; i++)
@@ -1173,6 +1193,7 @@ TH_TEST(roles)
 	if (!ok("leader", us_etcd_leader(us_store_etcd_client(op), ROLES_PREFIX "/election", &kv),
 		us_etcd_error(us_store_etcd_client(op))))
 		goto out;
+	us_role_dispatch(&c2);          /* its checks so far: the next one is its own */
 	ok("revoke", us_etcd_lease_revoke(us_store_etcd_client(op), kv.lease),
 	   us_etcd_error(us_store_etcd_client(op)));
 	us_etcd_kv_free(&kv);

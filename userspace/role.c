@@ -6,6 +6,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "daemon.h"
 #include "leader.h"
@@ -92,16 +93,37 @@ static int open_source(struct us_daemon *d, struct us_source **out, char *err, s
 	return rc;
 }
 
-/* Read the records (replacing the model's) under the daemon's lock. */
+/* Read the records and put them in place of the model's: etcd is asked
+ * without the daemon's lock (the metrics thread, an agent's /counters wait
+ * for the swap only). */
 static int load_records(struct us_daemon *d, char *err, size_t errlen)
 {
+	struct us_model tmp;
 	struct us_audit pending;
+	struct us_rec *r;
+	size_t n, cap;
 	int rc;
 
+	us_model_init(&tmp, d->store);
+	rc = d->store->ops->load(d->store, &tmp, &pending, err, errlen);
+	if (rc) {
+		us_model_free(&tmp);
+		return rc;
+	}
 	pthread_mutex_lock(&d->lock);
-	rc = d->store->ops->load(d->store, &d->model, &pending, err, errlen);
+	r = d->model.r;
+	n = d->model.n;
+	cap = d->model.cap;
+	d->model.r = tmp.r;
+	d->model.n = tmp.n;
+	d->model.cap = tmp.cap;
+	d->model.seq = tmp.seq;
+	tmp.r = r;
+	tmp.n = n;
+	tmp.cap = cap;
 	pthread_mutex_unlock(&d->lock);
-	return rc;
+	us_model_free(&tmp);
+	return 0;
 }
 
 /* This controller came to lead: the records as the last leader left them,
@@ -156,6 +178,11 @@ int us_role_start(struct us_daemon *d, char *err, size_t errlen)
 		return -ENOMEM;
 	d->role = r;
 	r->role = d->conf.role;
+	/* the file store made it standalone: window records are kept there */
+	if (mkdir(d->conf.state_dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", d->conf.state_dir, strerror(errno));
+		return -errno;
+	}
 	if (d->conf.etcd.name[0]) {
 		snprintf(r->name, sizeof(r->name), "%s", d->conf.etcd.name);
 	} else if (gethostname(r->name, sizeof(r->name) - 1)) {
@@ -251,15 +278,17 @@ int us_role_reload(struct us_daemon *d, char *err, size_t errlen)
 	old = calloc(d->model.n ? d->model.n : 1, sizeof(*old));
 	for (size_t i = 0; old && i < d->model.n; i++)
 		old[nold++] = d->model.r[i].id;
+	pthread_mutex_unlock(&d->lock);
+	rc = load_records(d, err, errlen);
+	if (rc) {
+		us_conf_free(&nw);
+		free(old);
+		return rc;
+	}
+	pthread_mutex_lock(&d->lock);
 	us_conf_free(&d->conf);
 	d->conf = nw;
-	{
-		struct us_audit pending;
-
-		rc = d->store->ops->load(d->store, &d->model, &pending, err, errlen);
-	}
-	if (!rc)
-		rc = us_daemon_apply(d, err, errlen);
+	rc = us_daemon_apply(d, err, errlen);
 	for (size_t i = 0; !rc && i < nold; i++)
 		if (!us_model_find_id(&d->model, old[i]))
 			us_dp_del_machine(d->dp, old[i]);
