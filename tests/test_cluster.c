@@ -20,6 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #include "etcd.h"
 #include "etcdlab.h"
@@ -963,8 +969,11 @@ static const char roles_desired[] =
 	"      - {name: v1-a, address: 198.18.1.1, version: '1.0', state: active}\n"
 	"      - {name: v2-a, address: 198.18.1.2, version: '2.0', state: simulation}\n";
 
-/* A host's file of role (agent or controller) name. */
-static int roles_file(const char *name, const char *role, char *path, size_t len)
+/* A host's file of role (agent or controller) name, under prefix; its
+ * metrics listener (an agent's /counters) and, for a controller, its agent's
+ * port on EL_ADDR3. */
+static int roles_file(const char *name, const char *role, const char *prefix,
+		      const char *metrics, int agent_port, char *path, size_t len)
 {
 	FILE *f;
 
@@ -973,13 +982,13 @@ static int roles_file(const char *name, const char *role, char *path, size_t len
 	if (!f)
 		return -1;
 	fprintf(f, "balancer: {client_interface: eth0, machine_interfaces: [eth1]}\n"
-		"daemon:\n  role: %s\n  window: 1s\n  metrics_listen: 'off'\n  log_level: %s\n"
+		"daemon:\n  role: %s\n  window: 1s\n  metrics_listen: '%s'\n  log_level: %s\n"
 		"  socket: %s/%s.sock\n  state_dir: %s/%s\n  pin_root: /sys/fs/bpf/uscl-%d-%s\n"
 		"  etcd: {endpoints: [%s], prefix: %s, name: %s, lease_ttl: 2s, timeout: 2s}\n",
-		role, th_verbose ? "debug" : "error", el_dir, name, el_dir, name, getpid(), name,
-		m1.url, ROLES_PREFIX, name);
+		role, metrics, th_verbose ? "debug" : "error", el_dir, name, el_dir, name,
+		getpid(), name, m1.url, prefix, name);
 	if (!strcmp(role, "controller"))
-		fprintf(f, "  agents: [http://%s:%d/counters]\n", EL_ADDR3, ROLES_PORT);
+		fprintf(f, "  agents: [http://%s:%d/counters]\n", EL_ADDR3, agent_port);
 	fprintf(f, "services: []\n");
 	return fclose(f);
 }
@@ -1107,9 +1116,9 @@ TH_TEST(roles)
 	struct us_etcd_kv kv;
 
 	us_log_level = th_verbose ? LOG_DEBUG : LOG_ERR;
-	if (!op || roles_file("agent", "agent", p_agent, sizeof(p_agent)) ||
-	    roles_file("c1", "controller", p_c1, sizeof(p_c1)) ||
-	    roles_file("c2", "controller", p_c2, sizeof(p_c2))) {
+	if (!op || roles_file("agent", "agent", ROLES_PREFIX, "off", 0, p_agent, sizeof(p_agent)) ||
+	    roles_file("c1", "controller", ROLES_PREFIX, "off", ROLES_PORT, p_c1, sizeof(p_c1)) ||
+	    roles_file("c2", "controller", ROLES_PREFIX, "off", ROLES_PORT, p_c2, sizeof(p_c2))) {
 		th_fail("setup", el_dir, "files written");
 		goto out;
 	}
@@ -1240,6 +1249,183 @@ out:
 	if (c2_on)
 		us_daemon_stop(&c2);
 	snprintf(pins, sizeof(pins), "/sys/fs/bpf/uscl-%d-agent", getpid());
+	us_dp_destroy_pins(pins);
+	us_store_close(op);
+}
+
+/* ---- the roles as understudyd processes ----------------------------------------- */
+
+#define PROC_PREFIX "/t-rolesp"
+#define PROC_PORT 9472
+
+/* build/understudyd (beside this test) -c conf --no-attach, its output in
+ * log; it dies with the test. */
+static pid_t spawn_daemon(const char *conf, const char *log)
+{
+	char exe[512], bin[600];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	pid_t pid;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0;
+	snprintf(bin, sizeof(bin), "%s/understudyd", exe);
+	if (access(bin, X_OK)) {
+		th_fail("understudyd", bin, "built (make all)");
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(bin, "understudyd", "-c", conf, "--no-attach", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void stop_daemon(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 50; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* One request on a daemon's control socket: its answer, parsed (NULL: none). */
+static json_object *ask(const char *name, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[65536];
+	size_t got = 0;
+	json_object *o = NULL;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return NULL;
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%.60s/%.30s.sock", el_dir, name) >=
+	    (int)sizeof(sa.sun_path)) {
+		close(fd);
+		return NULL;
+	}
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)) && write(fd, req, strlen(req)) > 0 &&
+	    write(fd, "\n", 1) == 1) {
+		ssize_t r;
+
+		while (got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)r;
+		buf[got] = 0;
+		o = json_tokener_parse(buf);
+	}
+	close(fd);
+	return o;
+}
+
+/* The controller's status: its leader, machines, whether its agent answered. */
+static bool proc_ready(const char *name, const char *leader, bool *agent_ok, int *machines)
+{
+	json_object *o = ask(name, "{\"cmd\":\"status\"}"), *v, *a;
+	bool led = false;
+
+	*agent_ok = false;
+	*machines = -1;
+	if (!o)
+		return false;
+	led = json_object_object_get_ex(o, "leader", &v) &&
+	      !strcmp(json_object_get_string(v), leader);
+	if (json_object_object_get_ex(o, "machines", &v))
+		*machines = (int)json_object_array_length(v);
+	if (json_object_object_get_ex(o, "agents", &v) && json_object_array_length(v) == 1 &&
+	    json_object_object_get_ex(json_object_array_get_idx(v, 0), "stale", &a))
+		*agent_ok = !json_object_get_boolean(a) && json_object_get_int64(
+			json_object_object_get(o, "windows")) > 0;
+	json_object_put(o);
+	return led;
+}
+
+TH_TEST(roles_processes)
+{
+	char p_agent[256], p_ctl[256], log_a[256], log_c[256], err[2048], pins[96], listen[64];
+	struct us_store *op = store(PROC_PREFIX, 0);
+	pid_t pa = -1, pc = -1;
+	bool led = false, agent_ok = false;
+	int machines = -1;
+	json_object *o, *v;
+	long long t0;
+
+	snprintf(listen, sizeof(listen), "%s:%d", EL_ADDR3, PROC_PORT);
+	snprintf(log_a, sizeof(log_a), "%s/p-agent.log", el_dir);
+	snprintf(log_c, sizeof(log_c), "%s/p-ctl.log", el_dir);
+	if (!op || roles_file("p-agent", "agent", PROC_PREFIX, listen, 0, p_agent, sizeof(p_agent)) ||
+	    roles_file("p-ctl", "controller", PROC_PREFIX, "off", PROC_PORT, p_ctl, sizeof(p_ctl))) {
+		th_fail("setup", el_dir, "files written");
+		goto out;
+	}
+	if (!ok("desired", us_store_etcd_put_desired(op, roles_desired, sizeof(roles_desired) - 1,
+						     -1, NULL, err, sizeof(err)), err))
+		goto out;
+	/* the controller first (it writes the records), then the agent */
+	pc = spawn_daemon(p_ctl, log_c);
+	t0 = ms_now();
+	while (pc > 0 && ms_now() - t0 < 10000 && !(led = proc_ready("p-ctl", "p-ctl", &agent_ok,
+								     &machines)))
+		usleep(100000);
+	th_eqf(led, 1, "the controller process leads (log %s)", log_c);
+	pa = spawn_daemon(p_agent, log_a);
+	t0 = ms_now();
+	while (pa > 0 && ms_now() - t0 < 10000 &&
+	       !(proc_ready("p-ctl", "p-ctl", &agent_ok, &machines) && agent_ok))
+		usleep(200000);
+	th_eqf(agent_ok, 1, "the controller pulled the agent's /counters (log %s)", log_a);
+	EQ("machines in the controller's status", machines, 2);
+	o = ask("p-agent", "{\"cmd\":\"status\"}");
+	th_eqf(o && json_object_object_get_ex(o, "role", &v) &&
+	       !strcmp(json_object_get_string(v), "agent"), 1, "the agent's status: role agent");
+	th_eqf(o && json_object_object_get_ex(o, "machines", &v) &&
+	       json_object_array_length(v) == 2, 1, "the agent's status: two machines");
+	json_object_put(o);
+	{
+		/* understudyctl status against the controller: who leads, its agent */
+		char cmd[1024], line[512];
+		bool lead_line = false, agent_line = false;
+		FILE *f;
+		ssize_t n = readlink("/proc/self/exe", cmd, sizeof(cmd) - 1);
+
+		if (n > 0) {
+			cmd[n] = 0;
+			*strrchr(cmd, '/') = 0;
+			snprintf(line, sizeof(line), "%.400s", cmd);
+			snprintf(cmd, sizeof(cmd), "%.400s/understudyctl --socket %.60s/p-ctl.sock status",
+				 line, el_dir);
+			f = popen(cmd, "r");
+			while (f && fgets(line, sizeof(line), f)) {
+				if (th_verbose)
+					fputs(line, stdout);
+				lead_line |= !!strstr(line, "role: controller (p-ctl), leading; leader: p-ctl");
+				agent_line |= strstr(line, "agent http://" EL_ADDR3) && strstr(line, ": ok");
+			}
+			if (f)
+				pclose(f);
+		}
+		EQ("understudyctl status: the leader", lead_line, 1);
+		EQ("understudyctl status: its agent", agent_line, 1);
+	}
+out:
+	stop_daemon(pc);
+	stop_daemon(pa);
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/uscl-%d-p-agent", getpid());
 	us_dp_destroy_pins(pins);
 	us_store_close(op);
 }
