@@ -1430,6 +1430,93 @@ out:
 	us_store_close(op);
 }
 
+/* A controller process on an etcd that asks for client certificates: with
+ * daemon.etcd's TLS files it leads; without its certificate it does not
+ * start. */
+TH_TEST(roles_tls)
+{
+	static struct el_certs certs;
+	static struct el_member m2;
+	char path[256], log[256], err[2048];
+	const char *ep[1];
+	struct us_etcd_opts eo;
+	struct us_store_etcd_opts so = { .etcd = &eo, .prefix = "/t-rolest" };
+	struct us_store *op = NULL;
+	bool led = false, agent_ok;
+	int machines, status = 0;
+	pid_t pc = -1;
+	long long t0;
+	FILE *f;
+
+	if (el_make_certs(&certs) || el_start(&m2, "tls", EL_ADDR2, &certs, STARTUP_MS, NULL)) {
+		th_fail("etcd with TLS", el_err, "running");
+		return;
+	}
+	ep[0] = m2.url;
+	eo = (struct us_etcd_opts){ .endpoints = ep, .nendpoints = 1, .timeout_ms = 2000,
+				    .ca_file = certs.ca, .cert_file = certs.client_cert,
+				    .key_file = certs.client_key };
+	if (!ok("store", us_store_etcd_open(&so, &op, err, sizeof(err)), err) ||
+	    !ok("desired", us_store_etcd_put_desired(op, roles_desired, sizeof(roles_desired) - 1,
+						     -1, NULL, err, sizeof(err)), err))
+		goto out;
+	for (int with_cert = 1; with_cert >= 0; with_cert--) {
+		snprintf(path, sizeof(path), "%s/t-ctl.yaml", el_dir);
+		snprintf(log, sizeof(log), "%s/t-ctl-%d.log", el_dir, with_cert);
+		f = fopen(path, "w");
+		if (!f)
+			goto out;
+		fprintf(f, "balancer: {client_interface: eth0, machine_interfaces: [eth1]}\n"
+			"daemon:\n  role: controller\n  metrics_listen: 'off'\n  log_level: error\n"
+			"  socket: %s/t-ctl.sock\n  state_dir: %s/t-ctl\n"
+			"  etcd:\n    endpoints: [%s]\n    prefix: /t-rolest\n    name: t-ctl\n"
+			"    ca_file: %s\n", el_dir, el_dir, m2.url, certs.ca);
+		if (with_cert)
+			fprintf(f, "    cert_file: %s\n    key_file: %s\n", certs.client_cert,
+				certs.client_key);
+		fprintf(f, "  agents: [http://%s:%d]\nservices: []\n", EL_ADDR4, PROC_PORT);
+		fclose(f);
+		pc = spawn_daemon(path, log);
+		t0 = ms_now();
+		led = false;
+		while (pc > 0 && ms_now() - t0 < 10000) {
+			if (with_cert && (led = proc_ready("t-ctl", "t-ctl", &agent_ok, &machines)))
+				break;
+			if (!with_cert && waitpid(pc, &status, WNOHANG) == pc) {
+				pc = -1;
+				break;
+			}
+			usleep(100000);
+		}
+		if (with_cert) {
+			th_eqf(led, 1, "over TLS with its certificate: leads (log %s)", log);
+			EQ("its machines", machines, 2);
+			stop_daemon(pc);
+		} else {
+			char text[2048] = "";
+			FILE *lf = fopen(log, "r");
+
+			th_eqf(pc == -1 && WIFEXITED(status) && WEXITSTATUS(status) == EXIT_FAILURE, 1,
+			       "without its certificate: does not start (log %s)", log);
+			if (lf) {
+				text[fread(text, 1, sizeof(text) - 1, lf)] = 0;
+				fclose(lf);
+			}
+			if (th_verbose)
+				printf("%s", text);
+			/* the etcd client's words for a refused handshake (etcd.h: -EPROTO,
+			 * or a reset under TLS 1.3) */
+			th_eqf(!!strstr(text, m2.url), 1, "the log names the endpoint: %s", text);
+			stop_daemon(pc);
+		}
+		pc = -1;
+	}
+out:
+	stop_daemon(pc);
+	us_store_close(op);
+	el_stop(&m2);
+}
+
 /* ---- fixture -------------------------------------------------------------------- */
 
 /* every test finds m1 running */
