@@ -436,7 +436,12 @@ static __u64 floor_expect(const __u8 *f, size_t len, size_t lin)
 	__u16 v2;
 	size_t o = 0;
 
-	for (; o + 8 <= lin && o < FLOOR_LINEAR_MAX; o += 8) {
+	for (; o + 32 <= lin && o < FLOOR_LINEAR_MAX; o += 32)
+		for (int k = 0; k < 4; k++) {
+			memcpy(&w, f + o + 8 * k, 8);
+			x ^= w;
+		}
+	for (int k = 0; k < 3 && o + 8 <= lin; k++, o += 8) {
 		memcpy(&w, f + o, 8);
 		x ^= w;
 	}
