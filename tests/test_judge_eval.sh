@@ -57,6 +57,17 @@ check same_seed_same_result $? "$(diff "$run/j1" "$run/j3" | head -5)"
 ! cmp -s "$run/j1" "$run/j8"
 check other_seed_other_result $? "seeds 7 and 8 gave the same runs"
 
+# the simulated windows are valid records (judge_eval checks each with the
+# record parser) and the daemon's replay reaches the same verdicts on them
+ctl=$out/understudyctl
+[ -x "$ctl" ] || make -C "$top" --no-print-directory "$ctl" >"$run/make.log" 2>&1
+"$eval_bin" --only dying -n 1 --records "$run/rec.jsonl" >"$run/rec.txt" 2>&1
+"$ctl" replay "$run/rec.jsonl" >"$run/replay.txt" 2>&1
+rc=$?
+lines=$(wc -l <"$run/rec.jsonl")
+[ "$rc" = 0 ] && [ "$lines" -ge 10 ] && grep -q "^$lines of $lines windows recorded the daemon's judgement; 0 differ" "$run/replay.txt"
+check replay_agrees $? "replay exit $rc on $lines lines: $(tail -3 "$run/replay.txt") $(tail -2 "$run/rec.txt")"
+
 # bad options: a clear error, exit 2
 msg=$("$eval_bin" -n 0 2>&1)
 [ $? = 2 ] && echo "$msg" | grep -q -- '-n wants a whole number'

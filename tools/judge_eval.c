@@ -16,7 +16,10 @@
  *    time in the window (none in a quiet period);
  *  - a call is busy (the callee's answer, the same on every machine) with
  *    probability 3 %: one transaction, 486 from every side; otherwise an
- *    INVITE and a BYE, plus a re-INVITE in 10 % of calls (2.1 transactions);
+ *    INVITE, a BYE after an exponential hold time (mean 60 s, so in a later
+ *    window, as in the daemon's), and in 10 % of calls a re-INVITE between
+ *    them (2.07 transactions a call); calls up when a quiet period begins
+ *    end in it;
  *  - each side (active, simulation, control) errs (500) per transaction
  *    with its own probability, independently, or, "clustered", per call:
  *    a failing call fails all its transactions; an outage makes a share of
@@ -41,10 +44,16 @@
  *    qualifying pair closes.  Exact codes: code_same for equal codes among
  *    answered pairs, every differing (active, shadow) pair into codes[]
  *    (0: unanswered) with us_codes_add.
+ * A promotion is "on stale evidence" when one of the last `windows` windows
+ * brought fewer than min_window_pairs new pairs (issue 11, item 1).
+ * --records writes run 0 of each scenario as window records (docs/replay.md,
+ * each window checked by the record parser), with the judgement made here:
+ * `understudyctl replay` must reach the same verdicts.
  * Each run has its own seed (xoshiro256** from splitmix64 of seed,
  * scenario and run), so results do not depend on the number of threads.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -54,11 +63,14 @@
 #include <json-c/json.h>
 
 #include "judge.h"
+#include "wrecord.h"
 
 #define WIN_S       5.0      /* window length, the daemon's default */
 #define P_BUSY      0.03     /* calls the callee refuses (486 on every machine) */
 #define P_REINVITE  0.10     /* calls with a re-INVITE */
 #define TXN_PER_CALL ((1 - P_BUSY) * (2 + P_REINVITE) + P_BUSY)
+#define RECORD_SINCE 1.7e9   /* wall clock at entering simulation, for the records */
+#define HOLD_MEAN_S 60.0     /* mean call hold time (exponential): INVITE to BYE */
 #define LAT_MED_NS  20e6     /* active median latency */
 #define LAT_SIGMA   0.5
 #define Z95         1.6448536269514722
@@ -315,126 +327,202 @@ struct result {
 	enum us_decision decision;
 	double t;                     /* sim seconds at the decision (or the horizon) */
 	unsigned long long pairs;     /* the simulation's pairs by then */
-	int quiet_promotion;          /* promoted inside the quiet period */
+	int stale;                    /* promoted though one of the last windows had fewer than
+	                               * min_window_pairs new pairs */
 	int stuck;                    /* reported stuck at some window */
 };
 
-/* a call's first window per column, -1: not yet; window 0 = this one, 1 = the next */
+/* Per call and per shadow machine: the window (absolute number) in which
+ * the call was counted in each column, -1 while not yet. */
 struct callmark {
-	int pair, fa, fs;
+	long pair, fa, fs, both;
 };
 
-static void mark_call(struct us_window *w[2], struct us_pairs *(*pp)(struct us_window *),
-		      struct callmark *m, int wi, int fa, int fs)
+struct call {
+	struct callmark ms, mc;       /* the simulation's columns, the control's */
+	int busy, fail_a, fail_s, fail_c;
+	int pending;                  /* transactions still to come */
+};
+
+/* transactions to come: a ring of windows, each a list (call, time) */
+#define RING 512                  /* windows: 42 min, beyond any call hold time drawn */
+struct ev {
+	double t;
+	unsigned call;
+};
+struct evq {
+	struct ev *v;
+	size_t n, cap;
+};
+
+struct sim {
+	const struct scen *sc;
+	const struct prep *pr;
+	const struct us_policy *pol;
+	struct rng r;
+	struct us_window *w[2];       /* this window, the next (pairs closing after its end) */
+	unsigned long wn;             /* this window's number, from 1: [(wn - 1) 5 s, wn 5 s) */
+	struct call *calls;
+	unsigned ncalls, cap, *free_ids, nfree;
+	struct evq ring[RING];
+};
+
+static __u64 *col(struct us_window *w, int ctl, size_t off)
 {
-	if (m->pair < 0 || wi < m->pair) {
-		if (m->pair >= 0)
-			pp(w[m->pair])->calls--;
-		m->pair = wi;
-		pp(w[wi])->calls++;
-	}
-	if (fa && (m->fa < 0 || wi < m->fa)) {
-		if (m->fa >= 0)
-			pp(w[m->fa])->calls_fail_active--;
-		m->fa = wi;
-		pp(w[wi])->calls_fail_active++;
-	}
-	if (fs && (m->fs < 0 || wi < m->fs)) {
-		if (m->fs >= 0)
-			pp(w[m->fs])->calls_fail_shadow--;
-		m->fs = wi;
-		pp(w[wi])->calls_fail_shadow++;
-	}
+	return (__u64 *)((char *)(ctl ? &w->control : &w->sim) + off);
 }
 
-static struct us_pairs *sim_of(struct us_window *w) { return &w->sim; }
-static struct us_pairs *ctl_of(struct us_window *w) { return &w->control; }
-
-/* both failed: once, in the later of the two sides' first failures */
-static void mark_both(struct us_window *w[2], struct us_pairs *(*pp)(struct us_window *),
-		      const struct callmark *m)
+/* Count the call in a column in window wi (this one or the next), unless it
+ * already is in an earlier one; a count made in the next window moves back. */
+static void first_in(struct sim *m, long *first, long wi, int ctl, size_t off)
 {
-	if (m->fa >= 0 && m->fs >= 0)
-		pp(w[m->fa > m->fs ? m->fa : m->fs])->calls_fail_both++;
+	if (*first >= 0 && *first <= wi)
+		return;
+	if (*first >= 0)
+		(*col(m->w[*first - (long)m->wn], ctl, off))--;
+	*first = wi;
+	(*col(m->w[wi - (long)m->wn], ctl, off))++;
 }
 
-static int silent(const struct scen *sc, struct rng *r, double t)
+static void mark(struct sim *m, struct callmark *c, long wi, int ctl, int fa, int fs)
 {
-	if (sc->die_at > 0 && t >= sc->die_at)
+	first_in(m, &c->pair, wi, ctl, offsetof(struct us_pairs, calls));
+	if (fa)
+		first_in(m, &c->fa, wi, ctl, offsetof(struct us_pairs, calls_fail_active));
+	if (fs)
+		first_in(m, &c->fs, wi, ctl, offsetof(struct us_pairs, calls_fail_shadow));
+	if (c->fa >= 0 && c->fs >= 0)
+		first_in(m, &c->both, c->fa > c->fs ? c->fa : c->fs, ctl,
+			 offsetof(struct us_pairs, calls_fail_both));
+}
+
+static int silent(struct sim *m, double t)
+{
+	if (m->sc->die_at > 0 && t >= m->sc->die_at)
 		return 1;
-	return sc->answers < 1 && unif(r) >= sc->answers;
+	return m->sc->answers < 1 && unif(&m->r) >= m->sc->answers;
 }
 
-/* One call starting at time t (seconds in simulation), s into window w[0]. */
-static void one_call(const struct scen *sc, const struct prep *pr, const struct us_policy *pol,
-		     struct rng *r, struct us_window *w[2], double t, double s)
+/* One transaction of call c at time t (in this window). */
+static void txn(struct sim *m, struct call *c, double t)
 {
-	int busy = unif(r) < P_BUSY;
-	int k = busy ? 1 : 2 + (unif(r) < P_REINVITE);
-	int fail_a = 0, fail_s = 0, fail_c = 0;
-	struct callmark ms = { -1, -1, -1 }, mc = { -1, -1, -1 };
+	const struct scen *sc = m->sc;
+	struct rng *r = &m->r;
+	__u16 base = c->busy ? 486 : 200, a = base, sm = base, ct = base;
+	double s = t - (double)(m->wn - 1) * WIN_S;
+	long wi = (long)m->wn;
 
+	if (sc->out_p > 0 && t >= sc->out_from && t < sc->out_from + sc->out_for &&
+	    unif(r) < sc->out_p) {
+		a = sm = ct = 503;
+	} else {
+		if (sc->clustered ? c->fail_a : unif(r) < sc->pa)
+			a = 500;
+		if (sc->clustered ? c->fail_s : unif(r) < sc->ps)
+			sm = 500;
+		if (sc->control && (sc->clustered ? c->fail_c : unif(r) < sc->pc))
+			ct = 500;
+		if (sc->harmless > 0 && a == 200 && sm == 200 && unif(r) < sc->harmless)
+			a = 487;
+		if (sc->worse > 0 && sm == 200 && unif(r) < sc->worse)
+			sm = 404;
+		if (sc->code > 0 && sm == base && a == base && unif(r) < sc->code)
+			sm = base == 200 ? 202 : 480;
+	}
+	m->w[0]->sent++;
+	if (silent(m, t)) {
+		/* closes unanswered at the deadline after the active's answer,
+		 * max(due_floor, due_multiple x its latency) = due_floor here */
+		sm = 0;
+		wi += s + m->pol->due_floor >= WIN_S;
+	} else {
+		m->w[0]->answered++;
+	}
+
+	struct us_window *w = m->w[wi - (long)m->wn];
+	__u32 oa = us_outcome(a), os = sm ? us_outcome(sm) : US_O_NONE;
+
+	w->sim.out[oa][os]++;
+	if (sm && a == sm)
+		w->sim.code_same++;
+	else
+		us_codes_add(w->codes, &w->ncodes, a, sm, 1);
+	if (sm) {
+		w->sim.lat_active[lat_draw(&m->pr->act, r)]++;
+		w->sim.lat_shadow[lat_draw(&m->pr->sim, r)]++;
+	}
+	mark(m, &c->ms, wi, 0, oa >= US_O_ERR, os >= US_O_ERR);
+	if (sc->control) {
+		__u32 oc = us_outcome(ct);
+
+		m->w[0]->control.out[oa][oc]++;
+		m->w[0]->control.code_same += a == ct;
+		mark(m, &c->mc, (long)m->wn, 1, oa >= US_O_ERR, oc >= US_O_ERR);
+	}
+}
+
+static void *grow(void *p, size_t *cap, size_t want, size_t size)
+{
+	if (want <= *cap)
+		return p;
+	*cap = want < 64 ? 64 : 2 * want;
+	p = realloc(p, *cap * size);
+	if (!p) {
+		perror("realloc");
+		exit(EXIT_FAILURE);
+	}
+	return p;
+}
+
+static void schedule(struct sim *m, unsigned id, double t)
+{
+	unsigned long w = (unsigned long)floor(t / WIN_S) + 1;
+	struct evq *q;
+
+	if (w >= m->wn + RING)     /* beyond the ring: e^-20 of the calls, dropped */
+		return;
+	q = &m->ring[w % RING];
+	q->v = grow(q->v, &q->cap, q->n + 1, sizeof(*q->v));
+	q->v[q->n++] = (struct ev){ t, id };
+	m->calls[id].pending++;
+}
+
+/* A call starting at t: its INVITE now; a BYE after the hold time and
+ * sometimes a re-INVITE in between, in later windows as they fall. */
+static void new_call(struct sim *m, double t)
+{
+	const struct scen *sc = m->sc;
+	struct rng *r = &m->r;
+	unsigned id;
+	struct call *c;
+
+	if (m->nfree) {
+		id = m->free_ids[--m->nfree];
+	} else {
+		size_t cap = m->cap;
+
+		m->calls = grow(m->calls, &cap, m->ncalls + 1, sizeof(*m->calls));
+		m->cap = (unsigned)cap;
+		id = m->ncalls++;
+	}
+	c = &m->calls[id];
+	*c = (struct call){ .ms = { -1, -1, -1, -1 }, .mc = { -1, -1, -1, -1 } };
+	c->busy = unif(r) < P_BUSY;
 	if (sc->clustered) {
-		fail_a = unif(r) < sc->pa;
-		fail_s = unif(r) < sc->ps;
-		fail_c = sc->control && unif(r) < sc->pc;
+		c->fail_a = unif(r) < sc->pa;
+		c->fail_s = unif(r) < sc->ps;
+		c->fail_c = sc->control && unif(r) < sc->pc;
 	}
-	for (int i = 0; i < k; i++) {
-		__u16 base = busy ? 486 : 200, a = base, sm = base, c = base;
-		int out = sc->out_p > 0 && t >= sc->out_from && t < sc->out_from + sc->out_for &&
-			  unif(r) < sc->out_p;
-		int wi = 0;
+	txn(m, c, t);
+	if (!c->busy) {
+		double hold = -HOLD_MEAN_S * log(1 - unif(r));
 
-		if (out) {
-			a = sm = c = 503;
-		} else {
-			if (sc->clustered ? fail_a : unif(r) < sc->pa)
-				a = 500;
-			if (sc->clustered ? fail_s : unif(r) < sc->ps)
-				sm = 500;
-			if (sc->control && (sc->clustered ? fail_c : unif(r) < sc->pc))
-				c = 500;
-			if (sc->harmless > 0 && a == 200 && sm == 200 && unif(r) < sc->harmless)
-				a = 487;
-			if (sc->worse > 0 && sm == 200 && unif(r) < sc->worse)
-				sm = 404;
-			if (sc->code > 0 && sm == base && a == base && unif(r) < sc->code)
-				sm = base == 200 ? 202 : 480;
-		}
-		w[0]->sent++;
-		if (silent(sc, r, t)) {
-			/* closes as unanswered at the deadline after the active's answer */
-			sm = 0;
-			wi = s + pol->due_floor >= WIN_S;
-		} else {
-			w[0]->answered++;
-		}
-
-		__u32 oa = us_outcome(a), os = sm ? us_outcome(sm) : US_O_NONE;
-		struct us_pairs *p = &w[wi]->sim;
-
-		p->out[oa][os]++;
-		if (sm && a == sm)
-			p->code_same++;
-		else
-			us_codes_add(w[wi]->codes, &w[wi]->ncodes, a, sm, 1);
-		if (sm) {
-			p->lat_active[lat_draw(&pr->act, r)]++;
-			p->lat_shadow[lat_draw(&pr->sim, r)]++;
-		}
-		mark_call(w, sim_of, &ms, wi, oa >= US_O_ERR, os >= US_O_ERR);
-
-		if (sc->control) {
-			__u32 oc = us_outcome(c);
-
-			w[0]->control.out[oa][oc]++;
-			w[0]->control.code_same += a == c;
-			mark_call(w, ctl_of, &mc, 0, oa >= US_O_ERR, oc >= US_O_ERR);
-		}
+		schedule(m, id, t + hold);
+		if (unif(r) < P_REINVITE)
+			schedule(m, id, t + unif(r) * hold);
 	}
-	mark_both(w, sim_of, &ms);
-	if (sc->control)
-		mark_both(w, ctl_of, &mc);
+	if (!c->pending)
+		m->free_ids[m->nfree++] = id;
 }
 
 static double horizon_s(const struct us_policy *pol, const struct scen *sc)
@@ -445,48 +533,113 @@ static double horizon_s(const struct us_policy *pol, const struct scen *sc)
 	return h > sc->quiet_from + sc->quiet_for + 600 ? h : sc->quiet_from + sc->quiet_for + 600;
 }
 
-static void one_run(const struct us_policy *pol, const struct scen *sc, const struct prep *pr,
-		    unsigned long long seed, unsigned run, struct result *res)
+/* One window as a record line (docs/replay.md), checked by the record
+ * parser first: a window it refuses is the simulator's bug. */
+static void record(FILE *f, const struct scen *sc, const struct prep *pr,
+		   const struct us_window *w, const struct us_judgement *j)
 {
-	struct us_window *cum = calloc(1, sizeof(*cum)), *cur = calloc(1, sizeof(*cur));
-	struct us_window *nxt = calloc(1, sizeof(*nxt));
+	struct us_window *back = calloc(1, sizeof(*back));
+	json_object *o = us_window_json(w), *o2;
+	char machine[32], why[200];
+	const char *a, *b;
+
+	if (!back || !o) {
+		perror("judge_eval: records");
+		exit(EXIT_FAILURE);
+	}
+	if (us_window_parse(o, back, why, sizeof(why))) {
+		fprintf(stderr, "judge_eval: \"%s\": a simulated window is not a valid record: %s\n",
+			sc->name, why);
+		exit(EXIT_FAILURE);
+	}
+	o2 = us_window_json(back);
+	a = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	b = json_object_to_json_string_ext(o2, JSON_C_TO_STRING_PLAIN);
+	if (strcmp(a, b)) {
+		fprintf(stderr, "judge_eval: \"%s\": a window changes through its record\n", sc->name);
+		exit(EXIT_FAILURE);
+	}
+	json_object_put(o);
+	json_object_put(o2);
+	snprintf(machine, sizeof(machine), "eval-%02u", pr->idx);
+	o = us_wrecord_json(machine, "eval", "2", RECORD_SINCE, w, j);
+	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	free(back);
+}
+
+static void one_run(const struct us_policy *pol, const struct scen *sc, const struct prep *pr,
+		    unsigned long long seed, unsigned run, struct result *res, FILE *rec)
+{
+	struct sim *m = calloc(1, sizeof(*m));
+	struct us_window *cum = calloc(1, sizeof(*cum));
 	struct us_judge_state *st = calloc(1, sizeof(*st));
 	struct us_judgement *j = calloc(1, sizeof(*j));
 	double h = horizon_s(pol, sc);
-	struct rng r;
+	__u64 fresh[64] = { 0 };          /* new pairs of the last windows, a ring */
 
-	if (!cum || !cur || !nxt || !st || !j) {
+	if (!m || !cum || !st || !j || pol->windows > 64) {
 		perror("calloc");
 		exit(EXIT_FAILURE);
 	}
-	rng_seed(&r, seed ^ ((unsigned long long)(pr->idx + 1) << 40) ^
-		     (0x5851f42d4c957f2dull * (run + 1)));
+	m->sc = sc;
+	m->pr = pr;
+	m->pol = pol;
+	m->w[0] = calloc(1, sizeof(struct us_window));
+	m->w[1] = calloc(1, sizeof(struct us_window));
+	if (!m->w[0] || !m->w[1]) {
+		perror("calloc");
+		exit(EXIT_FAILURE);
+	}
+	rng_seed(&m->r, seed ^ ((unsigned long long)(pr->idx + 1) << 40) ^
+			(0x5851f42d4c957f2dull * (run + 1)));
 	memset(res, 0, sizeof(*res));
-	for (unsigned wn = 1;; wn++) {
-		double t0 = (wn - 1) * WIN_S, t1 = wn * WIN_S, live = WIN_S;
-		struct us_window *w[2] = { cur, nxt };
+	for (m->wn = 1;; m->wn++) {
+		double t0 = (double)(m->wn - 1) * WIN_S, t1 = (double)m->wn * WIN_S, live = WIN_S;
+		struct evq *q = &m->ring[m->wn % RING];
+		struct us_window *cur = m->w[0];
+		__u64 pairs = 0;
 
-		/* the quiet period's share of the window carries no calls */
+		/* no new calls in the quiet period (calls already up go on) */
 		if (sc->quiet_for > 0) {
 			double q0 = fmax(t0, sc->quiet_from), q1 = fmin(t1, sc->quiet_from + sc->quiet_for);
 
 			if (q1 > q0)
 				live -= q1 - q0;
 		}
-		unsigned long n = poisson(&r, sc->rate * sc->mirror * live);
+		unsigned long n = poisson(&m->r, sc->rate * sc->mirror * live);
+		size_t need = m->ncalls + n;
 
-		for (unsigned long i = 0; i < n; i++) {
-			double s = unif(&r) * WIN_S;
+		/* free_ids never holds more than the calls there are */
+		if (need > m->cap) {
+			size_t cap = m->cap;
 
-			/* in a partly quiet window, the calls fall outside the quiet part */
-			if (live < WIN_S && t0 + s >= sc->quiet_from &&
-			    t0 + s < sc->quiet_from + sc->quiet_for)
-				s = t0 < sc->quiet_from ? unif(&r) * (sc->quiet_from - t0)
-							: WIN_S - unif(&r) * (t1 - sc->quiet_from -
-									      sc->quiet_for);
-			one_call(sc, pr, pol, &r, w, t0 + s, s);
+			m->calls = grow(m->calls, &cap, need, sizeof(*m->calls));
+			m->cap = (unsigned)cap;
 		}
-		cur->t = 1e6 + t1;
+		m->free_ids = realloc(m->free_ids, (m->cap + 1) * sizeof(*m->free_ids));
+		if (!m->free_ids) {
+			perror("realloc");
+			exit(EXIT_FAILURE);
+		}
+		for (unsigned long i = 0; i < n; i++) {
+			double s = unif(&m->r) * live;
+
+			/* the live part of a partly quiet window is before or after it */
+			if (live < WIN_S && t0 + s >= sc->quiet_from)
+				s += WIN_S - live;
+			new_call(m, t0 + s);
+		}
+		for (size_t i = 0; i < q->n; i++) {
+			struct call *c = &m->calls[q->v[i].call];
+
+			txn(m, c, q->v[i].t);
+			if (!--c->pending)
+				m->free_ids[m->nfree++] = q->v[i].call;
+		}
+		q->n = 0;
+
+		cur->t = RECORD_SINCE + t1;
 		cur->seconds = WIN_S;
 		cur->sim_seconds = t1;
 		cur->has_control = sc->control;
@@ -495,32 +648,41 @@ static void one_run(const struct us_policy *pol, const struct scen *sc, const st
 		cum->sim_seconds = t1;
 		cum->has_control = sc->control;
 		if (us_judge(pol, cum, cur, st, j)) {
-			fprintf(stderr, "judge_eval: us_judge refused window %u of \"%s\"\n", wn,
+			fprintf(stderr, "judge_eval: us_judge refused window %lu of \"%s\"\n", m->wn,
 				sc->name);
 			exit(EXIT_FAILURE);
 		}
-		res->stuck |= j->stuck;
-		res->t = t1;
-		res->pairs = 0;
+		if (rec)
+			record(rec, sc, pr, cur, j);
 		for (int a = 0; a < US_O_MAX; a++)
 			for (int b = 0; b < US_O_MAX; b++)
-				res->pairs += cum->sim.out[a][b];
+				pairs += cur->sim.out[a][b];
+		fresh[m->wn % 64] = pairs;
+		res->pairs += pairs;
+		res->stuck |= j->stuck;
+		res->t = t1;
 		if (j->decision != US_D_NONE) {
 			res->decision = j->decision;
-			res->quiet_promotion = j->decision == US_D_PROMOTE && sc->quiet_for > 0 &&
-					       t1 > sc->quiet_from &&
-					       t1 <= sc->quiet_from + sc->quiet_for + WIN_S;
+			if (j->decision == US_D_PROMOTE)
+				for (unsigned k = 0; k < pol->windows && k < m->wn; k++)
+					res->stale |= fresh[(m->wn - k) % 64] < pol->min_window_pairs;
 			break;
 		}
 		if (t1 >= h)
 			break;
 		/* the next window starts with the pairs closing late */
-		memcpy(cur, nxt, sizeof(*cur));
-		memset(nxt, 0, sizeof(*nxt));
+		m->w[0] = m->w[1];
+		m->w[1] = cur;
+		memset(cur, 0, sizeof(*cur));
 	}
+	for (unsigned i = 0; i < RING; i++)
+		free(m->ring[i].v);
+	free(m->calls);
+	free(m->free_ids);
+	free(m->w[0]);
+	free(m->w[1]);
+	free(m);
 	free(cum);
-	free(cur);
-	free(nxt);
 	free(st);
 	free(j);
 }
@@ -556,7 +718,7 @@ static void *worker(void *arg)
 
 			if (jb->pr[si].selected)
 				one_run(jb->pol, &scens[si], &jb->pr[si], jb->seed, run,
-					&jb->res[si][run]);
+					&jb->res[si][run], NULL);
 		}
 	}
 }
@@ -664,7 +826,7 @@ static double median_of(double *v, unsigned n, unsigned total)
 }
 
 struct row {
-	unsigned prom, rej, und, quiet_prom, stuck;
+	unsigned prom, rej, und, stale, stuck;
 	double med_t, med_pairs, fixed, ratio, win_pairs;
 	char target[96], verdict[8], why[240];
 	int pass, impossible;
@@ -690,7 +852,7 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		rw->prom += x->decision == US_D_PROMOTE;
 		rw->rej += x->decision == US_D_REJECT;
 		rw->und += x->decision == US_D_NONE;
-		rw->quiet_prom += x->quiet_promotion;
+		rw->stale += x->stale;
 		rw->stuck += x->stuck;
 		if (sc->target == T_DECIDE ? x->decision != US_D_NONE : x->decision == want) {
 			t[n] = x->t;
@@ -716,7 +878,7 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		snprintf(rw->target, sizeof(rw->target), "rejected <= 1 %%%s%s",
 			 sc->target == T_GOOD || sc->target == T_QUIET ? ", promoted >= 99 %" : "",
 			 sc->target == T_HEADLINE ? ", median promotion <= 120 s" :
-			 sc->target == T_QUIET ? ", none promoted while quiet" : "");
+			 sc->target == T_QUIET ? ", none on stale evidence" : "");
 		if (above(rw->rej, runs, 0.01, quick))
 			MISS("rejected %u of %u; ", rw->rej, runs);
 		if ((sc->target == T_GOOD || sc->target == T_QUIET) &&
@@ -724,8 +886,10 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 			MISS("not promoted in %u of %u; ", runs - rw->prom, runs);
 		if (sc->target == T_HEADLINE && !(rw->med_t <= 120 * slack))
 			MISS("median time to promotion %.0f s; ", rw->med_t);
-		if (sc->target == T_QUIET && rw->quiet_prom)
-			MISS("promoted while no calls came in %u runs; ", rw->quiet_prom);
+		if (sc->target == T_QUIET && rw->stale)
+			MISS("promoted on stale evidence (a window of the last %u with fewer than "
+			     "%llu new pairs) in %u runs; ", pol->windows,
+			     (unsigned long long)pol->min_window_pairs, rw->stale);
 		break;
 	case T_BAD:
 		snprintf(rw->target, sizeof(rw->target),
@@ -783,7 +947,8 @@ static void fmt(char *b, size_t len, double v, const char *f)
 static void usage(FILE *f, const char *p)
 {
 	fprintf(f,
-		"usage: %s [--quick] [--json] [-n RUNS] [-j THREADS] [--seed S] [--only TEXT] [--list]\n"
+		"usage: %s [--quick] [--json] [-n RUNS] [-j THREADS] [--seed S] [--only TEXT]\n"
+		"          [--records FILE] [--list]\n"
 		"  Simulates simulation machines window by window through the judge and\n"
 		"  checks each scenario's target; exit 1 when one is missed.\n"
 		"  -n RUNS      runs per scenario (default 300; --quick: 40)\n"
@@ -792,6 +957,8 @@ static void usage(FILE *f, const char *p)
 		"  --quick      a few scenarios, few runs, targets with a binomial tolerance\n"
 		"  --only TEXT  only scenarios whose class or name contains TEXT\n"
 		"  --json       the table as JSON\n"
+		"  --records F  also write run 0 of each scenario as window records (JSON lines,\n"
+		"               docs/replay.md) to F, for understudyctl replay\n"
 		"  --list       the scenarios, and exit\n", p);
 }
 
@@ -820,7 +987,7 @@ int main(int argc, char **argv)
 			  .mu = PTHREAD_MUTEX_INITIALIZER };
 	unsigned threads = 2, runs_set = 0, nsel = 0, missed = 0;
 	int quick = 0, json = 0;
-	const char *only = NULL;
+	const char *only = NULL, *records = NULL;
 	pthread_t th[64];
 	struct timespec t0, t1;
 	double secs;
@@ -859,6 +1026,13 @@ int main(int argc, char **argv)
 					v ? v : "");
 				return 2;
 			}
+			i++;
+		} else if (!strcmp(a, "--records")) {
+			if (!v) {
+				fprintf(stderr, "judge_eval: --records wants a file name\n");
+				return 2;
+			}
+			records = v;
 			i++;
 		} else if (!strcmp(a, "--only")) {
 			if (!v) {
@@ -929,6 +1103,23 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
+	if (records) {
+		/* run 0 of each scenario again, recorded: the same run (its seed) */
+		FILE *f = fopen(records, "w");
+		struct result again;
+
+		if (!f) {
+			fprintf(stderr, "judge_eval: %s: %s\n", records, strerror(errno));
+			return EXIT_FAILURE;
+		}
+		for (unsigned s = 0; s < NSCEN; s++)
+			if (pr[s].selected)
+				one_run(&pol, &scens[s], &pr[s], jb.seed, 0, &again, f);
+		if (fclose(f)) {
+			fprintf(stderr, "judge_eval: %s: %s\n", records, strerror(errno));
+			return EXIT_FAILURE;
+		}
+	}
 	for (unsigned s = 0; s < NSCEN; s++)
 		if (pr[s].selected) {
 			evaluate(&pol, &scens[s], jb.res[s], jb.runs, quick, &rows[s]);
