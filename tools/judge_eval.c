@@ -192,6 +192,9 @@ static const char *const quick_names[] = {
 	"partly silent: answers 70 %",
 	"equal, no calls from 45 s for 5 min",
 	"equal, 5 % errors on all three",
+	"2 % more class differences than the control",
+	"dies after 90 s, 2000 calls/s",
+	"latency 1.2x (the limit: decide)",
 };
 #define NQUICK (sizeof(quick_names) / sizeof(quick_names[0]))
 
@@ -568,6 +571,41 @@ static void record(FILE *f, const struct scen *sc, const struct prep *pr,
 	free(back);
 }
 
+/* The simulator's own invariants, on the sums (a window alone may hold a
+ * call's failure but not its first pair): calls no more than pairs, every
+ * failure column no more than calls, both no more than either, the control
+ * likewise, nothing answered that was not sent.  A violation is a bug here. */
+static void check_pairs(const struct scen *sc, const struct us_pairs *p, const char *who)
+{
+	__u64 n = 0;
+
+	for (int a = 0; a < US_O_MAX; a++)
+		for (int b = 0; b < US_O_MAX; b++)
+			n += p->out[a][b];
+	if (p->calls > n || p->calls_fail_active > p->calls || p->calls_fail_shadow > p->calls ||
+	    p->calls_fail_both > p->calls_fail_active || p->calls_fail_both > p->calls_fail_shadow ||
+	    p->code_same > n) {
+		fprintf(stderr, "judge_eval: \"%s\": inconsistent %s counts: pairs %llu calls %llu "
+			"failed %llu/%llu/%llu code_same %llu\n", sc->name, who,
+			(unsigned long long)n, (unsigned long long)p->calls,
+			(unsigned long long)p->calls_fail_active,
+			(unsigned long long)p->calls_fail_shadow,
+			(unsigned long long)p->calls_fail_both, (unsigned long long)p->code_same);
+		exit(EXIT_FAILURE);
+	}
+}
+
+static void check_counts(const struct scen *sc, const struct us_window *cum)
+{
+	check_pairs(sc, &cum->sim, "simulation");
+	check_pairs(sc, &cum->control, "control");
+	if (cum->answered > cum->sent) {
+		fprintf(stderr, "judge_eval: \"%s\": answered %llu of %llu sent\n", sc->name,
+			(unsigned long long)cum->answered, (unsigned long long)cum->sent);
+		exit(EXIT_FAILURE);
+	}
+}
+
 static void one_run(const struct us_policy *pol, const struct scen *sc, const struct prep *pr,
 		    unsigned long long seed, unsigned run, struct result *res, FILE *rec)
 {
@@ -647,6 +685,7 @@ static void one_run(const struct us_policy *pol, const struct scen *sc, const st
 		cum->t = cur->t;
 		cum->sim_seconds = t1;
 		cum->has_control = sc->control;
+		check_counts(sc, cum);
 		if (us_judge(pol, cum, cur, st, j)) {
 			fprintf(stderr, "judge_eval: us_judge refused window %lu of \"%s\"\n", m->wn,
 				sc->name);
@@ -828,20 +867,57 @@ static double median_of(double *v, unsigned n, unsigned total)
 struct row {
 	unsigned prom, rej, und, stale, stuck;
 	double med_t, med_pairs, fixed, ratio, win_pairs;
-	char target[96], verdict[8], why[240];
+	char target[96], verdict[8], why[320], note[320];
 	int pass, impossible;
 };
+
+#define NOTE(...) snprintf(rw->note + strlen(rw->note), sizeof(rw->note) - strlen(rw->note), \
+			   __VA_ARGS__)
+
+/* What the operating point allows at all, in figures: the steady pairs a
+ * window brings against the fresh-evidence minimum, and the evidence floor. */
+static void arithmetic(const struct us_policy *pol, const struct scen *sc, struct row *rw,
+		       const double *since_death, unsigned ndead, unsigned runs)
+{
+	double pps = rw->win_pairs / WIN_S;
+
+	if (sc->target != T_BAD && sc->target != T_DEAD) {
+		if (rw->win_pairs < pol->min_window_pairs)
+			NOTE("%g calls/s x %g x %.2f transactions = %.1f pairs a window, fewer than "
+			     "min_window_pairs %llu: no window can count, promotion is impossible "
+			     "in principle (the target here is only not to reject); ", sc->rate,
+			     sc->mirror, TXN_PER_CALL, rw->win_pairs,
+			     (unsigned long long)pol->min_window_pairs);
+		else
+			NOTE("earliest promotion: the evidence floor max(%.0f s, %llu pairs / %.1f "
+			     "pairs/s = %.0f s) then %u more windows = %.0f s; ",
+			     pol->min_sim_seconds, (unsigned long long)pol->min_paired, pps,
+			     pol->min_paired / pps, pol->windows - 1,
+			     ceil(fmax(pol->min_sim_seconds, pol->min_paired / pps) / WIN_S) * WIN_S +
+			     (pol->windows - 1) * WIN_S);
+	}
+	if (sc->die_at > 0 && ndead) {
+		double m = median_of((double *)since_death, ndead, runs);
+
+		if (!isnan(m))
+			NOTE("rejected a median %.0f s after it died; ", m);
+	}
+	if (rw->stale && sc->target != T_QUIET)
+		NOTE("%u promotions on stale evidence; ", rw->stale);
+}
 
 static void evaluate(const struct us_policy *pol, const struct scen *sc, const struct result *res,
 		     unsigned runs, int quick, struct row *rw)
 {
 	double *t = calloc(runs, sizeof(double)), *pairs = calloc(runs, sizeof(double));
+	double *dead = calloc(runs, sizeof(double));
+	unsigned ndead = 0;
 	enum us_decision want = sc->target == T_BAD || sc->target == T_DEAD ? US_D_REJECT :
 				US_D_PROMOTE;
 	unsigned n = 0;
 	double slack = quick ? 1.25 : 1;   /* quick: medians of few runs, some room */
 
-	if (!t || !pairs) {
+	if (!t || !pairs || !dead) {
 		perror("calloc");
 		exit(EXIT_FAILURE);
 	}
@@ -854,6 +930,8 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		rw->und += x->decision == US_D_NONE;
 		rw->stale += x->stale;
 		rw->stuck += x->stuck;
+		if (sc->die_at > 0 && x->decision == US_D_REJECT && x->t > sc->die_at)
+			dead[ndead++] = x->t - sc->die_at;
 		if (sc->target == T_DECIDE ? x->decision != US_D_NONE : x->decision == want) {
 			t[n] = x->t;
 			pairs[n++] = (double)x->pairs;
@@ -932,6 +1010,8 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 	}
 	snprintf(rw->verdict, sizeof(rw->verdict), "%s",
 		 rw->pass ? (rw->impossible ? "PASS*" : "PASS") : "MISS");
+	arithmetic(pol, sc, rw, dead, ndead, runs);
+	free(dead);
 	free(t);
 	free(pairs);
 }
@@ -1155,6 +1235,8 @@ int main(int argc, char **argv)
 			json_object_object_add(e, "stuck_runs", json_object_new_int64(rw->stuck));
 			json_object_object_add(e, "result", json_object_new_string(rw->verdict));
 			json_object_object_add(e, "why", json_object_new_string(rw->why));
+			json_object_object_add(e, "note", json_object_new_string(rw->note));
+			json_object_object_add(e, "stale_promotions", json_object_new_int64(rw->stale));
 			json_object_array_add(arr, e);
 		}
 		json_object_object_add(o, "scenarios", arr);
@@ -1197,11 +1279,13 @@ int main(int argc, char **argv)
 		       "simulation); \"-\" when fewer than half the runs got it. Fixed-size "
 		       "pairs: a one-shot test with the same alpha and beta for the scenario's "
 		       "effect (tools/judge_eval.c, fixed_pairs).\n\n");
+		printf("Notes (MISS: why; the arithmetic of the operating point; runs the judge "
+		       "reported stuck):\n\n");
 		for (unsigned s = 0; s < NSCEN; s++)
-			if (pr[s].selected && (rows[s].why[0] || rows[s].stuck))
-				printf("- %s, %s: %s%s%u runs reported stuck\n", scens[s].cls,
+			if (pr[s].selected)
+				printf("- %s, %s: %s%s%s%u runs reported stuck\n", scens[s].cls,
 				       scens[s].name, rows[s].pass ? "" : "MISS: ", rows[s].why,
-				       rows[s].stuck);
+				       rows[s].note, rows[s].stuck);
 		printf("\n%u of %u scenarios %s their targets (PASS* = a target impossible in "
 		       "principle, see above). %u runs in %.1f s on %u threads.\n",
 		       nsel - missed, nsel, missed ? "met" : "met: all", nsel * jb.runs, secs,
