@@ -308,13 +308,13 @@ static void test_value_forms(void **state)
 		__u16 bp;
 		double cls_v, err_v, minsim_v;
 	} f[] = {
-		{ "1s", "0", "0", "0", "0", 1, 0, 0, 0, 0 },
-		{ "1h", "100", "1", "1", "7d0", 3600, 10000, 1, 1, -1 },
+		{ "1s", "0", "0.2", "0.2", "0", 1, 0, 0.2, 0.2, 0 },
+		{ "1h", "100", "0.9", "0.9", "7d0", 3600, 10000, 0.9, 0.9, -1 },
 		{ "1.5s", "0.01", "0.5%", "0.5pp", "500ms", 1.5, 1, 0.005, 0.005, 0.5 },
-		{ "2m", "25%", "100%", "100pp", "1.5m", 120, 2500, 1, 1, 90 },
+		{ "2m", "25%", "99%", "99pp", "1.5m", 120, 2500, 0.99, 0.99, 90 },
 		{ "1000ms", "12.50", "0.25%", "0.25pp", "2h", 1, 1250, 0.0025, 0.0025, 7200 },
 		{ "3600s", "99.990", "5e-3", "5e-3", "60s", 3600, 9999, 0.005, 0.005, 60 },
-		{ "60m", "+7.5", "0.0", "0.010", "45", 3600, 750, 0, 0.01, 45 },
+		{ "60m", "+7.5", "0.10", "0.010", "45", 3600, 750, 0.1, 0.01, 45 },
 	};
 	char y[1024], err[1024];
 	struct us_conf c;
@@ -556,7 +556,25 @@ static const struct bad bad[] = {
 	  BAL SVCH "    policy:\n      min_pairs: 10\n" MACH,
 	  "t.yaml:9:7: services[0].policy: unknown key \"min_pairs\"; valid keys: min_paired, "
 	  "min_simulation_seconds, max_class_disagreement, max_error_increase, "
-	  "max_latency_ratio, consecutive_windows, alpha, beta" },
+	  "max_latency_ratio, consecutive_windows, alpha, beta, latency_slack, min_window_pairs, "
+	  "max_code_disagreement, due_floor, due_multiple, decide_after, on_undecided, "
+	  "stuck_after, mode" },
+	/* what the judge would refuse, the file refuses (us_policy_check) */
+	{ "policy margin of 0",
+	  BAL SVCH "    policy:\n      max_error_increase: 0pp\n" MACH,
+	  "t.yaml:9:7: services[0].policy: max_error_increase: 0 is outside (0, 1): at 0 no "
+	  "version can pass, at 1 every version does" },
+	{ "policy disagreement of 100 %",
+	  BAL SVCH "    policy:\n      max_class_disagreement: 100%\n" MACH,
+	  "t.yaml:9:7: services[0].policy: max_class_disagreement: 1 is outside (0, 1): at 0 "
+	  "no version can pass, at 1 every version does" },
+	{ "policy latency ratio 1",
+	  BAL SVCH "    policy:\n      max_latency_ratio: 1\n" MACH,
+	  "t.yaml:9:7: services[0].policy: max_latency_ratio: 1 is not above 1: an equal "
+	  "version could not pass" },
+	{ "policy bad mode",
+	  BAL SVCH "    policy:\n      mode: maybe\n" MACH,
+	  "t.yaml:9:13: services[0].policy.mode: \"maybe\" is not one of decide, hold" },
 	{ "duplicate key",
 	  BAL SVCH "    port: 5061\n" MACH,
 	  "t.yaml:8:5: services[0].port: duplicate key (first at line 7)" },

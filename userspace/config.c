@@ -205,6 +205,8 @@ static const struct field policy_f[] = {
 	  .diff = US_DIFF_SVC_POLICY },
 	{ "beta", F_NUMBER, OFF(struct us_policy, beta), .min = 0, .max = 0.5, .min_open = true,
 	  .diff = US_DIFF_SVC_POLICY },
+	{ "latency_slack", F_DURATION, OFF(struct us_policy, latency_slack), .min = 0, .max = 60,
+	  .bare = true, .unit = "s", .diff = US_DIFF_SVC_POLICY },
 	{ "min_window_pairs", F_UINT, OFF(struct us_policy, min_window_pairs), .min = 1,
 	  .max = 1000000000, .unit = "pairs", .diff = US_DIFF_SVC_POLICY },
 	{ "max_code_disagreement", F_FRACTION, OFF(struct us_policy, max_code_diff),

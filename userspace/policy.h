@@ -31,6 +31,8 @@ struct us_policy {
 	double max_error_increase;  /* errors: the share of calls that failed on the
 	                             * simulation machine minus the active's (0.005) */
 	double max_latency_ratio;   /* latency: p50 and p99, simulation / active (1.2) */
+	double latency_slack;       /* latency: seconds taken off the simulation's
+	                             * quantiles before the ratio (0) */
 	__u32  windows;             /* stability: consecutive passing windows (3) */
 	double alpha;               /* false-promotion rate (0.01) */
 	double beta;                /* false-rejection rate (0.01) */
@@ -55,6 +57,7 @@ static inline void us_policy_default(struct us_policy *p)
 	p->max_code_diff = 0.01;
 	p->max_error_increase = 0.005;
 	p->max_latency_ratio = 1.2;
+	p->latency_slack = 0;
 	p->windows = 3;
 	p->alpha = 0.01;
 	p->beta = 0.01;
@@ -70,21 +73,5 @@ static inline void us_policy_default(struct us_policy *p)
  * --check refuses what the judge would): 0, or -EINVAL with a one-line
  * reason naming the field in why. In judge.c. */
 int us_policy_check(const struct us_policy *p, char *why, size_t len);
-
-/*
- * What the first judge was given: cumulative counts since the machine
- * entered simulation. Kept for us_judge_v1 (the old judge, which
- * judge_eval runs beside the new one for comparison).
- */
-struct us_judge_input {
-	double sim_seconds;
-	__u64 paired;
-	__u64 differ_class;
-	__u64 sim_err_only;
-	__u64 active_err_only;
-	__u64 both_err;
-	__u64 active_lat[US_LAT_BUCKETS];
-	__u64 sim_lat[US_LAT_BUCKETS];
-};
 
 #endif

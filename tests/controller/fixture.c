@@ -198,6 +198,10 @@ static void add_sim(struct us_mstats *m, const void *arg)
 
 	m->pair.out[US_O_2XX][US_O_2XX] += a->pairs - a->sim_err;
 	m->pair.out[US_O_2XX][US_O_ERR] += a->sim_err;
+	/* one pair per call, equal codes where both answered 2xx */
+	m->pair.code_same += a->pairs - a->sim_err;
+	m->pair.calls += a->pairs;
+	m->pair.calls_fail_shadow += a->sim_err;
 	m->final_class[2] += a->pairs - a->sim_err;
 	m->final_class[5] += a->sim_err;
 	m->lat_hist[a->bucket] += a->pairs;

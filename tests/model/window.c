@@ -85,6 +85,10 @@ static void traffic(__u64 pairs, __u64 sim_err)
 	s->req[US_M_INVITE] += pairs;
 	s->pair.out[US_O_2XX][US_O_2XX] += pairs - sim_err;
 	s->pair.out[US_O_2XX][US_O_ERR] += sim_err;
+	/* one pair per call, equal codes where both answered 2xx */
+	s->pair.code_same += pairs - sim_err;
+	s->pair.calls += pairs;
+	s->pair.calls_fail_shadow += sim_err;
 	s->pair_lat_active[LAT] += pairs;
 	s->pair_lat_shadow[LAT] += pairs;
 	s->final_class[2] += pairs - sim_err;
