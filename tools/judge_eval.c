@@ -70,6 +70,7 @@
 #define P_REINVITE  0.10     /* calls with a re-INVITE */
 #define TXN_PER_CALL ((1 - P_BUSY) * (2 + P_REINVITE) + P_BUSY)
 #define RECORD_SINCE 1.7e9   /* wall clock at entering simulation, for the records */
+#define DIES_IN_STREAK (-1.0)
 #define HOLD_MEAN_S 60.0     /* mean call hold time (exponential): INVITE to BYE */
 #define LAT_MED_NS  20e6     /* active median latency */
 #define LAT_SIGMA   0.5
@@ -102,8 +103,12 @@ struct scen {
 	double harmless;             /* the active 487, the simulation 200 */
 	double code;                 /* exact code changed inside the class (200->202, 486->480) */
 	double lat_ratio, tail;      /* simulation latency: median ratio; p99 multiple (tail only) */
-	double die_at;               /* the simulation answers nothing from then on (0: never) */
+	double die_at;               /* the simulation answers nothing from then on (0: never;
+	                              * DIES_IN_STREAK: 2 s after the first window the judge
+	                              * counted towards its streak) */
 	double answers;              /* share of transactions it answers at all (1) */
+	int die_streak;              /* DIES_IN_STREAK: the streak reached (0: 1; -1: windows - 1,
+	                              * the window before the one that would promote) */
 	double quiet_from, quiet_for;   /* no mirrored calls */
 	int control;                 /* a control machine (a v1 like the active) */
 	enum effect effect;
@@ -160,8 +165,14 @@ static const struct scen scens[] = {
 	{ "latency", "latency 1.5x, 2000 calls/s", T_BAD, BASE, .rate = 2000, .lat_ratio = 1.5,
 	  .effect = E_P50, .eff = 1.5 },
 	{ "dying", "dies after 30 s", T_DEAD, BASE, .die_at = 30 },
-	{ "dying", "dies after 90 s (streak begun)", T_DEAD, BASE, .die_at = 90 },
-	{ "dying", "dies after 90 s, 2000 calls/s", T_DEAD, BASE, .rate = 2000, .die_at = 90 },
+	{ "dying", "dies after 90 s", T_DEAD, BASE, .die_at = 90 },
+	{ "dying", "dies 2 s into its streak", T_DEAD, BASE, .die_at = DIES_IN_STREAK },
+	{ "dying", "dies 2 s into its streak, 2000 calls/s", T_DEAD, BASE, .rate = 2000,
+	  .die_at = DIES_IN_STREAK },
+	{ "dying", "dies 2 s before its promoting window", T_DEAD, BASE, .die_at = DIES_IN_STREAK,
+	  .die_streak = -1 },
+	{ "dying", "dies 2 s before its promoting window, 2000 calls/s", T_DEAD, BASE, .rate = 2000,
+	  .die_at = DIES_IN_STREAK, .die_streak = -1 },
 	{ "dying", "partly silent: answers 70 %", T_DEAD, BASE, .answers = 0.7 },
 	{ "quiet", "equal, no calls from 45 s for 5 min", T_QUIET, BASE, .quiet_from = 45,
 	  .quiet_for = 300 },
@@ -188,12 +199,13 @@ static const char *const quick_names[] = {
 	"class worse 2 % (404 for 2xx)",
 	"exact codes 5 % (480 for 486, 202 for 200)",
 	"latency 1.5x p50",
-	"dies after 90 s (streak begun)",
+	"dies 2 s into its streak",
 	"partly silent: answers 70 %",
 	"equal, no calls from 45 s for 5 min",
 	"equal, 5 % errors on all three",
 	"2 % more class differences than the control",
-	"dies after 90 s, 2000 calls/s",
+	"dies 2 s into its streak, 2000 calls/s",
+	"dies 2 s before its promoting window, 2000 calls/s",
 	"latency 1.2x (the limit: decide)",
 };
 #define NQUICK (sizeof(quick_names) / sizeof(quick_names[0]))
@@ -330,6 +342,7 @@ struct result {
 	enum us_decision decision;
 	double t;                     /* sim seconds at the decision (or the horizon) */
 	unsigned long long pairs;     /* the simulation's pairs by then */
+	double death;                 /* when the simulation died (0: it did not) */
 	int stale;                    /* promoted though one of the last windows had fewer than
 	                               * min_window_pairs new pairs */
 	int stuck;                    /* reported stuck at some window */
@@ -365,6 +378,7 @@ struct sim {
 	struct rng r;
 	struct us_window *w[2];       /* this window, the next (pairs closing after its end) */
 	unsigned long wn;             /* this window's number, from 1: [(wn - 1) 5 s, wn 5 s) */
+	double death;                 /* it answers nothing from then on (0: it lives) */
 	struct call *calls;
 	unsigned ncalls, cap, *free_ids, nfree;
 	struct evq ring[RING];
@@ -401,7 +415,7 @@ static void mark(struct sim *m, struct callmark *c, long wi, int ctl, int fa, in
 
 static int silent(struct sim *m, double t)
 {
-	if (m->sc->die_at > 0 && t >= m->sc->die_at)
+	if (m->death > 0 && t >= m->death)
 		return 1;
 	return m->sc->answers < 1 && unif(&m->r) >= m->sc->answers;
 }
@@ -632,6 +646,7 @@ static void one_run(const struct us_policy *pol, const struct scen *sc, const st
 	rng_seed(&m->r, seed ^ ((unsigned long long)(pr->idx + 1) << 40) ^
 			(0x5851f42d4c957f2dull * (run + 1)));
 	memset(res, 0, sizeof(*res));
+	m->death = sc->die_at > 0 ? sc->die_at : 0;
 	for (m->wn = 1;; m->wn++) {
 		double t0 = (double)(m->wn - 1) * WIN_S, t1 = (double)m->wn * WIN_S, live = WIN_S;
 		struct evq *q = &m->ring[m->wn % RING];
@@ -700,6 +715,11 @@ static void one_run(const struct us_policy *pol, const struct scen *sc, const st
 		res->pairs += pairs;
 		res->stuck |= j->stuck;
 		res->t = t1;
+		if (sc->die_at == DIES_IN_STREAK && !m->death && j->decision == US_D_NONE &&
+		    j->streak >= (sc->die_streak < 0 ? pol->windows - 1 :
+				  sc->die_streak ? (unsigned)sc->die_streak : 1))
+			m->death = t1 + 2;
+		res->death = m->death;
 		if (j->decision != US_D_NONE) {
 			res->decision = j->decision;
 			if (j->decision == US_D_PROMOTE)
@@ -866,6 +886,7 @@ static double median_of(double *v, unsigned n, unsigned total)
 
 struct row {
 	unsigned prom, rej, und, stale, stuck;
+	unsigned prom_dead, prom_alive;  /* dying: promoted after it died, or before */
 	double med_t, med_pairs, fixed, ratio, win_pairs;
 	char target[96], verdict[8], why[320], note[320];
 	int pass, impossible;
@@ -896,7 +917,7 @@ static void arithmetic(const struct us_policy *pol, const struct scen *sc, struc
 			     ceil(fmax(pol->min_sim_seconds, pol->min_paired / pps) / WIN_S) * WIN_S +
 			     (pol->windows - 1) * WIN_S);
 	}
-	if (sc->die_at > 0 && ndead) {
+	if (sc->die_at != 0 && ndead) {
 		double m = median_of((double *)since_death, ndead, runs);
 
 		if (!isnan(m))
@@ -930,8 +951,12 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		rw->und += x->decision == US_D_NONE;
 		rw->stale += x->stale;
 		rw->stuck += x->stuck;
-		if (sc->die_at > 0 && x->decision == US_D_REJECT && x->t > sc->die_at)
-			dead[ndead++] = x->t - sc->die_at;
+		if (x->death > 0 && x->decision == US_D_REJECT && x->t > x->death)
+			dead[ndead++] = x->t - x->death;
+		rw->prom_dead += x->decision == US_D_PROMOTE &&
+				 (sc->answers < 1 || (x->death > 0 && x->t > x->death));
+		rw->prom_alive += x->decision == US_D_PROMOTE && sc->answers == 1 &&
+				  !(x->death > 0 && x->t > x->death);
 		if (sc->target == T_DECIDE ? x->decision != US_D_NONE : x->decision == want) {
 			t[n] = x->t;
 			pairs[n++] = (double)x->pairs;
@@ -1001,11 +1026,15 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 			MISS("undecided in %u of %u after %.0f s; ", rw->und, runs, horizon_s(pol, sc));
 		break;
 	case T_DEAD:
-		snprintf(rw->target, sizeof(rw->target), "promoted in no run, rejected >= 99 %%");
-		if (rw->prom)
-			MISS("promoted in %u of %u; ", rw->prom, runs);
-		if (above(runs - rw->rej, runs, 0.01, quick))
-			MISS("not rejected in %u of %u; ", runs - rw->rej, runs);
+		/* a promotion before the machine died is of a live, equal machine:
+		 * reported, not a miss (the judge could not have known) */
+		snprintf(rw->target, sizeof(rw->target), "promoted dead in no run, rejected >= 99 %%");
+		if (rw->prom_dead)
+			MISS("promoted after it died in %u of %u; ", rw->prom_dead, runs);
+		if (rw->prom_alive)
+			NOTE("promoted before it died (alive) in %u of %u; ", rw->prom_alive, runs);
+		if (above(runs - rw->rej - rw->prom_alive, runs, 0.01, quick))
+			MISS("not rejected in %u of %u; ", runs - rw->rej - rw->prom_alive, runs);
 		break;
 	}
 	snprintf(rw->verdict, sizeof(rw->verdict), "%s",
@@ -1237,6 +1266,7 @@ int main(int argc, char **argv)
 			json_object_object_add(e, "why", json_object_new_string(rw->why));
 			json_object_object_add(e, "note", json_object_new_string(rw->note));
 			json_object_object_add(e, "stale_promotions", json_object_new_int64(rw->stale));
+			json_object_object_add(e, "promoted_dead", json_object_new_int64(rw->prom_dead));
 			json_object_array_add(arr, e);
 		}
 		json_object_object_add(o, "scenarios", arr);
