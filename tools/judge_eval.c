@@ -111,6 +111,7 @@ struct scen {
 	                              * the window before the one that would promote) */
 	double quiet_from, quiet_for;   /* no mirrored calls */
 	int control;                 /* a control machine (a v1 like the active) */
+	int undecided_reject;        /* policy: on_undecided reject (default hold) */
 	enum effect effect;
 	double eff;                  /* the effect, for the fixed-size test */
 };
@@ -160,6 +161,8 @@ static const struct scen scens[] = {
 	  .effect = E_P99, .eff = 2 },
 	{ "latency", "latency 1.1x (promote)", T_GOOD, BASE, .lat_ratio = 1.1 },
 	{ "latency", "latency 1.2x (the limit: decide)", T_DECIDE, BASE, .lat_ratio = 1.2 },
+	{ "latency", "latency 1.2x, on_undecided reject", T_DECIDE, BASE, .lat_ratio = 1.2,
+	  .undecided_reject = 1 },
 	{ "latency", "latency 1.3x (reject)", T_BAD, BASE, .lat_ratio = 1.3, .effect = E_P50,
 	  .eff = 1.3 },
 	{ "latency", "latency 1.5x, 2000 calls/s", T_BAD, BASE, .rate = 2000, .lat_ratio = 1.5,
@@ -333,6 +336,7 @@ static __u32 lat_draw(const struct latdist *d, struct rng *r)
 /* ---- one run ------------------------------------------------------------------- */
 
 struct prep {
+	struct us_policy pol;         /* the default, with the scenario's changes */
 	struct latdist act, sim;
 	unsigned idx;
 	int selected;
@@ -749,7 +753,6 @@ static void one_run(const struct us_policy *pol, const struct scen *sc, const st
 /* ---- threads ----------------------------------------------------------------------- */
 
 struct job {
-	const struct us_policy *pol;
 	struct prep *pr;
 	struct result *res[NSCEN];
 	unsigned runs;
@@ -776,7 +779,7 @@ static void *worker(void *arg)
 			unsigned si = e % NSCEN, run = e / NSCEN;
 
 			if (jb->pr[si].selected)
-				one_run(jb->pol, &scens[si], &jb->pr[si], jb->seed, run,
+				one_run(&jb->pr[si].pol, &scens[si], &jb->pr[si], jb->seed, run,
 					&jb->res[si][run], NULL);
 		}
 	}
@@ -794,9 +797,22 @@ static void *worker(void *arg)
  *    discordant share under the worse one, pa + ps - 2 pa ps:
  *        n = (z_a sqrt(psi) + z_b sqrt(psi - d^2))^2 / d^2
  *    e.g. +1 pp at 0.2 %: psi = 0.014, n = (2.326 (0.1183 + 0.1179))^2 / 1e-4 = 3,018.
- *  - class and exact-code differences, share p1 against the policy's
- *    tolerance p0 (max_class_diff, max_code_diff: what the judge may still
- *    promote), one-sample binomial:
+ *  - class changes for the worse, share w of the pairs, against the policy's
+ *    tolerance (max_class_diff: what the judge may still promote): a paired
+ *    test on a score per pair, its mean m and variance v from the model
+ *    (class_moments): without a control machine X = +1 when the simulation
+ *    alone is worse (errs or answers 404 where the active was fine), -1 when
+ *    it alone is better (the active erred); with one X = D_sim - D_control,
+ *    each D = 1 when that machine's class differs from the active's (the
+ *    two are correlated through the active's errors). H0: w0 such that
+ *    m(w0) = max_class_diff, H1: the scenario's w:
+ *        n = (z_a sqrt(v(w0)) + z_b sqrt(v(w)))^2 / (m(w) - m(w0))^2
+ *    e.g. 2 % at 0.2 % errors, no control: m = 0.0199, v = 0.0235; H0
+ *    v = 0.0090: (2.326 (0.0947 + 0.1534))^2 / 0.01492^2 = 1,496; with a
+ *    control, 1 % errors on all three: (2.326 (0.157 + 0.197))^2 /
+ *    0.0146^2 = 3,176.
+ *  - exact-code changes inside a class, share p1 against max_code_diff p0,
+ *    one-sample binomial (no direction, no noise from the active):
  *        n = (z_a sqrt(p0 q0) + z_b sqrt(p1 q1))^2 / (p1 - p0)^2
  *    e.g. codes 5 % against 1 %: (2.326 (0.0995 + 0.2179))^2 / 0.0016 = 341.
  *  - latency quantile q, ratio R against the policy's max_latency_ratio L:
@@ -808,6 +824,27 @@ static void *worker(void *arg)
  *    the tail's extra slope, (sigma + ln 2 / (z99 - z95)) / sigma = 3.03,
  *    which the variance takes squared on the slower side only.
  */
+/* The class score's mean and variance per pair, the simulation answering
+ * 404 for a share w of the 2xx it would give (see fixed_pairs). */
+static void class_moments(const struct scen *sc, double w, double *m, double *v)
+{
+	double pa = sc->pa, ps = sc->ps, pc = sc->pc;
+	double s_ok = ps + (1 - ps) * w;   /* it differs where the active is fine */
+
+	if (!sc->control) {
+		double pw = (1 - pa) * s_ok, pb = pa * (1 - ps);
+
+		*m = pw - pb;
+		*v = pw + pb - *m * *m;
+		return;
+	}
+	double es = pa * (1 - ps) + (1 - pa) * s_ok, ec = pa * (1 - pc) + (1 - pa) * pc;
+	double esc = pa * (1 - ps) * (1 - pc) + (1 - pa) * s_ok * pc;
+
+	*m = es - ec;
+	*v = es + ec - 2 * esc - *m * *m;
+}
+
 static double fixed_pairs(const struct us_policy *pol, const struct scen *sc)
 {
 	double za = us_norm_ppf(1 - pol->alpha), zb = us_norm_ppf(1 - pol->beta);
@@ -817,9 +854,17 @@ static double fixed_pairs(const struct us_policy *pol, const struct scen *sc)
 	case E_ERR:
 		psi = sc->pa + sc->ps - 2 * sc->pa * sc->ps;
 		return ceil(pow(za * sqrt(psi) + zb * sqrt(psi - d * d), 2) / (d * d));
-	case E_CLASS:
+	case E_CLASS: {
+		double m0, v0, m1, v1, w0;
+
+		class_moments(sc, 0, &m0, &v0);
+		w0 = fmax(0, (pol->max_class_diff - m0) / ((1 - sc->pa) * (1 - sc->ps)));
+		class_moments(sc, w0, &m0, &v0);
+		class_moments(sc, sc->worse, &m1, &v1);
+		return ceil(pow(za * sqrt(v0) + zb * sqrt(v1), 2) / ((m1 - m0) * (m1 - m0)));
+	}
 	case E_CODE:
-		p0 = sc->effect == E_CLASS ? pol->max_class_diff : pol->max_code_diff;
+		p0 = pol->max_code_diff;
 		p1 = d;
 		return ceil(pow(za * sqrt(p0 * (1 - p0)) + zb * sqrt(p1 * (1 - p1)), 2) /
 			    ((p1 - p0) * (p1 - p0)));
@@ -923,6 +968,9 @@ static void arithmetic(const struct us_policy *pol, const struct scen *sc, struc
 		if (!isnan(m))
 			NOTE("rejected a median %.0f s after it died; ", m);
 	}
+	if (sc->target == T_DECIDE)
+		NOTE("policy on_undecided %s after decide_after %.0f s; ",
+		     pol->on_undecided == US_UNDECIDED_REJECT ? "reject" : "hold", pol->decide_after);
 	if (rw->stale && sc->target != T_QUIET)
 		NOTE("%u promotions on stale evidence; ", rw->stale);
 }
@@ -1092,7 +1140,7 @@ int main(int argc, char **argv)
 	struct us_policy pol;
 	struct prep pr[NSCEN];
 	struct row rows[NSCEN];
-	struct job jb = { .pol = &pol, .pr = pr, .runs = 300, .seed = 1,
+	struct job jb = { .pr = pr, .runs = 300, .seed = 1,
 			  .mu = PTHREAD_MUTEX_INITIALIZER };
 	unsigned threads = 2, runs_set = 0, nsel = 0, missed = 0;
 	int quick = 0, json = 0;
@@ -1168,6 +1216,14 @@ int main(int argc, char **argv)
 		const struct scen *sc = &scens[s];
 
 		pr[s].idx = s;
+		pr[s].pol = pol;
+		if (sc->undecided_reject)
+			pr[s].pol.on_undecided = US_UNDECIDED_REJECT;
+		if (us_policy_check(&pr[s].pol, why, sizeof(why))) {
+			fprintf(stderr, "judge_eval: \"%s\": its policy is refused: %s\n", sc->name,
+				why);
+			return EXIT_FAILURE;
+		}
 		pr[s].selected = !only || strstr(sc->cls, only) || strstr(sc->name, only);
 		if (quick) {
 			int q = 0;
@@ -1223,7 +1279,7 @@ int main(int argc, char **argv)
 		}
 		for (unsigned s = 0; s < NSCEN; s++)
 			if (pr[s].selected)
-				one_run(&pol, &scens[s], &pr[s], jb.seed, 0, &again, f);
+				one_run(&pr[s].pol, &scens[s], &pr[s], jb.seed, 0, &again, f);
 		if (fclose(f)) {
 			fprintf(stderr, "judge_eval: %s: %s\n", records, strerror(errno));
 			return EXIT_FAILURE;
@@ -1231,7 +1287,7 @@ int main(int argc, char **argv)
 	}
 	for (unsigned s = 0; s < NSCEN; s++)
 		if (pr[s].selected) {
-			evaluate(&pol, &scens[s], jb.res[s], jb.runs, quick, &rows[s]);
+			evaluate(&pr[s].pol, &scens[s], jb.res[s], jb.runs, quick, &rows[s]);
 			missed += !rows[s].pass;
 		}
 
