@@ -22,7 +22,7 @@ struct us_policy {
 	__u64  min_paired;          /* evidence: paired transactions (1000) */
 	double min_sim_seconds;     /* evidence: seconds in simulation (60) */
 	__u64  min_window_pairs;    /* fresh evidence: new pairs a window needs to
-	                             * count towards the streak (20) */
+	                             * count towards the streak (5) */
 	double max_class_diff;      /* agreement: share of pairs whose final class differs
 	                             * for the worse (no control machine), or in excess of
 	                             * the control machine's differences (0.005) */
@@ -52,7 +52,7 @@ static inline void us_policy_default(struct us_policy *p)
 {
 	p->min_paired = 1000;
 	p->min_sim_seconds = 60;
-	p->min_window_pairs = 20;
+	p->min_window_pairs = 5;
 	p->max_class_diff = 0.005;
 	p->max_code_diff = 0.01;
 	p->max_error_increase = 0.005;
