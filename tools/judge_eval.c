@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,12 +98,12 @@ struct scen {
 	enum target target;
 	double rate, mirror;         /* calls/s at the service, share mirrored to the machine */
 	double pa, ps, pc;           /* error share per transaction: active, simulation, control */
-	int clustered;               /* errors per call: a failing call fails all its transactions */
+	int clustered;               /* errors per call: a failing call fails all it carries */
 	double out_from, out_for, out_p;   /* outage on every side, same transactions */
 	double worse;                /* simulation 404 where the active answered 2xx */
 	double harmless;             /* the active 487, the simulation 200 */
 	double code;                 /* exact code changed inside the class (200->202, 486->480) */
-	double lat_ratio, tail;      /* simulation latency: median ratio; p99 multiple (tail only) */
+	double lat_ratio, tail;      /* simulation latency: median ratio; p99 multiple (tail) */
 	double die_at;               /* the simulation answers nothing from then on (0: never;
 	                              * DIES_IN_STREAK: 2 s after the first window the judge
 	                              * counted towards its streak) */
@@ -289,7 +290,8 @@ static unsigned long poisson(struct rng *r, double lam)
 			return (unsigned long)k;
 		if (k < 0 || (us < 0.013 && v > us))
 			continue;
-		if (log(v) + log(invalpha) - log(a / (us * us) + b) <= -lam + k * loglam - lgamma(k + 1))
+		if (log(v) + log(invalpha) - log(a / (us * us) + b) <=
+		    -lam + k * loglam - lgamma(k + 1))
 			return (unsigned long)k;
 	}
 }
@@ -316,7 +318,8 @@ static void lat_init(struct latdist *d, double med, double tail)
 {
 	for (__u32 b = 0; b < US_LAT_BUCKETS; b++)
 		d->cdf[b] = b + 1 < US_LAT_BUCKETS ?
-			0.5 * erfc(-lat_z((double)us_lat_bucket_lo(b + 1), med, tail) / M_SQRT2) : 1;
+			0.5 * erfc(-lat_z((double)us_lat_bucket_lo(b + 1), med, tail) / M_SQRT2) :
+			1;
 }
 
 static __u32 lat_draw(const struct latdist *d, struct rng *r)
@@ -571,15 +574,16 @@ static void record(FILE *f, const struct scen *sc, const struct prep *pr,
 		exit(EXIT_FAILURE);
 	}
 	if (us_window_parse(o, back, why, sizeof(why))) {
-		fprintf(stderr, "judge_eval: \"%s\": a simulated window is not a valid record: %s\n",
-			sc->name, why);
+		fprintf(stderr, "judge_eval: \"%s\": a simulated window is not a valid record: "
+			"%s\n", sc->name, why);
 		exit(EXIT_FAILURE);
 	}
 	o2 = us_window_json(back);
 	a = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	b = json_object_to_json_string_ext(o2, JSON_C_TO_STRING_PLAIN);
 	if (strcmp(a, b)) {
-		fprintf(stderr, "judge_eval: \"%s\": a window changes through its record\n", sc->name);
+		fprintf(stderr, "judge_eval: \"%s\": a window changes through its record\n",
+			sc->name);
 		exit(EXIT_FAILURE);
 	}
 	json_object_put(o);
@@ -603,7 +607,8 @@ static void check_pairs(const struct scen *sc, const struct us_pairs *p, const c
 		for (int b = 0; b < US_O_MAX; b++)
 			n += p->out[a][b];
 	if (p->calls > n || p->calls_fail_active > p->calls || p->calls_fail_shadow > p->calls ||
-	    p->calls_fail_both > p->calls_fail_active || p->calls_fail_both > p->calls_fail_shadow ||
+	    p->calls_fail_both > p->calls_fail_active ||
+	    p->calls_fail_both > p->calls_fail_shadow ||
 	    p->code_same > n) {
 		fprintf(stderr, "judge_eval: \"%s\": inconsistent %s counts: pairs %llu calls %llu "
 			"failed %llu/%llu/%llu code_same %llu\n", sc->name, who,
@@ -661,7 +666,8 @@ static void one_run(const struct us_policy *pol, const struct scen *sc, const st
 
 		/* no new calls in the quiet period (calls already up go on) */
 		if (sc->quiet_for > 0) {
-			double q0 = fmax(t0, sc->quiet_from), q1 = fmin(t1, sc->quiet_from + sc->quiet_for);
+			double q0 = fmax(t0, sc->quiet_from);
+			double q1 = fmin(t1, sc->quiet_from + sc->quiet_for);
 
 			if (q1 > q0)
 				live -= q1 - q0;
@@ -708,8 +714,8 @@ static void one_run(const struct us_policy *pol, const struct scen *sc, const st
 		cum->has_control = sc->control;
 		check_counts(sc, cum);
 		if (us_judge(pol, cum, cur, st, j)) {
-			fprintf(stderr, "judge_eval: us_judge refused window %lu of \"%s\"\n", m->wn,
-				sc->name);
+			fprintf(stderr, "judge_eval: us_judge refused window %lu of \"%s\"\n",
+				m->wn, sc->name);
 			exit(EXIT_FAILURE);
 		}
 		if (rec)
@@ -729,8 +735,11 @@ static void one_run(const struct us_policy *pol, const struct scen *sc, const st
 		if (j->decision != US_D_NONE) {
 			res->decision = j->decision;
 			if (j->decision == US_D_PROMOTE)
-				for (unsigned k = 0; k < pol->windows && k < m->wn; k++)
-					res->stale |= fresh[(m->wn - k) % 64] < pol->min_window_pairs;
+				for (unsigned k = 0; k < pol->windows && k < m->wn; k++) {
+					__u64 f = fresh[(m->wn - k) % 64];
+
+					res->stale |= f < pol->min_window_pairs;
+				}
 			break;
 		}
 		if (t1 >= h)
@@ -979,6 +988,17 @@ struct row {
 	int pass, impossible;
 };
 
+static void why_add(struct row *rw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void why_add(struct row *rw, const char *fmt, ...)
+{
+	size_t n = strlen(rw->why);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rw->why + n, sizeof(rw->why) - n, fmt, ap);
+	va_end(ap);
+}
+
 #define NOTE(...) snprintf(rw->note + strlen(rw->note), sizeof(rw->note) - strlen(rw->note), \
 			   __VA_ARGS__)
 
@@ -988,10 +1008,13 @@ static void arithmetic(const struct us_policy *pol, const struct scen *sc, struc
 		       const double *since_death, unsigned ndead, unsigned runs)
 {
 	double pps = rw->win_pairs / WIN_S;
+	double earliest = ceil(fmax(pol->min_sim_seconds, pol->min_paired / pps) / WIN_S) * WIN_S +
+			  (pol->windows - 1) * WIN_S;
 
 	if (sc->target != T_BAD && sc->target != T_DEAD) {
 		if (rw->win_pairs < pol->min_window_pairs)
-			NOTE("%g calls/s x %g x %.2f transactions = %.1f pairs a window, fewer than "
+			NOTE("%g calls/s x %g x %.2f transactions = %.1f pairs a window, fewer "
+			     "than "
 			     "min_window_pairs %llu: no window can count, promotion is impossible "
 			     "in principle (the target here is only not to reject); ", sc->rate,
 			     sc->mirror, TXN_PER_CALL, rw->win_pairs,
@@ -1001,8 +1024,7 @@ static void arithmetic(const struct us_policy *pol, const struct scen *sc, struc
 			     "pairs/s = %.0f s) then %u more windows = %.0f s; ",
 			     pol->min_sim_seconds, (unsigned long long)pol->min_paired, pps,
 			     pol->min_paired / pps, pol->windows - 1,
-			     ceil(fmax(pol->min_sim_seconds, pol->min_paired / pps) / WIN_S) * WIN_S +
-			     (pol->windows - 1) * WIN_S);
+			     earliest);
 	}
 	if (sc->die_at != 0 && ndead) {
 		double m = median_of((double *)since_death, ndead, runs);
@@ -1012,7 +1034,8 @@ static void arithmetic(const struct us_policy *pol, const struct scen *sc, struc
 	}
 	if (sc->target == T_DECIDE)
 		NOTE("policy on_undecided %s after decide_after %.0f s; ",
-		     pol->on_undecided == US_UNDECIDED_REJECT ? "reject" : "hold", pol->decide_after);
+		     pol->on_undecided == US_UNDECIDED_REJECT ? "reject" : "hold",
+		     pol->decide_after);
 	if (rw->stale && sc->target != T_QUIET)
 		NOTE("%u promotions on stale evidence; ", rw->stale);
 }
@@ -1071,7 +1094,7 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 
 #define MISS(...) do { \
 		rw->pass = 0; \
-		snprintf(rw->why + strlen(rw->why), sizeof(rw->why) - strlen(rw->why), __VA_ARGS__); \
+		why_add(rw, __VA_ARGS__); \
 	} while (0)
 	switch (sc->target) {
 	case T_FR:
@@ -1090,13 +1113,13 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		 * (Neyman-Pearson) */
 		if ((sc->target == T_GOOD || sc->target == T_QUIET) &&
 		    above(runs - rw->prom, runs, 0.01, quick)) {
-			if (rw->fixed > rw->win_pairs / WIN_S * pol->decide_after) {
+			double by = rw->win_pairs / WIN_S * pol->decide_after;
+
+			if (rw->fixed > by) {
 				rw->impossible = 1;
-				snprintf(rw->why + strlen(rw->why), sizeof(rw->why) - strlen(rw->why),
-					 "promoted >= 99 %% is impossible in principle: the fixed "
-					 "test's %.0f pairs are more than decide_after's %.0f s bring "
-					 "(%.0f); ", rw->fixed, pol->decide_after,
-					 rw->win_pairs / WIN_S * pol->decide_after);
+				why_add(rw, "promoted >= 99 %% is impossible in principle: the "
+					"fixed test's %.0f pairs are more than decide_after's "
+					"%.0f s bring (%.0f); ", rw->fixed, pol->decide_after, by);
 			} else {
 				MISS("not promoted in %u of %u; ", runs - rw->prom, runs);
 			}
@@ -1123,12 +1146,11 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 			 * than one window brings */
 			if (0.5 * rw->fixed < rw->win_pairs && rw->med_pairs <= 2 * rw->win_pairs) {
 				rw->impossible = 1;
-				snprintf(rw->why + strlen(rw->why), sizeof(rw->why) - strlen(rw->why),
-					 "impossible in principle: half the fixed test, %.0f pairs, is "
-					 "less than one %.0f-s window's %.0f (%g calls/s x %g x %.2f "
-					 "transactions); rejected within 2 windows; ",
-					 0.5 * rw->fixed, WIN_S, rw->win_pairs, sc->rate, sc->mirror,
-					 TXN_PER_CALL);
+				why_add(rw, "impossible in principle: half the fixed test, %.0f "
+					"pairs, is less than one %.0f-s window's %.0f (%g calls/s "
+					"x %g x %.2f transactions); rejected within 2 windows; ",
+					0.5 * rw->fixed, WIN_S, rw->win_pairs, sc->rate,
+					sc->mirror, TXN_PER_CALL);
 			} else {
 				if (isnan(rw->med_pairs))
 					MISS("rejected in fewer than half the runs; ");
@@ -1139,15 +1161,17 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		}
 		break;
 	case T_DECIDE:
-		snprintf(rw->target, sizeof(rw->target), "decided within decide_after (%.0f s) >= 99 %%",
-			 pol->decide_after);
+		snprintf(rw->target, sizeof(rw->target),
+			 "decided within decide_after (%.0f s) >= 99 %%", pol->decide_after);
 		if (above(rw->und, runs, 0.01, quick))
-			MISS("undecided in %u of %u after %.0f s; ", rw->und, runs, horizon_s(pol, sc));
+			MISS("undecided in %u of %u after %.0f s; ", rw->und, runs,
+			     horizon_s(pol, sc));
 		break;
 	case T_DEAD:
 		/* a promotion before the machine died is of a live, equal machine:
 		 * reported, not a miss (the judge could not have known) */
-		snprintf(rw->target, sizeof(rw->target), "promoted dead in no run, rejected >= 99 %%");
+		snprintf(rw->target, sizeof(rw->target),
+			 "promoted dead in no run, rejected >= 99 %%");
 		if (rw->prom_dead)
 			MISS("promoted after it died in %u of %u; ", rw->prom_dead, runs);
 		if (rw->prom_alive)
@@ -1379,7 +1403,8 @@ int main(int argc, char **argv)
 			e = json_object_new_object();
 #define JD(k, v) json_object_object_add(e, k, isnan(v) ? NULL : json_object_new_double(v))
 			json_object_object_add(e, "class", json_object_new_string(scens[s].cls));
-			json_object_object_add(e, "scenario", json_object_new_string(scens[s].name));
+			json_object_object_add(e, "scenario",
+					       json_object_new_string(scens[s].name));
 			json_object_object_add(e, "target", json_object_new_string(rw->target));
 			JD("promoted", (double)rw->prom / jb.runs);
 			JD("rejected", (double)rw->rej / jb.runs);
@@ -1392,8 +1417,10 @@ int main(int argc, char **argv)
 			json_object_object_add(e, "result", json_object_new_string(rw->verdict));
 			json_object_object_add(e, "why", json_object_new_string(rw->why));
 			json_object_object_add(e, "note", json_object_new_string(rw->note));
-			json_object_object_add(e, "stale_promotions", json_object_new_int64(rw->stale));
-			json_object_object_add(e, "promoted_dead", json_object_new_int64(rw->prom_dead));
+			json_object_object_add(e, "stale_promotions",
+					       json_object_new_int64(rw->stale));
+			json_object_object_add(e, "promoted_dead",
+					       json_object_new_int64(rw->prom_dead));
 			json_object_array_add(arr, e);
 		}
 		json_object_object_add(o, "scenarios", arr);
@@ -1425,7 +1452,8 @@ int main(int argc, char **argv)
 				snprintf(fx, sizeof(fx), "%.0f", rw->fixed);
 			else
 				snprintf(fx, sizeof(fx), "%.0f (%.2fx)", rw->fixed, rw->ratio);
-			printf("| %s | %s | %s | %.1f %% | %.1f %% | %.1f %% | %s | %s | %s | %s |\n",
+			printf("| %s | %s | %s | %.1f %% | %.1f %% | %.1f %% | %s | %s | %s "
+			       "| %s |\n",
 			       scens[s].cls, scens[s].name, rw->target, 100.0 * rw->prom / jb.runs,
 			       100.0 * rw->rej / jb.runs, 100.0 * rw->und / jb.runs, mt, mp, fx,
 			       rw->verdict);
