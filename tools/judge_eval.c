@@ -298,8 +298,10 @@ static unsigned long poisson(struct rng *r, double lam)
 
 /* ---- latency: bucket CDFs ---------------------------------------------------- */
 
+#define GUIDE 1024
 struct latdist {
 	double cdf[US_LAT_BUCKETS];   /* P(latency in buckets 0..b) */
+	__u16 guide[GUIDE];           /* the first bucket whose cdf exceeds i / GUIDE */
 };
 
 /* z such that the latency at standard normal z is x: ln L = mu + sigma z,
@@ -316,26 +318,29 @@ static double lat_z(double x, double med, double tail)
 
 static void lat_init(struct latdist *d, double med, double tail)
 {
-	for (__u32 b = 0; b < US_LAT_BUCKETS; b++)
-		d->cdf[b] = b + 1 < US_LAT_BUCKETS ?
-			0.5 * erfc(-lat_z((double)us_lat_bucket_lo(b + 1), med, tail) / M_SQRT2) :
+	__u32 b = 0;
+
+	for (__u32 i = 0; i < US_LAT_BUCKETS; i++)
+		d->cdf[i] = i + 1 < US_LAT_BUCKETS ?
+			0.5 * erfc(-lat_z((double)us_lat_bucket_lo(i + 1), med, tail) / M_SQRT2) :
 			1;
+	for (unsigned g = 0; g < GUIDE; g++) {
+		while (b < US_LAT_BUCKETS - 1 && d->cdf[b] <= (double)g / GUIDE)
+			b++;
+		d->guide[g] = (__u16)b;
+	}
 }
 
+/* Inverse CDF with a guide table (Chen and Asau 1974): start at the first
+ * bucket that can hold u, walk on; a step or two on average. */
 static __u32 lat_draw(const struct latdist *d, struct rng *r)
 {
 	double u = unif(r);
-	__u32 lo = 0, hi = US_LAT_BUCKETS - 1;
+	__u32 b = d->guide[(unsigned)(u * GUIDE)];
 
-	while (lo < hi) {
-		__u32 m = (lo + hi) / 2;
-
-		if (d->cdf[m] > u)
-			hi = m;
-		else
-			lo = m + 1;
-	}
-	return lo;
+	while (b < US_LAT_BUCKETS - 1 && d->cdf[b] <= u)
+		b++;
+	return b;
 }
 
 /* ---- one run ------------------------------------------------------------------- */
@@ -360,12 +365,12 @@ struct result {
 /* Per call and per shadow machine: the window (absolute number) in which
  * the call was counted in each column, -1 while not yet. */
 struct callmark {
-	long pair, fa, fs, both;
+	int pair, fa, fs, both;
 };
 
-struct call {
+struct call {                    /* 40 bytes: the events reach them at random */
 	struct callmark ms, mc;       /* the simulation's columns, the control's */
-	int busy, fail_a, fail_s, fail_c;
+	__u8 busy, fail_a, fail_s, fail_c;
 	int pending;                  /* transactions still to come */
 };
 
@@ -400,17 +405,17 @@ static __u64 *col(struct us_window *w, int ctl, size_t off)
 
 /* Count the call in a column in window wi (this one or the next), unless it
  * already is in an earlier one; a count made in the next window moves back. */
-static void first_in(struct sim *m, long *first, long wi, int ctl, size_t off)
+static void first_in(struct sim *m, int *first, int wi, int ctl, size_t off)
 {
 	if (*first >= 0 && *first <= wi)
 		return;
 	if (*first >= 0)
-		(*col(m->w[*first - (long)m->wn], ctl, off))--;
+		(*col(m->w[*first - (int)m->wn], ctl, off))--;
 	*first = wi;
-	(*col(m->w[wi - (long)m->wn], ctl, off))++;
+	(*col(m->w[wi - (int)m->wn], ctl, off))++;
 }
 
-static void mark(struct sim *m, struct callmark *c, long wi, int ctl, int fa, int fs)
+static void mark(struct sim *m, struct callmark *c, int wi, int ctl, int fa, int fs)
 {
 	first_in(m, &c->pair, wi, ctl, offsetof(struct us_pairs, calls));
 	if (fa)
@@ -436,7 +441,7 @@ static void txn(struct sim *m, struct call *c, double t)
 	struct rng *r = &m->r;
 	__u16 base = c->busy ? 486 : 200, a = base, sm = base, ct = base;
 	double s = t - (double)(m->wn - 1) * WIN_S;
-	long wi = (long)m->wn;
+	int wi = (int)m->wn;
 
 	if (sc->out_p > 0 && t >= sc->out_from && t < sc->out_from + sc->out_for &&
 	    unif(r) < sc->out_p) {
@@ -465,7 +470,7 @@ static void txn(struct sim *m, struct call *c, double t)
 		m->w[0]->answered++;
 	}
 
-	struct us_window *w = m->w[wi - (long)m->wn];
+	struct us_window *w = m->w[wi - (int)m->wn];
 	__u32 oa = us_outcome(a), os = sm ? us_outcome(sm) : US_O_NONE;
 
 	w->sim.out[oa][os]++;
@@ -483,7 +488,7 @@ static void txn(struct sim *m, struct call *c, double t)
 
 		m->w[0]->control.out[oa][oc]++;
 		m->w[0]->control.code_same += a == ct;
-		mark(m, &c->mc, (long)m->wn, 1, oa >= US_O_ERR, oc >= US_O_ERR);
+		mark(m, &c->mc, (int)m->wn, 1, oa >= US_O_ERR, oc >= US_O_ERR);
 	}
 }
 
