@@ -74,6 +74,17 @@ same="^$lines of $lines windows recorded the daemon's judgement; 0 differ"
 check replay_agrees $? \
 	"replay exit $rc on $lines lines: $(tail -3 "$run/replay.txt") $(tail -2 "$run/rec.txt")"
 
+# a policy file replaces the default (the keys of a service's policy:)
+printf 'decide_after: 600\non_undecided: reject\n' >"$run/policy.yaml"
+"$eval_bin" --only "errors +2 pp" -n 4 --policy "$run/policy.yaml" >"$run/pol.txt" 2>&1
+grep -q 'decide_after 600 s then reject' "$run/pol.txt" &&
+	grep -q 'decided\|promoted <= 1 %' "$run/pol.txt"
+check policy_file $? "$(head -3 "$run/pol.txt")"
+printf 'no_such_key: 1\n' >"$run/bad.yaml"
+msg=$("$eval_bin" --policy "$run/bad.yaml" 2>&1)
+[ $? = 2 ] && echo "$msg" | grep -q 'bad.yaml:1:1: unknown key "no_such_key"'
+check refuses_bad_policy $? "'--policy bad.yaml' gave: $msg"
+
 # bad options: a clear error, exit 2
 msg=$("$eval_bin" -n 0 2>&1)
 [ $? = 2 ] && echo "$msg" | grep -q -- '-n wants a whole number'

@@ -65,6 +65,7 @@
 
 #include "judge.h"
 #include "wrecord.h"
+#include "config.h"
 
 #define WIN_S       5.0      /* window length, the daemon's default */
 #define P_BUSY      0.03     /* calls the callee refuses (486 on every machine) */
@@ -1085,7 +1086,7 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 	rw->win_pairs = sc->rate * sc->mirror * WIN_S * TXN_PER_CALL;
 	rw->fixed = fixed_pairs(pol, sc);
 	if (isnan(rw->fixed) && want == US_D_PROMOTE && sc->target != T_DECIDE) {
-		double by = rw->win_pairs / WIN_S * pol->decide_after;
+		double by = rw->win_pairs / WIN_S * (horizon_s(pol, sc) - 2 * WIN_S);
 
 		rw->fixed = fixed_promote(pol, sc);
 		if (!isnan(rw->fixed))
@@ -1118,13 +1119,14 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		 * (Neyman-Pearson) */
 		if ((sc->target == T_GOOD || sc->target == T_QUIET) &&
 		    above(runs - rw->prom, runs, 0.01, quick)) {
-			double by = rw->win_pairs / WIN_S * pol->decide_after;
+			double by = rw->win_pairs / WIN_S * (horizon_s(pol, sc) - 2 * WIN_S);
 
 			if (rw->fixed > by) {
 				rw->impossible = 1;
 				why_add(rw, "promoted >= 99 %% is impossible in principle: the "
 					"fixed test's %.0f pairs are more than decide_after's "
-					"%.0f s bring (%.0f); ", rw->fixed, pol->decide_after, by);
+					"%.0f s bring (%.0f); ", rw->fixed,
+					horizon_s(pol, sc) - 2 * WIN_S, by);
 			} else {
 				MISS("not promoted in %u of %u; ", runs - rw->prom, runs);
 			}
@@ -1205,7 +1207,7 @@ static void usage(FILE *f, const char *p)
 {
 	fprintf(f,
 		"usage: %s [--quick] [--json] [-n RUNS] [-j THREADS] [--seed S] [--only TEXT]\n"
-		"          [--records FILE] [--list]\n"
+		"          [--policy FILE] [--records FILE] [--list]\n"
 		"  Simulates simulation machines window by window through the judge and\n"
 		"  checks each scenario's target; exit 1 when one is missed.\n"
 		"  -n RUNS      runs per scenario (default 300; --quick: 40)\n"
@@ -1214,6 +1216,8 @@ static void usage(FILE *f, const char *p)
 		"  --quick      a few scenarios, few runs, targets with a binomial tolerance\n"
 		"  --only TEXT  only scenarios whose class or name contains TEXT\n"
 		"  --json       the table as JSON\n"
+		"  --policy F   a policy file (YAML, the keys of a service's policy:, as\n"
+		"               understudyctl replay --policy) instead of the default\n"
 		"  --records F  also write run 0 of each scenario as window records (JSON lines,\n"
 		"               docs/replay.md) to F, for understudyctl replay\n"
 		"  --list       the scenarios, and exit\n", p);
@@ -1244,7 +1248,7 @@ int main(int argc, char **argv)
 			  .mu = PTHREAD_MUTEX_INITIALIZER };
 	unsigned threads = 2, runs_set = 0, nsel = 0, missed = 0;
 	int quick = 0, json = 0;
-	const char *only = NULL, *records = NULL;
+	const char *only = NULL, *records = NULL, *policy = NULL;
 	pthread_t th[64];
 	struct timespec t0, t1;
 	double secs;
@@ -1291,6 +1295,13 @@ int main(int argc, char **argv)
 			}
 			records = v;
 			i++;
+		} else if (!strcmp(a, "--policy")) {
+			if (!v) {
+				fprintf(stderr, "judge_eval: --policy wants a file name\n");
+				return 2;
+			}
+			policy = v;
+			i++;
 		} else if (!strcmp(a, "--only")) {
 			if (!v) {
 				fprintf(stderr, "judge_eval: --only wants a text\n");
@@ -1307,9 +1318,17 @@ int main(int argc, char **argv)
 	if (quick && !runs_set)
 		jb.runs = 40;
 	us_policy_default(&pol);
+	if (policy) {
+		char err[256];
+
+		if (us_policy_load(policy, &pol, err, sizeof(err))) {
+			fprintf(stderr, "judge_eval: %s\n", err);
+			return 2;
+		}
+	}
 	if (us_policy_check(&pol, why, sizeof(why))) {
-		fprintf(stderr, "judge_eval: the default policy is refused: %s\n", why);
-		return EXIT_FAILURE;
+		fprintf(stderr, "judge_eval: the policy is refused: %s\n", why);
+		return 2;
 	}
 
 	for (unsigned s = 0; s < NSCEN; s++) {
@@ -1433,13 +1452,20 @@ int main(int argc, char **argv)
 		json_object_put(o);
 	} else {
 		printf("# understudy judge evaluation\n\n");
-		printf("`build/judge_eval%s -n %u --seed %llu`: %u runs per scenario, 5-s windows, "
-		       "default policy (evidence %llu pairs and %.0f s, %u windows, alpha %.2f, "
-		       "beta %.2f, decide_after %.0f s); active latency lognormal median 20 ms "
-		       "sigma 0.5; %.2f transactions per call.\n\n",
-		       quick ? " --quick" : "", jb.runs, jb.seed, jb.runs,
-		       (unsigned long long)pol.min_paired, pol.min_sim_seconds, pol.windows,
-		       pol.alpha, pol.beta, pol.decide_after, TXN_PER_CALL);
+		printf("`build/judge_eval%s -n %u --seed %llu%s%s`: %u runs per scenario, 5-s "
+		       "windows; policy %s: evidence %llu pairs and %.0f s, %llu new pairs a "
+		       "window, %u windows, class changes %.2f %%, code changes %.2f %%, errors "
+		       "+%.2f pp, latency %.2fx, alpha %.2f, beta %.2f, decide_after %.0f s then "
+		       "%s; active latency lognormal median 20 ms sigma 0.5; %.2f transactions a "
+		       "call, hold time %.0f s.\n\n",
+		       quick ? " --quick" : "", jb.runs, jb.seed, policy ? " --policy " : "",
+		       policy ? policy : "", jb.runs, policy ? policy : "default",
+		       (unsigned long long)pol.min_paired, pol.min_sim_seconds,
+		       (unsigned long long)pol.min_window_pairs, pol.windows,
+		       100 * pol.max_class_diff, 100 * pol.max_code_diff,
+		       100 * pol.max_error_increase, pol.max_latency_ratio, pol.alpha, pol.beta,
+		       pol.decide_after, pol.on_undecided == US_UNDECIDED_REJECT ? "reject" : "hold",
+		       TXN_PER_CALL, HOLD_MEAN_S);
 		printf("| class | scenario | target | promoted | rejected | undecided "
 		       "| median time (s) | median pairs | fixed-size pairs | result |\n");
 		printf("|---|---|---|---:|---:|---:|---:|---:|---:|---|\n");
