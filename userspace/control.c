@@ -316,23 +316,6 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 
 /* ---- explain, events, diffs, reload ------------------------------------------------- */
 
-static json_object *criterion_json(const struct us_criterion *c)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(c->name ? c->name : ""));
-	json_object_object_add(o, "verdict", json_object_new_string(us_verdict_name(c->verdict)));
-	json_object_object_add(o, "active", jnum(c->active));
-	json_object_object_add(o, "simulation", jnum(c->sim));
-	json_object_object_add(o, "threshold", jnum(c->threshold));
-	json_object_object_add(o, "statistic", jnum(c->statistic));
-	json_object_object_add(o, "bound_pass", jnum(c->bound_pass));
-	json_object_object_add(o, "bound_fail", jnum(c->bound_fail));
-	json_object_object_add(o, "samples", json_object_new_int64((int64_t)c->samples));
-	json_object_object_add(o, "why", json_object_new_string(c->why));
-	return o;
-}
-
 json_object *us_cmd_explain(struct us_daemon *d, json_object *req)
 {
 	const char *name = jstr(req, "name");
@@ -355,7 +338,7 @@ json_object *us_cmd_explain(struct us_daemon *d, json_object *req)
 	json_object_object_add(o, "summary", json_object_new_string(j->summary));
 	arr = json_object_new_array();
 	for (int i = 0; i < US_JUDGE_CRITERIA; i++)
-		json_object_array_add(arr, criterion_json(&j->c[i]));
+		json_object_array_add(arr, us_criterion_json(&j->c[i]));
 	json_object_object_add(o, "criteria", arr);
 	json_object_object_add(o, "held", json_object_new_boolean(j->held));
 	json_object_object_add(o, "stuck", json_object_new_boolean(j->stuck));

@@ -983,6 +983,24 @@ static json_object *num(double v)
 	return isfinite(v) ? json_object_new_double(v) : NULL;
 }
 
+json_object *us_criterion_json(const struct us_criterion *c)
+{
+	json_object *x = json_object_new_object();
+
+	json_object_object_add(x, "name", json_object_new_string(c->name ? c->name : ""));
+	json_object_object_add(x, "verdict", json_object_new_string(us_verdict_name(c->verdict)));
+	json_object_object_add(x, "active", num(c->active));
+	json_object_object_add(x, "simulation", num(c->sim));
+	json_object_object_add(x, "threshold", num(c->threshold));
+	json_object_object_add(x, "statistic", num(c->statistic));
+	json_object_object_add(x, "bound_pass", num(c->bound_pass));
+	json_object_object_add(x, "statistic_fail", num(c->statistic_fail));
+	json_object_object_add(x, "bound_fail", num(c->bound_fail));
+	json_object_object_add(x, "samples", json_object_new_int64((int64_t)c->samples));
+	json_object_object_add(x, "why", json_object_new_string(c->why));
+	return x;
+}
+
 json_object *us_judgement_json(const struct us_judgement *j)
 {
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
@@ -996,24 +1014,8 @@ json_object *us_judgement_json(const struct us_judgement *j)
 	json_object_object_add(o, "stuck", json_object_new_boolean(j->stuck));
 	json_object_object_add(o, "stuck_why", json_object_new_string(j->stuck ? j->stuck_why : ""));
 	json_object_object_add(o, "undecided_s", num(j->undecided_s));
-	for (int i = 0; i < US_JUDGE_CRITERIA; i++) {
-		const struct us_criterion *c = &j->c[i];
-		json_object *x = json_object_new_object();
-
-		json_object_object_add(x, "name", json_object_new_string(c->name ? c->name : "?"));
-		json_object_object_add(x, "verdict",
-				       json_object_new_string(us_verdict_name(c->verdict)));
-		json_object_object_add(x, "active", num(c->active));
-		json_object_object_add(x, "sim", num(c->sim));
-		json_object_object_add(x, "threshold", num(c->threshold));
-		json_object_object_add(x, "statistic", num(c->statistic));
-		json_object_object_add(x, "bound_pass", num(c->bound_pass));
-		json_object_object_add(x, "statistic_fail", num(c->statistic_fail));
-		json_object_object_add(x, "bound_fail", num(c->bound_fail));
-		json_object_object_add(x, "samples", json_object_new_int64((int64_t)c->samples));
-		json_object_object_add(x, "why", json_object_new_string(c->why));
-		json_object_array_add(arr, x);
-	}
+	for (int i = 0; i < US_JUDGE_CRITERIA; i++)
+		json_object_array_add(arr, us_criterion_json(&j->c[i]));
 	json_object_object_add(o, "criteria", arr);
 	return o;
 }

@@ -162,6 +162,9 @@ int us_judge(const struct us_policy *p, const struct us_window *cum, const struc
 json_object *us_judge_state_json(const struct us_judge_state *st);
 int us_judge_state_parse(json_object *o, struct us_judge_state *st, const char **field);
 json_object *us_judgement_json(const struct us_judgement *j);
+/* one criterion: name, verdict, active, simulation, threshold, statistic,
+ * bound_pass, statistic_fail, bound_fail, samples, why (NAN: null) */
+json_object *us_criterion_json(const struct us_criterion *c);
 
 /* Multi-line human report; snprintf semantics (returns the length it needed,
  * or -EINVAL). */
