@@ -45,7 +45,11 @@
  *    answered pairs, every differing (active, shadow) pair into codes[]
  *    (0: unanswered) with us_codes_add.
  * A promotion is "on stale evidence" when one of the last `windows` windows
- * brought fewer than min_window_pairs new pairs (issue 11, item 1).
+ * brought fewer than min_window_pairs new pairs (issue 11, item 1).  A dying
+ * machine's promotion counts against the judge only in a window that ends
+ * after the death (before it, the machine was alive and equal); the death
+ * comes at a fixed time, or 2 s after the judge's streak reached 1 or
+ * windows - 1 (the last window before the promoting one holds 3 s of silence).
  * --records writes run 0 of each scenario as window records (docs/replay.md,
  * each window checked by the record parser), with the judgement made here:
  * `understudyctl replay` must reach the same verdicts.
@@ -87,8 +91,8 @@ enum target {
 	T_HEADLINE,    /* T_FR and median time to promotion <= 120 s */
 	T_BAD,         /* a worse version: promoted <= 1 %, median pairs to reject <= 0.5 x fixed */
 	T_DECIDE,      /* decided (either way) within decide_after in >= 99 % */
-	T_DEAD,        /* promoted in no run at all, rejected >= 99 % */
-	T_QUIET,       /* no promotion during the quiet period in any run, then T_GOOD */
+	T_DEAD,        /* promoted after its death in no run at all, rejected >= 99 % */
+	T_QUIET,       /* no promotion on stale evidence in any run, and T_GOOD */
 };
 
 /* which fixed-size test the scenario's effect is compared with */
