@@ -1501,7 +1501,9 @@ int main(int argc, char **argv)
 		       "effect, to reject a worse version (tools/judge_eval.c, fixed_pairs), or "
 		       "for a good one the agreement test's pairs to promote it (fixed_promote; "
 		       "a figure, not a target), and the judge's median as a multiple of "
-		       "it.\n\n");
+		       "it. Pair rates in the notes are the steady state (calls/s x mirrored "
+		       "x %.2f); the first minutes bring fewer, the BYEs following the INVITEs "
+		       "by the hold time.\n\n", TXN_PER_CALL);
 		printf("Notes (MISS: why; the arithmetic of the operating point; runs the judge "
 		       "reported stuck):\n\n");
 		for (unsigned s = 0; s < NSCEN; s++)
