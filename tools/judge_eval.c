@@ -1223,7 +1223,8 @@ static void usage(FILE *f, const char *p)
 		"  --policy F   a policy file (YAML, the keys of a service's policy:, as\n"
 		"               understudyctl replay --policy) instead of the default\n"
 		"  --records F  also write run 0 of each scenario as window records (JSON lines,\n"
-		"               docs/replay.md) to F, for understudyctl replay\n"
+		"               docs/replay.md) to F, for understudyctl replay (with the same\n"
+		"               --policy; \"on_undecided reject\" scenarios change it)\n"
 		"  --list       the scenarios, and exit\n", p);
 }
 
