@@ -1078,7 +1078,7 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 			dead[ndead++] = x->t - x->death;
 		rw->prom_dead += x->decision == US_D_PROMOTE &&
 				 (sc->answers < 1 || (x->death > 0 && x->t > x->death));
-		rw->prom_alive += x->decision == US_D_PROMOTE && sc->answers == 1 &&
+		rw->prom_alive += x->decision == US_D_PROMOTE && sc->die_at != 0 &&
 				  !(x->death > 0 && x->t > x->death);
 		if (sc->target == T_DECIDE ? x->decision != US_D_NONE : x->decision == want) {
 			t[n] = x->t;
@@ -1197,6 +1197,62 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 	free(dead);
 	free(t);
 	free(pairs);
+}
+
+/* One line per class, for the README: its worst cases over its scenarios. */
+static void by_class(const struct scen *sc, const struct prep *pr, const struct row *rows,
+		     unsigned runs)
+{
+	printf("\nBy class (worst over its scenarios; good versions: the most rejected, "
+	       "worse ones: the most promoted, dying ones: promoted after the death; "
+	       "median decision times from the fastest to the slowest scenario):\n\n");
+	printf("| class | scenarios | met (of which impossible in principle) | worst false "
+	       "rejection | worst false promotion | median decision (s) |\n");
+	printf("|---|---:|---:|---:|---:|---|\n");
+	for (unsigned s = 0; s < NSCEN; s++) {
+		unsigned n = 0, met = 0, imp = 0, fr = 0, fp = 0, good = 0, bad = 0;
+		double lo = INFINITY, hi = -INFINITY;
+		int first = 1, undecided = 0;
+		char fr_s[24] = "-", fp_s[24] = "-", t_s[48] = "-";
+
+		for (unsigned k = 0; k < s; k++)
+			first &= !(pr[k].selected && !strcmp(sc[k].cls, sc[s].cls));
+		if (!pr[s].selected || !first)
+			continue;
+		for (unsigned k = s; k < NSCEN; k++) {
+			const struct row *rw = &rows[k];
+
+			if (!pr[k].selected || strcmp(sc[k].cls, sc[s].cls))
+				continue;
+			n++;
+			met += rw->pass;
+			imp += rw->pass && rw->impossible;
+			if (sc[k].target == T_BAD || sc[k].target == T_DEAD) {
+				unsigned p = sc[k].target == T_DEAD ? rw->prom_dead : rw->prom;
+
+				bad = 1;
+				fp = fp > p ? fp : p;
+			} else if (sc[k].target != T_DECIDE) {
+				good = 1;
+				fr = fr > rw->rej ? fr : rw->rej;
+			}
+			if (isnan(rw->med_t))
+				undecided = 1;
+			else {
+				lo = fmin(lo, rw->med_t);
+				hi = fmax(hi, rw->med_t);
+			}
+		}
+		if (good)
+			snprintf(fr_s, sizeof(fr_s), "%.1f %%", 100.0 * fr / runs);
+		if (bad)
+			snprintf(fp_s, sizeof(fp_s), "%.1f %%", 100.0 * fp / runs);
+		if (lo <= hi)
+			snprintf(t_s, sizeof(t_s), "%.0f to %.0f%s", lo, hi,
+				 undecided ? ", some undecided" : "");
+		printf("| %s | %u | %u (%u) | %s | %s | %s |\n", sc[s].cls, n, met, imp, fr_s, fp_s,
+		       t_s);
+	}
 }
 
 static void fmt(char *b, size_t len, double v, const char *f)
@@ -1512,6 +1568,7 @@ int main(int argc, char **argv)
 				printf("- %s, %s: %s%s%s%u runs reported stuck\n", scens[s].cls,
 				       scens[s].name, rows[s].pass ? "" : "MISS: ", rows[s].why,
 				       rows[s].note, rows[s].stuck);
+		by_class(scens, pr, rows, jb.runs);
 		printf("\n%u of %u scenarios %s their targets (PASS* = a target impossible in "
 		       "principle, see above). %u runs in %.1f s on %u threads.\n",
 		       nsel - missed, nsel, missed ? "met" : "met: all", nsel * jb.runs, secs,
