@@ -1525,7 +1525,8 @@ int main(int argc, char **argv)
 		       (unsigned long long)pol.min_window_pairs, pol.windows,
 		       100 * pol.max_class_diff, 100 * pol.max_code_diff,
 		       100 * pol.max_error_increase, pol.max_latency_ratio, pol.alpha, pol.beta,
-		       pol.decide_after, pol.on_undecided == US_UNDECIDED_REJECT ? "reject" : "hold",
+		       pol.decide_after,
+		       pol.on_undecided == US_UNDECIDED_REJECT ? "reject" : "hold",
 		       TXN_PER_CALL, HOLD_MEAN_S);
 		printf("| class | scenario | target | promoted | rejected | undecided "
 		       "| median time (s) | median pairs | fixed-size pairs | result |\n");
