@@ -174,7 +174,7 @@ test: check-root
 # Each one's output is also kept in $(OUT)/test-logs/; a failed one's failure
 # lines are repeated at the end, where a CI log's tail shows them.
 TEST_LOGS := $(OUT)/test-logs
-run-tests: $(TEST_BINS) $(PROG_BINS)
+run-tests: $(TEST_BINS) $(PROG_BINS) $(EVAL_BINS)
 	$(Q)mkdir -p $(TEST_LOGS); failed=""; for t in $(TEST_BINS) $(TEST_SCRIPTS); do \
 	  log=$(TEST_LOGS)/$$(basename $$t).log; echo "== $$t"; \
 	  { $$t; echo $$? > $$log.rc; } 2>&1 | tee $$log; \

@@ -996,6 +996,7 @@ struct row {
 	double med_t, med_pairs, fixed, ratio, win_pairs;
 	char target[96], verdict[8], why[480], note[640];
 	int pass, impossible;
+	int slow;                 /* a speed target missed, the error rates met */
 };
 
 static void why_add(struct row *rw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1106,6 +1107,11 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		rw->pass = 0; \
 		why_add(rw, __VA_ARGS__); \
 	} while (0)
+	/* a target on time or evidence (how soon), not on an error rate */
+#define SLOW(...) do { \
+		rw->slow = 1; \
+		why_add(rw, __VA_ARGS__); \
+	} while (0)
 	switch (sc->target) {
 	case T_FR:
 	case T_GOOD:
@@ -1132,11 +1138,11 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 					"%.0f s bring (%.0f); ", rw->fixed,
 					horizon_s(pol, sc) - 2 * WIN_S, by);
 			} else {
-				MISS("not promoted in %u of %u; ", runs - rw->prom, runs);
+				SLOW("not promoted in %u of %u; ", runs - rw->prom, runs);
 			}
 		}
 		if (sc->target == T_HEADLINE && !(rw->med_t <= 120 * slack))
-			MISS("median time to promotion %.0f s; ", rw->med_t);
+			SLOW("median time to promotion %.0f s; ", rw->med_t);
 		if (sc->target == T_HEADLINE && !isnan(rw->fixed))
 			/* promoting half the runs: the fixed test with beta 50 % (z_b = 0) */
 			NOTE("promoting half the runs takes at least %.0f pairs (the fixed test "
@@ -1164,9 +1170,9 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 					sc->mirror, TXN_PER_CALL);
 			} else {
 				if (isnan(rw->med_pairs))
-					MISS("rejected in fewer than half the runs; ");
+					SLOW("rejected in fewer than half the runs; ");
 				else
-					MISS("median pairs to reject %.0f = %.2fx the fixed test's "
+					SLOW("median pairs to reject %.0f = %.2fx the fixed test's "
 					     "%.0f; ", rw->med_pairs, rw->ratio, rw->fixed);
 			}
 		}
@@ -1175,7 +1181,7 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		snprintf(rw->target, sizeof(rw->target),
 			 "decided within decide_after (%.0f s) >= 99 %%", pol->decide_after);
 		if (above(rw->und, runs, 0.01, quick))
-			MISS("undecided in %u of %u after %.0f s; ", rw->und, runs,
+			SLOW("undecided in %u of %u after %.0f s; ", rw->und, runs,
 			     horizon_s(pol, sc));
 		break;
 	case T_DEAD:
@@ -1188,11 +1194,11 @@ static void evaluate(const struct us_policy *pol, const struct scen *sc, const s
 		if (rw->prom_alive)
 			NOTE("promoted before it died (alive) in %u of %u; ", rw->prom_alive, runs);
 		if (above(runs - rw->rej - rw->prom_alive, runs, 0.01, quick))
-			MISS("not rejected in %u of %u; ", runs - rw->rej - rw->prom_alive, runs);
+			SLOW("not rejected in %u of %u; ", runs - rw->rej - rw->prom_alive, runs);
 		break;
 	}
 	snprintf(rw->verdict, sizeof(rw->verdict), "%s",
-		 rw->pass ? (rw->impossible ? "PASS*" : "PASS") : "MISS");
+		 !rw->pass ? "MISS" : rw->slow ? "SLOW" : rw->impossible ? "PASS*" : "PASS");
 	arithmetic(pol, sc, rw, dead, ndead, runs);
 	free(dead);
 	free(t);
@@ -1225,8 +1231,8 @@ static void by_class(const struct scen *sc, const struct prep *pr, const struct 
 			if (!pr[k].selected || strcmp(sc[k].cls, sc[s].cls))
 				continue;
 			n++;
-			met += rw->pass;
-			imp += rw->pass && rw->impossible;
+			met += rw->pass && !rw->slow;
+			imp += rw->pass && !rw->slow && rw->impossible;
 			if (sc[k].target == T_BAD || sc[k].target == T_DEAD) {
 				unsigned p = sc[k].target == T_DEAD ? rw->prom_dead : rw->prom;
 
@@ -1307,7 +1313,7 @@ int main(int argc, char **argv)
 	struct row rows[NSCEN];
 	struct job jb = { .pr = pr, .runs = 300, .seed = 1,
 			  .mu = PTHREAD_MUTEX_INITIALIZER };
-	unsigned threads = 2, runs_set = 0, nsel = 0, missed = 0;
+	unsigned threads = 2, runs_set = 0, nsel = 0, missed = 0, slow = 0;
 	int quick = 0, json = 0;
 	const char *only = NULL, *records = NULL, *policy = NULL;
 	pthread_t th[64];
@@ -1469,6 +1475,7 @@ int main(int argc, char **argv)
 		if (pr[s].selected) {
 			evaluate(&pr[s].pol, &scens[s], jb.res[s], jb.runs, quick, &rows[s]);
 			missed += !rows[s].pass;
+			slow += rows[s].pass && rows[s].slow;
 		}
 
 	if (json) {
@@ -1562,20 +1569,25 @@ int main(int argc, char **argv)
 		       "it. Pair rates in the notes are the steady state (calls/s x mirrored "
 		       "x %.2f); the first minutes bring fewer, the BYEs following the INVITEs "
 		       "by the hold time.\n\n", TXN_PER_CALL);
-		printf("Notes (MISS: why; the arithmetic of the operating point; runs the judge "
-		       "reported stuck):\n\n");
+		printf("Notes (MISS: an error-rate target missed; SLOW: a target on how soon "
+		       "missed, the error rates met; why; the arithmetic of the operating point; "
+		       "runs the judge reported stuck):\n\n");
 		for (unsigned s = 0; s < NSCEN; s++)
 			if (pr[s].selected)
 				printf("- %s, %s: %s%s%s%u runs reported stuck\n", scens[s].cls,
-				       scens[s].name, rows[s].pass ? "" : "MISS: ", rows[s].why,
+				       scens[s].name, !rows[s].pass ? "MISS: " : rows[s].slow ?
+				       "SLOW: " : "", rows[s].why,
 				       rows[s].note, rows[s].stuck);
 		by_class(scens, pr, rows, jb.runs);
 		printf("\n%u of %u scenarios %s their targets (PASS* = a target impossible in "
-		       "principle, see above). %u runs in %.1f s on %u threads.\n",
-		       nsel - missed, nsel, missed ? "met" : "met: all", nsel * jb.runs, secs,
-		       threads);
+		       "principle, see above); %u missed an error-rate target, %u only a target "
+		       "on how soon. %u runs in %.1f s on %u threads.\n",
+		       nsel - missed - slow, nsel, missed + slow ? "met" : "met: all", missed,
+		       slow, nsel * jb.runs, secs, threads);
 	}
 	for (unsigned s = 0; s < NSCEN; s++)
 		free(jb.res[s]);
-	return missed ? EXIT_FAILURE : EXIT_SUCCESS;
+	/* --quick (make test) fails on an error rate only: how soon is the full
+	 * run's to report (a figure of the judge's, not a guarantee) */
+	return missed || (slow && !quick) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
