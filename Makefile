@@ -71,7 +71,7 @@ help:
 	@echo 'make bench      (root) every benchmark: per-packet cost, SIP capacity, throughput,'
 	@echo '                map memory; writes bench/results/latest.json (BENCH_ARGS=--no-sip ...)'
 	@echo 'make demo       (root) the lab demonstration; SCENARIO=good|bad|slow'
-	@echo 'make judge-eval replay synthetic judgements through the judge; print its error rates'
+	@echo 'make judge-eval simulate machines of every class through the judge; check its targets'
 	@echo 'make deps       (root) install the Debian packages the build and tests need'
 	@echo 'make install    programs, man pages, systemd unit (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo 'make clean      remove $(OUT)/'
@@ -174,7 +174,7 @@ test: check-root
 # Each one's output is also kept in $(OUT)/test-logs/; a failed one's failure
 # lines are repeated at the end, where a CI log's tail shows them.
 TEST_LOGS := $(OUT)/test-logs
-run-tests: $(TEST_BINS) $(PROG_BINS)
+run-tests: $(TEST_BINS) $(PROG_BINS) $(EVAL_BINS)
 	$(Q)mkdir -p $(TEST_LOGS); failed=""; for t in $(TEST_BINS) $(TEST_SCRIPTS); do \
 	  log=$(TEST_LOGS)/$$(basename $$t).log; echo "== $$t"; \
 	  { $$t; echo $$? > $$log.rc; } 2>&1 | tee $$log; \
@@ -197,7 +197,10 @@ bench: check-root
 	  tools/bench.sh $(BENCH_ARGS); \
 	fi
 
-# How good the judge is: thousands of synthetic judgements (not a test).
+# How good the judge is: every class of issue 11 (equal versions, outages,
+# clustered errors, improvements, regressions, latency, dying machines, quiet
+# periods, a control machine), a few hundred simulated machines each, against
+# its targets; fails when one is missed. tests/test_judge_eval.sh runs --quick.
 judge-eval: $(EVAL_BINS)
 	$(Q)for b in $(EVAL_BINS); do $$b || exit 1; done
 

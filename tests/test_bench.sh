@@ -11,6 +11,11 @@
 #                (none refused, none a retransmission: every call and transaction
 #                new), mirroring all of them at 100 % and none at 0 %; its JSON
 #                has the keys bench/results/latest.json promises
+#   bench_xdp    runs the floor (reading the INVITE once) beside the paths,
+#                checks it read every byte, prints each path as a multiple of
+#                it, the targets met or missed, and the cost against the
+#                INVITE's size and header lines; its JSON has those keys, and
+#                tools/bench_xdp.jq merges them into bench_pps's
 # Output: PASS name / test:FAIL:name detail; last line "N passed, N failed".
 # Exit 0, 1 on a failure, 77 when not root.
 set -u
@@ -105,6 +110,42 @@ if "$build/bench_xdp" -r 1 -n 2000 -u 200 -j "$run/ns.json" > "$run/bench_xdp.lo
 else
 	check "bench_xdp writes its figures" 1 "$(tail -3 "$run/bench_xdp.log")"
 fi
+log=$run/bench_xdp.log
+grep -qE "^floor check: every byte of [1-9][0-9]* frames read once" "$log"
+check "bench_xdp's floor reads every byte of its frames once" $? "$(grep -E '^floor|bench:' "$log")"
+grep -qE "^path +action +steady ns +spread +x floor +cold ns +spread +x floor$" "$log" &&
+	grep -qE "^floor +PASS( +[0-9.]+){2} +1\.00( +[0-9.]+){2} +1\.00$" "$log"
+check "bench_xdp prints the floor and an x floor column" $? "$(sed -n '/^path/,/^floor check/p' "$log")"
+missing=""
+for p in non_service request request_mirrored response_active response_simulation response_plain \
+	request_rewritten egress_rewritten answer_built; do
+	grep -qE "^$p +[A-Z]+ .* [0-9]+\.[0-9]{2}$" "$log" || missing="$missing $p"
+done
+[ -z "$missing" ]
+check "bench_xdp shows every path as a multiple of the floor" $? "missing:$missing"
+missing=""
+for t in "request +[0-9.]+ x floor <= +1.50 x floor" "response_active +[0-9.]+ x floor <= +1.50 x floor" \
+	"request_mirrored +[0-9.]+ x floor <= +2.00 x floor" "non_service +[0-9.]+ ns +<= +30.00 ns"; do
+	grep -qE "^  $t +(met|MISSED)$" "$log" || missing="$missing [$t]"
+done
+[ -z "$missing" ]
+check "bench_xdp says which of issue 14's targets are met" $? "missing:$missing"
+missing=""
+for r in "ns_by_size +400 +442 +9" "ns_by_size +900 +942 +9" "ns_by_size +1400 +1442 +9" \
+	"ns_by_size +4096 +4138 +9 .*\(multi-buffer\)" "ns_by_header_lines +1400 +1442 +9" \
+	"ns_by_header_lines +1400 +1442 +16" "ns_by_header_lines +1400 +1442 +32"; do
+	grep -qE "^$r" "$log" || missing="$missing [$r]"
+done
+[ -z "$missing" ] && [ "$(grep -cE '^ns_by_(size|header_lines) .* REDIRECT ' "$log")" = 7 ]
+check "bench_xdp prints the cost against size (4096 B multi-buffer) and header lines, forwarded" \
+	$? "missing:$missing; $(grep -E '^ns_by' "$log")"
+missing=""
+for k in floor x_floor x_floor_cold floor_targets floor_frame_bytes ns_by_size ns_by_header_lines \
+	'"400"' '"900"' '"1400"' '"4096"' '"9"' '"16"' '"32"' multi_buffer request_action; do
+	grep -qE "\"?${k//\"/}\"?: [0-9{\"tf]" "$run/ns.json" || missing="$missing $k"
+done
+[ -z "$missing" ]
+check "bench_xdp's JSON has the floor, the ratios, the targets and both series" $? "missing:$missing"
 "$build/bench_pps" -r 1 -n 30000 --rate 300000 --check --ns-json "$run/ns.json" \
 	-j "$run/latest.json" > "$run/bench_pps.log" 2>&1
 rc=$?
@@ -130,6 +171,15 @@ check "bench_pps leaves no namespace and no pin behind" $? "$debris"
 out=$(unshare -m sh -c 'mount -t tmpfs -o mode=000 none /proc/1/ns && ! readlink /proc/1/ns/net >/dev/null 2>&1 &&
 	"$0" bench' "$top/tools/deps.sh" 2>&1)
 check "tools/deps.sh bench succeeds with /proc/1/ns unreadable" $? "$(echo "$out" | tail -3 | tr '\n' ' ')"
+
+# tools/bench.sh's merge of bench_xdp's own figures (jq: deps.sh bench above)
+jq -s -f "$top/tools/bench_xdp.jq" "$run/latest.json" "$run/ns.json" > "$run/merged.json" 2>&1 &&
+	jq -e '.ns_per_packet.floor > 0 and .ns_per_packet.request > 0 and .x_floor.request > 0 and
+		.x_floor_cold.answer_built > 0 and (.floor_targets | length) == 4 and
+		(.ns_by_size | keys) == ["1400", "400", "4096", "900"] and
+		.ns_by_size["4096"].multi_buffer and (.ns_by_header_lines | keys) == ["16", "32", "9"] and
+		.pps.xdp_redirect > 0' "$run/merged.json" > /dev/null
+check "tools/bench_xdp.jq merges bench_xdp's figures into bench_pps's" $? "$(head -c 300 "$run/merged.json")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

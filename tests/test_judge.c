@@ -623,6 +623,8 @@ static void test_state_json_round_trip(void **state)
 	st.judged = 17;
 	st.last_paired = 123456789012ull;
 	st.last_seconds = 85.5;
+	st.lnk_errors = -1.25;
+	st.latched = 1u << US_C_CODES;
 	o = us_judge_state_json(&st);
 	assert_int_equal(us_judge_state_parse(o, &back, &field), 0);
 	assert_memory_equal(&back, &st, sizeof(st));
@@ -697,18 +699,19 @@ static double unif(void)
  */
 static void test_guarantees_clustered(void **state)
 {
-	int rejected = 0, promoted_bad = 0, runs = 200;
+	static const double extra[] = { 0, 0.005, 0.02 };  /* equal, at the margin, worse */
+	int decided[3][3] = { { 0 } }, runs = 200;
 
 	(void)state;
 	rng_state = 0x9e3779b97f4a7c15ull;
-	for (int bad = 0; bad < 2; bad++)
+	for (int b = 0; b < 3; b++)
 		for (int r = 0; r < runs; r++) {
 			setup(NULL);
 			for (int w = 0; w < 60; w++) {
 				unsigned fa = 0, fs = 0, fb = 0;
 
 				for (int c = 0; c < 200; c++) {
-					bool a = unif() < 0.03, s = unif() < 0.03 + 0.02 * bad;
+					bool a = unif() < 0.03, s = unif() < 0.03 + extra[b];
 
 					fa += a && !s;
 					fs += s && !a;
@@ -720,14 +723,37 @@ static void test_guarantees_clustered(void **state)
 				if (j.decision != US_D_NONE)
 					break;
 			}
-			if (!bad && j.decision == US_D_REJECT)
-				rejected++;
-			if (bad && j.decision == US_D_PROMOTE)
-				promoted_bad++;
+			decided[b][j.decision]++;
 		}
-	/* beta 1 %: allow 3 of 200 (P(Bin(200, 0.01) > 5) < 2 %) */
-	assert_true(rejected <= 5);
-	assert_int_equal(promoted_bad, 0);
+	/* alpha and beta 1 %: allow 5 of 200 (P(Bin(200, 0.01) > 5) < 2 %) */
+	assert_true(decided[0][US_D_REJECT] <= 5);        /* equal: falsely rejected */
+	assert_true(decided[1][US_D_PROMOTE] <= 5);       /* at the margin: promoted */
+	assert_int_equal(decided[2][US_D_PROMOTE], 0);    /* worse: never promoted */
+}
+
+/* Once the errors test has crossed its PASS boundary it has decided: a
+ * failure only here afterwards does not reset the streak (it did, and an
+ * equal version took twice as long to promote). */
+static void test_pass_latched(void **state)
+{
+	(void)state;
+	pol.min_paired = 1000000;          /* no promotion meanwhile */
+	w_calls(&win, 100, 5);
+	for (int i = 0; i < 100 && v(US_C_ERRORS) != US_V_PASS; i++)
+		step();
+	assert_int_equal(v(US_C_ERRORS), US_V_PASS);   /* just crossed */
+	w_calls(&win, 100, 5);
+	w_fail(&win, 0, 3, 0, 1);
+	step();
+	assert_int_equal(v(US_C_ERRORS), US_V_PASS);
+	assert_true(j.c[US_C_ERRORS].statistic < j.c[US_C_ERRORS].bound_pass);
+	assert_non_null(strstr(j.c[US_C_ERRORS].why, "earlier window"));
+	assert_true(st.latched & (1u << US_C_ERRORS));
+	/* a version that turns clearly worse is still rejected */
+	w_calls(&win, 400, 5);
+	w_fail(&win, 0, 40, 0, 1);
+	run(20);
+	assert_int_equal(j.decision, US_D_REJECT);
 }
 
 int main(void)
@@ -764,6 +790,7 @@ int main(void)
 		cmocka_unit_test_setup(test_judgement_json_and_explain, setup),
 		cmocka_unit_test_setup(test_window_add, setup),
 		cmocka_unit_test_setup(test_guarantees_clustered, setup),
+		cmocka_unit_test_setup(test_pass_latched, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,8 @@
 #
 # understudy's benchmarks in one run (make bench), as root:
 #   1. per-packet cost of each data-plane path   build/bench_xdp (BPF_PROG_TEST_RUN)
+#      against the floor (reading the INVITE     and its floor, bpf/floor.bpf.c;
+#      once), the INVITE's size and header lines tools/bench_xdp.jq merges them
 #   2. SIP capacity: SIPp through understudy     tools/bench_sip.sh (the lab, SIPp,
 #      (0 % and 100 % mirrored) and Kamailio's   Debian's kamailio)
 #      dispatcher, zero failed calls
@@ -40,6 +42,7 @@ case $RUNS in '' | *[!0-9]* | 0) die "--runs: \"$RUNS\" is not a positive number
 for b in bench_xdp bench_pps trafficgen; do
 	[ -x "$BUILD/$b" ] || die "no $BUILD/$b: run make first"
 done
+command -v jq > /dev/null || die "no jq: tools/deps.sh bench installs it"
 
 tmp=$(mktemp -d /tmp/understudy-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -73,6 +76,10 @@ if [ -s "$OUT" ]; then
 	prev_args=(--previous "$tmp/previous.json")
 fi
 "$BUILD/bench_pps" -r "$RUNS" --ns-json "$tmp/ns.json" "${sip_args[@]}" "${prev_args[@]}" -j "$OUT"
+# bench_pps keeps the paths' costs; the floor, the ratios and the size and
+# header-line series are bench_xdp's own
+jq -s -f "$TOP/tools/bench_xdp.jq" "$OUT" "$tmp/ns.json" > "$tmp/merged.json"
+cp "$tmp/merged.json" "$OUT"
 if [ -s "$tmp/previous.json" ]; then cp "$tmp/previous.json" "$(dirname "$OUT")/previous.json"; fi
 echo
 echo "bench: done in $((SECONDS - t0)) s; results in $OUT"

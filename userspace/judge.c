@@ -279,6 +279,61 @@ static double ln_e_above0(double n_neg, double n_pos)
 	return ln_emix(g, n, 0);
 }
 
+/*
+ * The plug-in bettor (Waudby-Smith and Ramdas's predictable plug-in, per
+ * window): before a window, it chooses the bet that would have grown its
+ * capital fastest on the units seen so far (Kelly, with a prior of a few
+ * discordant units each way so that it starts cautious), and stakes it on
+ * every unit of the window. The bet depends only on earlier windows, so the
+ * capital is still a nonnegative supermartingale under the null; it wastes
+ * none of it on a grid of bets far from the best one, which is what makes
+ * the mixture slow to promote an equal version. The judge averages the two
+ * capitals (an average of e-processes is one).
+ */
+#define PLUGIN_PRIOR_DISC 0.5
+#define PLUGIN_PRIOR_SAME 50.0
+#define PLUGIN_U_MAX      0.95
+
+static double ln_k_ternary(const double g[3], const double n[3], double lam)
+{
+	double l = 0;
+
+	for (int x = 0; x < 3; x++)
+		if (n[x] > 0)
+			l += n[x] * log1p(lam * g[x]);
+	return l;
+}
+
+/* the Kelly bet against "mean >= m" on counts n (X = -1, 0, +1), in
+ * [0, PLUGIN_U_MAX / max(-g)]: golden-section search of a concave function */
+static double kelly_below(const double n_past[3], double m)
+{
+	double g[3] = { m + 1, m, m - 1 };
+	double n[3] = { n_past[0] + PLUGIN_PRIOR_DISC, n_past[1] + PLUGIN_PRIOR_SAME,
+			n_past[2] + PLUGIN_PRIOR_DISC };
+	double lo = 0, hi = PLUGIN_U_MAX / (1 - m), r = (sqrt(5) - 1) / 2;
+
+	for (int i = 0; i < 60; i++) {
+		double a = hi - r * (hi - lo), b = lo + r * (hi - lo);
+
+		if (ln_k_ternary(g, n, a) < ln_k_ternary(g, n, b))
+			lo = a;
+		else
+			hi = b;
+	}
+	return (lo + hi) / 2;
+}
+
+/* ln((e^a + e^b) / 2) */
+static double ln_avg2(double a, double b)
+{
+	double t = fmax(a, b);
+
+	if (t == -INFINITY)
+		return t;
+	return t + log((exp(a - t) + exp(b - t)) / 2);
+}
+
 /* ln E against "share >= m" for k ones in n Bernoulli outcomes */
 static double ln_e_share_below(double k, double n, double m)
 {
@@ -523,12 +578,22 @@ static void txn_fail(const struct us_pairs *p, double *a, double *s)
 }
 
 static void judge_errors(const struct us_policy *p, const struct us_window *cum,
-			 struct us_criterion *c)
+			 const struct us_window *win, double *lnk, struct us_criterion *c)
 {
 	const struct us_pairs *q = &cum->sim;
 	double m = p->max_error_increase, ao, so, n0, n = (double)q->calls, ta, ts;
+	double wao, wso, wn0, past[3], now[3], g[3] = { m + 1, m, m - 1 };
 
 	call_split(q, &ao, &so, &n0);
+	/* the plug-in bettor: its bet from the windows before this one */
+	call_split(&win->sim, &wao, &wso, &wn0);
+	past[0] = fmax(0, ao - wao);
+	past[1] = fmax(0, n0 - wn0);
+	past[2] = fmax(0, so - wso);
+	now[0] = wao;
+	now[1] = wn0;
+	now[2] = wso;
+	*lnk += ln_k_ternary(g, now, kelly_below(past, m));
 	txn_fail(q, &ta, &ts);
 	c->threshold = m;
 	c->samples = q->calls;
@@ -538,7 +603,7 @@ static void judge_errors(const struct us_policy *p, const struct us_window *cum,
 	}
 	c->bound_pass = LN(1 / p->alpha);
 	c->bound_fail = LN(1 / (BETA_ERRORS * p->beta));
-	c->statistic = ln_e_below(ao, n0, so, m);
+	c->statistic = ln_avg2(ln_e_below(ao, n0, so, m), *lnk);
 	c->statistic_fail = ln_e_above0(ao, so);
 	if (n <= 0) {
 		fmt(c->why, sizeof(c->why), "no calls paired yet");
@@ -870,6 +935,8 @@ int us_judge(const struct us_policy *p, const struct us_window *cum, const struc
 	int npass = 0, nfail = 0;
 	bool undecided_end = false;
 	char why[160];
+	double lnk;
+	__u32 latched;
 
 	if (!st || !out)
 		return -EINVAL;
@@ -888,12 +955,35 @@ int us_judge(const struct us_policy *p, const struct us_window *cum, const struc
 	judge_evidence(p, cum, &out->c[US_C_EVIDENCE]);
 	judge_fresh(p, win, &out->c[US_C_FRESH]);
 	judge_liveness(win, &out->c[US_C_LIVENESS]);
-	judge_errors(p, cum, &out->c[US_C_ERRORS]);
+	lnk = st->lnk_errors;
+	judge_errors(p, cum, win, &lnk, &out->c[US_C_ERRORS]);
 	judge_agreement(p, cum, &out->c[US_C_AGREEMENT]);
 	judge_codes(p, cum, &out->c[US_C_CODES]);
 	judge_latency(p, cum, 0.50, &out->c[US_C_LAT_P50]);
 	judge_latency(p, cum, 0.99, &out->c[US_C_LAT_P99]);
 
+	/*
+	 * An always-valid test that crossed its PASS boundary once has decided
+	 * (Ville's inequality bounds the chance of ever crossing, so stopping
+	 * at the first crossing keeps alpha): it stays PASS, unless its FAIL
+	 * test crosses later. Without this, one discordant call after the
+	 * crossing could drop the capital below the boundary again and reset
+	 * the streak, for no statistical reason.
+	 */
+	latched = st->latched;
+	for (int i = US_C_ERRORS; i <= US_C_CODES; i++) {
+		struct us_criterion *c = &out->c[i];
+
+		if (c->verdict == US_V_PASS)
+			latched |= 1u << i;
+		else if (c->verdict == US_V_INCONCLUSIVE && (latched & (1u << i))) {
+			char now[sizeof(c->why)];
+
+			c->verdict = US_V_PASS;
+			memcpy(now, c->why, sizeof(now));
+			fmt(c->why, sizeof(c->why), "passed in an earlier window; now %s", now);
+		}
+	}
 	for (int i = 0; i < US_JUDGE_CRITERIA; i++) {
 		npass += out->c[i].verdict == US_V_PASS;
 		nfail += out->c[i].verdict == US_V_FAIL;
@@ -906,6 +996,8 @@ int us_judge(const struct us_policy *p, const struct us_window *cum, const struc
 	st->judged++;
 	st->last_paired = pairs_of(&cum->sim);
 	st->last_seconds = cum->sim_seconds;
+	st->lnk_errors = lnk;
+	st->latched = latched;
 	out->streak = st->streak;
 	out->windows = p->windows;
 	out->undecided_s = cum->sim_seconds;
@@ -944,6 +1036,8 @@ json_object *us_judge_state_json(const struct us_judge_state *st)
 	json_object_object_add(o, "judged", json_object_new_int64(st->judged));
 	json_object_object_add(o, "last_paired", json_object_new_int64((int64_t)st->last_paired));
 	json_object_object_add(o, "last_seconds", json_object_new_double(st->last_seconds));
+	json_object_object_add(o, "lnk_errors", json_object_new_double(st->lnk_errors));
+	json_object_object_add(o, "latched", json_object_new_int64(st->latched));
 	return o;
 }
 
@@ -974,6 +1068,20 @@ int us_judge_state_parse(json_object *o, struct us_judge_state *st, const char *
 	    st->last_seconds < 0) {
 		*field = "state.last_seconds";
 		return -EINVAL;
+	}
+	/* absent in the states of the first releases of this judge: the
+	 * plug-in capital starts again at 1, which is always safe */
+	if (json_object_object_get_ex(o, "lnk_errors", NULL) &&
+	    (us_jget_num(o, "lnk_errors", &st->lnk_errors) || !isfinite(st->lnk_errors))) {
+		*field = "state.lnk_errors";
+		return -EINVAL;
+	}
+	if (json_object_object_get_ex(o, "latched", NULL)) {
+		if (us_jget_u64(o, "latched", &u) || u >= 1u << US_JUDGE_CRITERIA) {
+			*field = "state.latched";
+			return -EINVAL;
+		}
+		st->latched = (__u32)u;
 	}
 	return 0;
 }

@@ -46,6 +46,11 @@
  *                samples (< US_JUDGE_LAT_TAIL beyond the quantile) is
  *                INCONCLUSIVE.
  *
+ * The errors test's PASS side averages the grid mixture with a plug-in
+ * bettor (state: lnk_errors); errors, agreement and codes stay PASS once
+ * their PASS test has crossed (state: latched), unless their FAIL test
+ * crosses.
+ *
  * A window is PASS when every criterion passes, FAIL when any fails, else
  * INCONCLUSIVE.  streak counts consecutive PASS windows; any other window
  * (a quiet one, one in which the machine stopped answering) resets it.
@@ -129,6 +134,8 @@ struct us_judge_state {
 	__u32 judged;            /* windows judged so far */
 	__u64 last_paired;       /* paired count at the previous window */
 	double last_seconds;     /* sim_seconds at the previous window */
+	double lnk_errors;       /* ln of the errors test's plug-in capital (judge.c) */
+	__u32 latched;           /* 1 << criterion: its always-valid PASS test crossed */
 };
 
 struct us_judgement {
