@@ -717,7 +717,7 @@ static const struct bad bad[] = {
 	  "is too long (65 characters; at most 63)" },
 	{ "empty version",
 	  BAL SVCH "    machines:\n      - {name: a, address: 198.18.1.1, version: '', state: active}\n",
-	  "t.yaml:9:49: services[0].machines[0].version: empty string" },
+	  "t.yaml:9:49: services[0].machines[0].version: \"\" is empty" },
 	{ "NUL in version",
 	  BAL SVCH "    machines:\n      - {name: a, address: 198.18.1.1, version: \"1\\0\", "
 	  "state: active}\n",
@@ -732,14 +732,14 @@ static const struct bad bad[] = {
 	{ "v4-mapped vip",
 	  BAL "services:\n  - name: sip\n    vip: \"::ffff:198.18.100.1\"\n    port: 5060\n"
 	  "    machines: []\n",
-	  "t.yaml:6:10: services[0].vip: ::ffff:198.18.100.1: write an IPv4 address as a.b.c.d, "
-	  "not IPv4-mapped IPv6" },
+	  "t.yaml:6:10: services[0].vip: ::ffff:198.18.100.1 is IPv4-mapped IPv6; write an IPv4 "
+	  "address as a.b.c.d" },
 	{ "multicast vip",
 	  BAL "services:\n  - name: sip\n    vip: 239.1.1.1\n    port: 5060\n    machines: []\n",
-	  "t.yaml:6:10: services[0].vip: 239.1.1.1 is not a unicast host address" },
+	  "t.yaml:6:10: services[0].vip: 239.1.1.1 is a multicast address (224.0.0.0/4)" },
 	{ "unspecified machine address",
 	  BAL SVCH "    machines:\n      - {name: a, address: '::', version: '1', state: active}\n",
-	  "t.yaml:9:28: services[0].machines[0].address: :: is not a unicast host address" },
+	  "t.yaml:9:28: services[0].machines[0].address: :: is unspecified (::), not a host address" },
 	{ "family mismatch",
 	  BAL SVCH "    machines:\n      - {name: a, address: '2001:db8::5', version: '1', "
 	  "state: active}\n",
@@ -750,6 +750,40 @@ static const struct bad bad[] = {
 	  "state: active}\n",
 	  "t.yaml:9:28: services[0].machines[0].address: 198.18.100.1 is the service's VIP; a "
 	  "machine needs its own address" },
+	/* the validator (validate.h): what would brick the daemon or reach nowhere */
+	{ "empty machine name",
+	  BAL SVCH "    machines:\n      - {name: '', address: 198.18.1.1, version: '1', "
+	  "state: active}\n",
+	  "t.yaml:9:16: services[0].machines[0].name: \"\" is empty" },
+	{ "empty service name",
+	  BAL "services:\n  - name: \"\"\n    vip: 198.18.100.1\n    port: 5060\n"
+	  "    machines: []\n",
+	  "t.yaml:5:11: services[0].name: \"\" is empty" },
+	{ "version with a C1 control character",
+	  BAL SVCH "    machines:\n      - {name: a, address: 198.18.1.1, version: \"1\\u009b2J\", "
+	  "state: active}\n",
+	  "t.yaml:9:49: services[0].machines[0].version: \"1\\xc2\\x9b2J\" has a control "
+	  "character" },
+	{ "loopback machine address",
+	  BAL SVCH "    machines:\n      - {name: a, address: 127.0.0.2, version: '1', "
+	  "state: active}\n",
+	  "t.yaml:9:28: services[0].machines[0].address: 127.0.0.2 is a loopback address "
+	  "(127.0.0.0/8)" },
+	{ "link-local vip",
+	  BAL "services:\n  - name: sip\n    vip: 169.254.1.1\n    port: 5060\n"
+	  "    machines: []\n",
+	  "t.yaml:6:10: services[0].vip: 169.254.1.1 is a link-local address (169.254.0.0/16)" },
+	{ "link-local IPv6 machine address",
+	  BAL "services:\n  - name: sip\n    vip: 2001:db8:100::1\n    port: 5060\n"
+	  "    machines:\n      - {name: a, address: 'fe80::1', version: '1', state: active}\n",
+	  "t.yaml:9:28: services[0].machines[0].address: fe80::1 is a link-local address "
+	  "(fe80::/10)" },
+	{ "loopback IPv6 vip",
+	  BAL "services:\n  - name: sip\n    vip: '::1'\n    port: 5060\n    machines: []\n",
+	  "t.yaml:6:10: services[0].vip: ::1 is the loopback address (::1)" },
+	{ "class E vip",
+	  BAL "services:\n  - name: sip\n    vip: 240.0.0.1\n    port: 5060\n    machines: []\n",
+	  "t.yaml:6:10: services[0].vip: 240.0.0.1 is a reserved address (class E, 240.0.0.0/4)" },
 	/* duplicates across entries */
 	{ "duplicate service name",
 	  VALID "  - name: sip\n    vip: 198.18.100.2\n    port: 5060\n    machines: []\n",

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "dp.h"
 #include "sbuf.h"
+#include "validate.h"
 #include "yamlwalk.h"
 
 /* ---- the schema ------------------------------------------------------------ */
@@ -762,25 +763,21 @@ static void check_machine_address(struct cctx *c, struct item *it, yaml_node_t *
 	struct us_conf_machine *m = it->obj;
 	const struct us_conf_service *s = it->parent->obj;
 	size_t si = it->parent->index;
-	char a[US_ADDR_STRLEN], b[US_ADDR_STRLEN];
+	char a[US_ADDR_STRLEN], b[US_ADDR_STRLEN], why[128];
 
 	us_addr_format(m->family, m->addr, a, sizeof(a));
-	if (it->parent->ok[1]) {
-		/* the service's VIP parsed (a duplicate VIP too) */
-		if (m->family != s->family) {
+	/* the service's VIP parsed (a duplicate VIP too): of its family, not it */
+	if (it->parent->ok[1] &&
+	    us_valid_machine_addr(m->family, m->addr, s->family, s->vip, why, sizeof(why))) {
+		if (m->family != s->family)
 			YW_ERR(&c->w, n, path, "%s is %s but the service's VIP %s is %s", a,
 			       m->family == AF_INET ? "IPv4" : "IPv6",
 			       us_addr_format(s->family, s->vip, b, sizeof(b)),
 			       s->family == AF_INET ? "IPv4" : "IPv6");
-			it->ok[1] = false;
-			return;
-		}
-		if (!memcmp(m->addr, s->vip, 16)) {
-			YW_ERR(&c->w, n, path, "%s is the service's VIP; a machine needs its own "
-			       "address", a);
-			it->ok[1] = false;
-			return;
-		}
+		else
+			YW_ERR(&c->w, n, path, "%s %s", a, why);
+		it->ok[1] = false;
+		return;
 	}
 	for (size_t j = 0; j < s->nmachines; j++) {
 		if (s->machines[j].family && !memcmp(s->machines[j].addr, m->addr, 16)) {

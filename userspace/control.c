@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "commands.h"
 #include "daemon.h"
+#include "validate.h"
 
 static json_object *jnum(double v)
 {
@@ -230,26 +231,26 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 	struct us_rec *r, old;
 	struct us_mconf c = { 0 };
 	bool replaced = false;
-	char a[US_ADDR_STRLEN];
+	char a[US_ADDR_STRLEN], why[128], q[300];
 	int state = US_MS_SIMULATION, rc;
 
-	if (!name[0] || strlen(name) >= US_NAME_MAX)
-		return us_err_reply("add: name must be 1..%d characters", US_NAME_MAX - 1);
-	if (strlen(ver) >= US_NAME_MAX || !ver[0])
-		return us_err_reply("add: version must be 1..%d characters", US_NAME_MAX - 1);
+	/* what the configuration file accepts, no more (validate.h) */
+	if (us_valid_name(name, why, sizeof(why)))
+		return us_err_reply("add: name \"%s\" %s", us_escape(name, q, sizeof(q)), why);
+	if (us_valid_version(ver, why, sizeof(why)))
+		return us_err_reply("add: version \"%s\" %s", us_escape(ver, q, sizeof(q)), why);
 	r = us_model_find(&d->model, name);
 	if (r && r->state != US_MS_REMOVED)
 		return us_err_reply("add: a machine named \"%s\" exists", name);
 	if (!s)
-		return us_err_reply("add: no service named \"%s\"", svc);
+		return us_err_reply("add: no service named \"%s\"", us_escape(svc, q, sizeof(q)));
 	c.family = us_addr_parse(addr, c.addr);
 	if (!c.family)
-		return us_err_reply("add: address \"%s\" is neither IPv4 nor IPv6", addr);
-	if (c.family != s->family)
-		return us_err_reply("add: %s is %s but the VIP of service \"%s\" is %s",
-				    us_addr_format(c.family, c.addr, a, sizeof(a)),
-				    c.family == AF_INET ? "IPv4" : "IPv6", svc,
-				    s->family == AF_INET ? "IPv4" : "IPv6");
+		return us_err_reply("add: address \"%s\" is neither IPv4 nor IPv6",
+				    us_escape(addr, q, sizeof(q)));
+	if (us_valid_machine_addr(c.family, c.addr, s->family, s->vip, why, sizeof(why)))
+		return us_err_reply("add: %s %s", us_addr_format(c.family, c.addr, a, sizeof(a)),
+				    why);
 	taken = address_taken(d, c.addr);
 	if (taken)
 		return us_err_reply("add: %s is already %s%s%s",

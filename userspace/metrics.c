@@ -10,22 +10,21 @@
 
 #include "daemon.h"
 #include "sbuf.h"
+#include "validate.h"
 
-/* Label values: escape backslash, quote and newline (exposition format). */
+/* Label values: control characters and bytes that are not UTF-8 as the
+ * text \xNN (validate.h: Prometheus refuses a page with invalid UTF-8),
+ * then backslash and quote escaped as the exposition format wants. */
 static const char *esc(const char *s, char *out, size_t len)
 {
+	char safe[256];
 	size_t j = 0;
 
-	for (; *s && j + 2 < len; s++) {
-		if (*s == '\\' || *s == '"') {
+	us_escape(s, safe, sizeof(safe));
+	for (const char *p = safe; *p && j + 2 < len; p++) {
+		if (*p == '\\' || *p == '"')
 			out[j++] = '\\';
-			out[j++] = *s;
-		} else if (*s == '\n') {
-			out[j++] = '\\';
-			out[j++] = 'n';
-		} else {
-			out[j++] = *s;
-		}
+		out[j++] = *p;
 	}
 	out[j] = 0;
 	return out;
@@ -42,7 +41,7 @@ char *us_daemon_metrics(struct us_daemon *d)
 						     "500", "503", "504", "other" };
 	struct us_sbuf b;
 	__u64 st[US_ST_MAX];
-	char lb[512], sv[160], mn[160], vv[160];
+	char lb[1280], sv[400], mn[400], vv[400];
 
 	us_sbuf_heap(&b);
 	pthread_mutex_lock(&d->lock);

@@ -17,6 +17,7 @@
 
 #include "commands.h"
 #include "daemon.h"
+#include "validate.h"
 
 static const char *sock_path = US_DEFAULT_SOCKET;
 static bool as_json;
@@ -67,13 +68,40 @@ out:
 	return rep;
 }
 
-static const char *js(json_object *o, const char *k)
+static const char *js_raw(json_object *o, const char *k)
 {
 	json_object *v;
 
 	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
 		return "-";
 	return json_object_get_string(v);
+}
+
+/* A member as text safe on a terminal (validate.h: escapes shown, not run). */
+static const char *js(json_object *o, const char *k)
+{
+	static char buf[2][8192];
+	static unsigned next;
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
+		return "-";
+	return us_escape(json_object_get_string(v), buf[next++ % 2], sizeof(buf[0]));
+}
+
+/* The refusal, a line each (a reload's may list many), escaped. */
+static void print_error(json_object *rep)
+{
+	const char *s = js_raw(rep, "error");
+	char line[4096], esc[8192];
+
+	do {
+		size_t n = strcspn(s, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, s);
+		fprintf(stderr, "understudyctl: %s\n", us_escape(line, esc, sizeof(esc)));
+		s += n + (s[n] ? 1 : 0);
+	} while (*s);
 }
 
 static int run(const struct us_cmd *c, json_object *req)
@@ -90,7 +118,7 @@ static int run(const struct us_cmd *c, json_object *req)
 		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
 	if (!json_object_object_get_ex(rep, "ok", &ok) || !json_object_get_boolean(ok)) {
 		if (!as_json)
-			fprintf(stderr, "understudyctl: %s\n", js(rep, "error"));
+			print_error(rep);
 		rc = US_EX_REFUSED;
 	} else {
 		if (!as_json && c->print)

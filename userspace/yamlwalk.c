@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "validate.h"
 #include "yamlwalk.h"
 
 #define ERRS_KEPT 4096  /* errors kept for sorting; more are only counted */
@@ -121,12 +122,32 @@ const char *yw_quote(const char *s, char *buf, size_t len)
 			o += (size_t)snprintf(buf + o, len - o, "...");
 			break;
 		}
-		if (ch == '"' || ch == '\\')
+		if (ch == '"' || ch == '\\') {
 			o += (size_t)snprintf(buf + o, len - o, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
+		} else if (ch < 0x20 || ch == 0x7f) {
 			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
-		else
+		} else if (ch >= 0x80) {
+			/* a C1 control or a byte of no character: as text (validate.h) */
+			char e[32];
+			size_t k;
+			__u32 cp;
+
+			k = us_utf8_seq(s + i, strlen(s + i), &cp);
+			if (k && cp > 0x9f && o + k + 8 < len) {
+				memcpy(buf + o, s + i, k);
+				o += k;
+				i += k - 1;
+				continue;
+			}
+			k = k ? k : 1;
+			memcpy(e, s + i, k);
+			e[k] = 0;
+			for (size_t j = 0; j < k && o + 8 < len; j++)
+				o += (size_t)snprintf(buf + o, len - o, "\\x%02x", (unsigned char)e[j]);
+			i += k - 1;
+		} else {
 			buf[o++] = (char)ch;
+		}
 	}
 	buf[o++] = '"';
 	buf[o] = 0;
@@ -529,61 +550,45 @@ int yw_enum(struct yw *c, const yaml_node_t *n, const char *path,
 	return -1;
 }
 
-/* A service or machine name: 1..63 of [a-z0-9._-], starting with [a-z0-9]. */
+/* A service or machine name, as the validator says (validate.h). */
 bool yw_name(struct yw *c, const yaml_node_t *n, const char *path, char *out, size_t max)
 {
 	const char *s = yw_text(c, n, path, "a name");
-	char q[96];
-	size_t i, len;
+	char q[96], why[128];
 
 	if (!s)
 		return false;
-	len = strlen(s);
-	if (len >= max) {
-		YW_ERR(c, n, path, "%s is too long (%zu characters; at most %zu)", yw_quote(s, q, sizeof(q)),
-		    len, max - 1);
+	if (max < US_VALID_NAME_MAX && strlen(s) >= max) {
+		YW_ERR(c, n, path, "%s is too long (at most %zu characters)", yw_quote(s, q, sizeof(q)),
+		       max - 1);
 		return false;
 	}
-	for (i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      (i && (ch == '.' || ch == '_' || ch == '-')))) {
-			YW_ERR(c, n, path, "%s is not a valid name (lower-case letters, digits, '.', '_' "
-			    "and '-', starting with a letter or digit)", yw_quote(s, q, sizeof(q)));
-			return false;
-		}
+	if (us_valid_name(s, why, sizeof(why))) {
+		YW_ERR(c, n, path, "%s %s", yw_quote(s, q, sizeof(q)), why);
+		return false;
 	}
-	memcpy(out, s, len + 1);
+	memcpy(out, s, strlen(s) + 1);
 	return true;
 }
 
-/* A free string (version): 1..max-1 bytes, no control characters. */
+/* A version (validate.h): UTF-8 text without control characters. */
 bool yw_string(struct yw *c, const yaml_node_t *n, const char *path, char *out, size_t max)
 {
 	const char *s = yw_text(c, n, path, "a string");
-	char q[96];
-	size_t i, len;
+	char q[96], why[128];
 
 	if (!s)
 		return false;
-	len = strlen(s);
-	if (!len) {
-		YW_ERR(c, n, path, "empty string");
+	if (max < US_VALID_NAME_MAX && strlen(s) >= max) {
+		YW_ERR(c, n, path, "%s is too long (at most %zu bytes)", yw_quote(s, q, sizeof(q)),
+		       max - 1);
 		return false;
 	}
-	if (len >= max) {
-		YW_ERR(c, n, path, "%s is too long (%zu bytes; at most %zu)", yw_quote(s, q, sizeof(q)), len,
-		    max - 1);
+	if (us_valid_version(s, why, sizeof(why))) {
+		YW_ERR(c, n, path, "%s %s", yw_quote(s, q, sizeof(q)), why);
 		return false;
 	}
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			YW_ERR(c, n, path, "%s contains a control character", yw_quote(s, q, sizeof(q)));
-			return false;
-		}
-	}
-	memcpy(out, s, len + 1);
+	memcpy(out, s, strlen(s) + 1);
 	return true;
 }
 
@@ -642,11 +647,12 @@ bool yw_path(struct yw *c, const yaml_node_t *n, const char *path, char *out, si
 	return true;
 }
 
-/* A unicast host address: not unspecified, multicast or broadcast. */
+/* A host address a packet can be sent to (validate.h: not unspecified,
+ * multicast, broadcast, loopback, link-local or class E). */
 bool yw_addr(struct yw *c, const yaml_node_t *n, const char *path, int *family, __u8 addr[16])
 {
 	const char *s = yw_text(c, n, path, "an IPv4 or IPv6 address");
-	char q[96];
+	char q[96], why[128];
 	int fam;
 
 	if (!s)
@@ -656,16 +662,8 @@ bool yw_addr(struct yw *c, const yaml_node_t *n, const char *path, int *family, 
 		YW_ERR(c, n, path, "%s is not an IPv4 or IPv6 address", yw_quote(s, q, sizeof(q)));
 		return false;
 	}
-	if (fam == AF_INET6 && us_addr_v4mapped(addr)) {
-		YW_ERR(c, n, path, "%s: write an IPv4 address as a.b.c.d, not IPv4-mapped IPv6", s);
-		return false;
-	}
-	if ((fam == AF_INET && (!memcmp(addr + 12, "\0\0\0\0", 4) ||
-				(addr[12] & 0xf0) == 0xe0 ||
-				!memcmp(addr + 12, "\xff\xff\xff\xff", 4))) ||
-	    (fam == AF_INET6 && (addr[0] == 0xff ||
-				 !memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16)))) {
-		YW_ERR(c, n, path, "%s is not a unicast host address", s);
+	if (us_valid_addr(fam, addr, why, sizeof(why))) {
+		YW_ERR(c, n, path, "%s %s", s, why);
 		return false;
 	}
 	*family = fam;
