@@ -872,6 +872,36 @@ static void test_bad_case(void **state)
 		assert_int_equal(((unsigned char *)&c)[i], 0xa5);
 }
 
+/* Legal but suspicious: warned, still valid. */
+static void test_warnings(void **state)
+{
+	struct us_conf c;
+	char err[1024], w[1024];
+
+	(void)state;
+	assert_int_equal(parse(BAL SVCH "    machines:\n"
+			       "      - {name: a, address: 198.18.1.1, version: '1', state: simulation}\n"
+			       "  - name: t\n    vip: 198.18.100.2\n    port: 5060\n    machines:\n"
+			       "      - {name: b, address: 198.18.1.2, version: '1', state: removed}\n"
+			       "      - {name: c, address: 198.18.1.3, version: '1', state: rejected}\n"
+			       "  - name: u\n    vip: 198.18.100.3\n    port: 5060\n    machines:\n"
+			       "      - {name: d, address: 198.18.1.4, version: '1', state: active}\n"
+			       "      - {name: e, address: 198.18.1.5, version: '2', state: simulation}\n",
+			       &c, err, sizeof(err)), 0);
+	assert_int_equal(us_conf_warnings(&c, w, sizeof(w)), 2);
+	assert_string_equal(w, "t.yaml:5: services[0] (sip): warning: simulation machines but no "
+			    "active one: no call reaches the service, nothing is mirrored, nothing "
+			    "can be judged\n"
+			    "t.yaml:10: services[1] (t): warning: every machine removed or rejected: "
+			    "the service answers no call");
+	assert_int_equal(us_conf_warnings(&c, NULL, 0), 2);
+	us_conf_free(&c);
+	assert_int_equal(parse(BAL SVCH "    machines: []\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(us_conf_warnings(&c, w, sizeof(w)), 0);
+	assert_string_equal(w, "");
+	us_conf_free(&c);
+}
+
 /* More than US_MAX_SERVICES services, more than US_MAX_MACHINES machines. */
 static void test_limits(void **state)
 {
@@ -1353,6 +1383,7 @@ int main(void)
 		cmocka_unit_test(test_anchors_and_aliases),
 		cmocka_unit_test(test_shipped_examples),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_many_errors_cut),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_diff),

@@ -941,6 +941,39 @@ int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen
 	return ret;
 }
 
+int us_conf_warnings(const struct us_conf *c, char *buf, size_t len)
+{
+	struct us_sbuf b;
+	int n = 0;
+
+	if (buf && len)
+		buf[0] = 0;
+	us_sbuf_fixed(&b, buf, buf ? len : 0);
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct us_conf_service *s = &c->services[i];
+		size_t active = 0, sim = 0, gone = 0;
+		const char *why = NULL;
+
+		for (size_t j = 0; j < s->nmachines; j++) {
+			active += s->machines[j].state == US_MS_ACTIVE;
+			sim += s->machines[j].state == US_MS_SIMULATION;
+			gone += s->machines[j].state == US_MS_REMOVED ||
+				s->machines[j].state == US_MS_REJECTED;
+		}
+		if (sim && !active)
+			why = "simulation machines but no active one: no call reaches the service, "
+			      "nothing is mirrored, nothing can be judged";
+		else if (s->nmachines && gone == s->nmachines)
+			why = "every machine removed or rejected: the service answers no call";
+		if (!why)
+			continue;
+		us_sbuf_printf(&b, "%s%s:%d: services[%zu] (%s): warning: %s", n ? "\n" : "", c->path,
+			       s->line, i, s->name, why);
+		n++;
+	}
+	return n;
+}
+
 const struct us_conf_service *us_conf_find_service(const struct us_conf *c, const char *name)
 {
 	size_t i;

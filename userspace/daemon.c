@@ -296,6 +296,17 @@ static int reconcile(struct us_daemon *d, char *err, size_t errlen)
 	return rc;
 }
 
+/* The configuration's warnings (config.h), a log line each. */
+static void log_warnings(const struct us_conf *c)
+{
+	char w[8192], *line, *save = NULL;
+
+	if (!us_conf_warnings(c, w, sizeof(w)))
+		return;
+	for (line = strtok_r(w, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		us_log(LOG_WARNING, "%s", line);
+}
+
 int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, char *err,
 		    size_t errlen)
 {
@@ -319,6 +330,7 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		return rc;
 	}
 	us_log_level = d->conf.log_level;
+	log_warnings(&d->conf);
 	d->model.drain_s = 2 * d->conf.window_s + US_DRAIN_EXTRA_S;
 	e[0] = 0;
 	rc = d->store->ops->load(d->store, &d->model, &pending, e, sizeof(e));
@@ -429,6 +441,7 @@ int us_daemon_reload(struct us_daemon *d, char *err, size_t errlen)
 	pthread_mutex_unlock(&d->lock);
 	if (!rc) {
 		us_log(LOG_NOTICE, "configuration reloaded: %s", desc);
+		log_warnings(&d->conf);
 		snprintf(err, errlen, "%s", desc);
 	}
 	us_conf_diff_free(&diff);

@@ -230,6 +230,12 @@ int main(int argc, char **argv)
 			return EXIT_FAILURE;
 		}
 		printf("%s: valid (%zu services, %zu machines)\n", path, conf.nservices, conf.nmachines);
+		{
+			char w[8192];
+
+			if (us_conf_warnings(&conf, w, sizeof(w)))
+				fprintf(stderr, "%s\n", w);
+		}
 		if (verbose) {
 			char *sum;
 			int n = us_conf_summary(&conf, NULL, 0);
