@@ -110,6 +110,10 @@ int us_etcd_get(struct us_etcd *c, const char *key, struct us_etcd_kv *out, int6
  * (0: no limit). All of them are of that one revision. */
 int us_etcd_range(struct us_etcd *c, const char *prefix, int64_t revision, long limit,
 		  struct us_etcd_kvs *out);
+/* The same from the key from (under prefix) to the prefix's end: the keys
+ * of the prefix not before from. */
+int us_etcd_range_from(struct us_etcd *c, const char *prefix, const char *from, int64_t revision,
+		       long limit, struct us_etcd_kvs *out);
 /* Set a key (attached to lease, if not 0); *revision: the revision made. */
 int us_etcd_put(struct us_etcd *c, const char *key, const void *value, size_t len, int64_t lease,
 		int64_t *revision);

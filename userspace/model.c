@@ -219,7 +219,8 @@ int us_model_save(struct us_model *m)
 		return 0;
 	err = m->store->ops->save(m->store, m);
 	if (err)
-		return fail(m, err, "saving the machine records: %s", strerror(-err));
+		return fail(m, err, "saving the machine records: %s",
+			    us_store_error(m->store) ?: strerror(-err));
 	return 0;
 }
 
@@ -280,7 +281,8 @@ static int move(struct us_model *m, struct us_rec *r, enum us_mstate to, enum us
 	if (!replay && m->store) {
 		err = m->store->ops->append(m->store, &a);
 		if (err)
-			return fail(m, err, "writing the audit trail: %s", strerror(-err));
+			return fail(m, err, "writing the audit trail: %s",
+				    us_store_error(m->store) ?: strerror(-err));
 	}
 	/* reset what the new state resets */
 	r->state = to;

@@ -11,8 +11,8 @@
  *   watch       a file descriptor that becomes readable when the desired
  *               state may have changed; changed() then says whether it did
  *
- * Today's store is files (us_store_file_open); a store on a distributed
- * key-value service is another set of these operations.
+ * Two stores: files (us_store_file_open, below) and etcd
+ * (store_etcd.h, docs/cluster.md).
  */
 #ifndef US_STORE_H
 #define US_STORE_H
@@ -40,11 +40,22 @@ struct us_store_ops {
 	int (*watch)(struct us_store *s);
 	int (*changed)(struct us_store *s);
 	void (*close)(struct us_store *s);
+	/* optional: what the last failed save or append met, in words ("" or
+	 * NULL: its errno says it all) */
+	const char *(*error)(struct us_store *s);
 };
 
 struct us_store {
 	const struct us_store_ops *ops;
 };
+
+/* The store's words for its last failure, NULL if it has none. */
+static inline const char *us_store_error(struct us_store *s)
+{
+	const char *e = s && s->ops->error ? s->ops->error(s) : NULL;
+
+	return e && *e ? e : NULL;
+}
 
 /*
  * The file store: the configuration is a YAML file (config.h); the records
