@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 
@@ -317,6 +318,50 @@ static void test_state_refuses_invalid(void **state)
 	us_store_close(st);
 }
 
+/* A directory only the daemon may change: made 0700, or refused with why. */
+static void test_secure_dir(void **state)
+{
+	char d[96], sub[128], why[256], cmd[160];
+	struct stat st;
+
+	(void)state;
+	snprintf(d, sizeof(d), "/tmp/understudy-secure-%d", (int)getpid());
+	assert_int_equal(mkdir(d, 0700), 0);
+	snprintf(sub, sizeof(sub), "%s/new", d);
+	assert_int_equal(us_secure_dir(sub, why, sizeof(why)), 0);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(us_secure_dir(sub, why, sizeof(why)), 0);        /* as it is */
+	chmod(sub, 0755);
+	assert_int_equal(us_secure_dir(sub, why, sizeof(why)), 0);        /* readable is fine */
+	chmod(sub, 01777);
+	assert_int_equal(us_secure_dir(sub, why, sizeof(why)), -EPERM);
+	assert_string_equal(why, "is writable by every user (mode 1777): chmod go-w it");
+	chmod(sub, 0770);
+	assert_int_equal(us_secure_dir(sub, why, sizeof(why)), -EPERM);
+	assert_string_equal(why, "is writable by its group (mode 0770): chmod go-w it");
+	chmod(sub, 0700);
+	if (geteuid() == 0) {
+		/* a user who made it first (the pin root on a 1777 bpffs) owns it */
+		assert_int_equal(chown(sub, 65534, 65534), 0);
+		assert_int_equal(us_secure_dir(sub, why, sizeof(why)), -EPERM);
+		assert_non_null(strstr(why, "is owned by uid 65534, not by uid 0"));
+	}
+	snprintf(sub, sizeof(sub), "%s/link", d);
+	assert_int_equal(symlink("/tmp", sub), 0);
+	assert_int_equal(us_secure_dir(sub, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "is a symbolic link, not a directory");
+	snprintf(sub, sizeof(sub), "%s/file", d);
+	fclose(fopen(sub, "w"));
+	assert_int_equal(us_secure_dir(sub, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "is not a directory");
+	snprintf(sub, sizeof(sub), "%s/no/such", d);
+	assert_int_equal(us_secure_dir(sub, why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, "cannot be created"));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_secure_dir),
 		cmocka_unit_test_setup_teardown(test_state_round_trip, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_state_refuses_invalid, setup_dir, teardown_dir),
 	};

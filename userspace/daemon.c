@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "daemon.h"
+#include "validate.h"
 #include "window.h"
 
 #define US_DRAIN_EXTRA_S 32      /* a drain on the way out: SIP timer B/F, 64 x T1 */
@@ -331,6 +332,12 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 	}
 	us_log_level = d->conf.log_level;
 	log_warnings(&d->conf);
+	/* whoever can write in the state directory can replace the state file */
+	rc = us_secure_dir(d->conf.state_dir, e, sizeof(e));
+	if (rc) {
+		snprintf(err, errlen, "state directory %s %s", d->conf.state_dir, e);
+		return rc;
+	}
 	d->model.drain_s = 2 * d->conf.window_s + US_DRAIN_EXTRA_S;
 	e[0] = 0;
 	rc = d->store->ops->load(d->store, &d->model, &pending, e, sizeof(e));
@@ -525,6 +532,26 @@ out:
 	free(judged);
 	free(dec);
 	return rc;
+}
+
+void us_daemon_check_links(struct us_daemon *d)
+{
+	char what[512];
+	int n;
+
+	if (!d->dp)
+		return;
+	n = us_dp_check_links(d->dp, what, sizeof(what));
+	if (n < 0) {
+		us_log(LOG_ERR, "XDP links: %s", us_dp_error(d->dp));
+		return;
+	}
+	if (!n)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->link_repairs += (__u64)n;
+	pthread_mutex_unlock(&d->lock);
+	us_log(LOG_WARNING, "XDP links undone by someone else, repaired: %s", what);
 }
 
 char *us_daemon_command(struct us_daemon *d, const char *req)

@@ -38,6 +38,7 @@ struct us_daemon {
 	__u64 diffs_seen;
 	double last_window;                  /* wall time of the last window */
 	__u64 windows;
+	__u64 link_repairs;                  /* link pins put back, links attached again */
 	pthread_mutex_t lock;                /* the metrics thread reads under it */
 	bool attach;                         /* attach programs (false in tests) */
 };
@@ -53,6 +54,9 @@ void us_daemon_stop(struct us_daemon *d);
 int us_daemon_reload(struct us_daemon *d, char *err, size_t errlen);
 /* One judging window. */
 int us_daemon_window(struct us_daemon *d);
+/* After a window: the links held (dp.h: us_dp_check_links) put back if a
+ * pin was removed or a link detached, logged and counted. */
+void us_daemon_check_links(struct us_daemon *d);
 /* Take a difference event from the ring buffer. */
 void us_daemon_diff(struct us_daemon *d, const struct us_event *ev);
 /* Answer a control request (a JSON text); returns a malloc'd JSON text. */

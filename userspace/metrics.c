@@ -140,6 +140,10 @@ char *us_daemon_metrics(struct us_daemon *d)
 				(unsigned long long)st[k]);
 	help(&b, "understudy_windows_total", "counter", "Judging windows completed.");
 	us_sbuf_printf(&b, "understudy_windows_total %llu\n", (unsigned long long)d->windows);
+	help(&b, "understudy_link_repairs_total", "counter",
+	     "XDP link pins put back or links attached again after someone else undid them.");
+	us_sbuf_printf(&b, "understudy_link_repairs_total %llu\n",
+		       (unsigned long long)d->link_repairs);
 	help(&b, "understudy_difference_events_total", "counter", "Difference events read from the ring buffer.");
 	us_sbuf_printf(&b, "understudy_difference_events_total %llu\n", (unsigned long long)d->diffs_seen);
 #undef LABELS

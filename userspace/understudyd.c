@@ -25,6 +25,7 @@
 
 #include "addr.h"
 #include "daemon.h"
+#include "listen.h"
 
 #define DEFAULT_CONFIG "/etc/understudy/understudy.yaml"
 #define REQ_MAX 65536
@@ -43,34 +44,6 @@ static void usage(FILE *f)
 		"  -h, --help         this text\n"
 		"Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop the daemon,\n"
 		"leaving the data plane attached and forwarding.\n");
-}
-
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)], *slash;
-	int fd;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0700);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	umask(0177);            /* the socket is created 0600: root only */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 16)) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	umask(0022);
-	return fd;
 }
 
 /* One request per connection: read to the newline, answer, close. */
@@ -272,7 +245,7 @@ int main(int argc, char **argv)
 	sigdelset(&mask, SIGHUP);       /* the store's watch: a change of the configuration */
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	lfd = listen_unix(daemon_.conf.socket);
+	lfd = us_listen_unix(daemon_.conf.socket, err, sizeof(err));
 	efd = epoll_create1(EPOLL_CLOEXEC);
 	wfd = daemon_.store->ops->watch(daemon_.store);
 	if (sfd < 0 || tfd < 0 || efd < 0 || wfd < 0 || arm_timer(tfd, window)) {
@@ -280,7 +253,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (lfd < 0) {
-		us_log(LOG_ERR, "control socket %s: %s", daemon_.conf.socket, strerror(-lfd));
+		us_log(LOG_ERR, "%s", err);
 		goto out;
 	}
 	rb = ring_buffer__new(us_dp_events_fd(daemon_.dp), on_event, NULL, NULL);
@@ -345,6 +318,7 @@ int main(int argc, char **argv)
 					continue;
 				ring_buffer__consume(rb);
 				us_daemon_window(&daemon_);
+				us_daemon_check_links(&daemon_);
 			} else if (fd == lfd) {
 				serve(lfd);
 				if (daemon_.conf.window_s != window)

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "validate.h"
 
@@ -205,4 +207,41 @@ const char *us_escape(const char *s, char *out, size_t len)
 	}
 	out[o] = 0;
 	return out;
+}
+
+int us_secure_dir(const char *path, char *why, size_t len)
+{
+	struct stat st;
+	int err;
+
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		err = -errno;
+		if (why && len)
+			snprintf(why, len, "cannot be created: %s", strerror(-err));
+		return err;
+	}
+	if (lstat(path, &st)) {
+		err = -errno;
+		if (why && len)
+			snprintf(why, len, "%s", strerror(-err));
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return no(why, len, S_ISLNK(st.st_mode) ? "is a symbolic link, not a directory" :
+			  "is not a directory");
+	if (st.st_uid != geteuid()) {
+		if (why && len)
+			snprintf(why, len, "is owned by uid %u, not by uid %u (the daemon's): its owner "
+				 "could change what is in it; remove it or chown it", (unsigned)st.st_uid,
+				 (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		if (why && len)
+			snprintf(why, len, "is writable by %s (mode %04o): chmod go-w it",
+				 st.st_mode & S_IWOTH ? "every user" : "its group",
+				 (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
 }

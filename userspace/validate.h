@@ -43,4 +43,12 @@ size_t us_utf8_seq(const char *s, size_t n, __u32 *cp);
  * Returns out. */
 const char *us_escape(const char *s, char *out, size_t len);
 
+/* A directory only the daemon may change (the pin root, the state and the
+ * socket directories): created 0700 when absent (its parent must exist),
+ * then it must be a directory, not a symbolic link, owned by the effective
+ * user, not writable by group or others. Anyone else who can write there
+ * could remove a link pin (detaching XDP), or replace the state file or the
+ * socket. 0, or a negative errno (-EPERM for a directory not safe) and why. */
+int us_secure_dir(const char *path, char *why, size_t len);
+
 #endif
