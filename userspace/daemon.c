@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 
 #include "commands.h"
 #include "daemon.h"
@@ -308,6 +310,62 @@ static void log_warnings(const struct us_conf *c)
 		us_log(LOG_WARNING, "%s", line);
 }
 
+/* One daemon per state directory and per pin root: a second one would
+ * fight the first over state.json and the maps, or unlink its socket. The
+ * lock is taken before anything is written; the state directory's lock
+ * file names the holder. 0, or -EBUSY (or another errno) with err. */
+static int lock_instance(struct us_daemon *d, char *err, size_t errlen)
+{
+	char path[US_CONF_PATH_MAX + 8], pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", d->conf.state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		close(fd);
+		if (e != EWOULDBLOCK) {
+			snprintf(err, errlen, "lock %s: %s", path, strerror(e));
+			return -e;
+		}
+		snprintf(err, errlen, "another understudyd%s%s%s runs on state directory %s (%s is "
+			 "locked); nothing was touched", pid[0] ? " (pid " : "", pid,
+			 pid[0] ? ")" : "", d->conf.state_dir, path);
+		return -EBUSY;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, strlen(pid), 0) < 0)
+		us_log(LOG_WARNING, "lock %s: writing the pid: %s", path, strerror(errno));
+	d->lock_fd = fd;
+
+	/* the pin root: another state directory, the same data plane */
+	fd = open(d->conf.pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "pin root %s: %s", d->conf.pin_root, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		close(fd);
+		snprintf(err, errlen, e == EWOULDBLOCK ?
+			 "another understudyd runs on pin root %s (it is locked); nothing was touched" :
+			 "lock of pin root %s: %s", d->conf.pin_root, strerror(e));
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	d->pin_lock_fd = fd;
+	return 0;
+}
+
 int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, char *err,
 		    size_t errlen)
 {
@@ -317,6 +375,7 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 	int rc;
 
 	memset(d, 0, sizeof(*d));
+	d->lock_fd = d->pin_lock_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->attach = attach;
 	rc = us_store_file_open(conf_path, &d->store);
@@ -338,6 +397,14 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		snprintf(err, errlen, "state directory %s %s", d->conf.state_dir, e);
 		return rc;
 	}
+	rc = us_secure_dir(d->conf.pin_root, e, sizeof(e));
+	if (rc) {
+		snprintf(err, errlen, "pin root %s %s", d->conf.pin_root, e);
+		return rc;
+	}
+	rc = lock_instance(d, err, errlen);
+	if (rc)
+		return rc;
 	d->model.drain_s = 2 * d->conf.window_s + US_DRAIN_EXTRA_S;
 	e[0] = 0;
 	rc = d->store->ops->load(d->store, &d->model, &pending, e, sizeof(e));
@@ -411,6 +478,12 @@ void us_daemon_stop(struct us_daemon *d)
 	us_store_close(d->store);
 	d->store = NULL;
 	us_conf_free(&d->conf);
+	/* the locks go last: nothing of this instance is written after */
+	if (d->pin_lock_fd >= 0)
+		close(d->pin_lock_fd);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	d->lock_fd = d->pin_lock_fd = -1;
 	pthread_mutex_destroy(&d->lock);
 }
 

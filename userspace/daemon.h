@@ -41,6 +41,7 @@ struct us_daemon {
 	__u64 link_repairs;                  /* link pins put back, links attached again */
 	pthread_mutex_t lock;                /* the metrics thread reads under it */
 	bool attach;                         /* attach programs (false in tests) */
+	int lock_fd, pin_lock_fd;            /* flock'd: <state_dir>/lock, the pin root */
 };
 
 /* Wall-clock seconds. */

@@ -13,6 +13,7 @@
 
 #include "fixture.h"
 #include "listen.h"
+#include "model.h"
 
 /* A configuration of the fixture's kind with its own state directory. */
 static int conf_with_state_dir(const char *path, const char *state_dir)
@@ -92,4 +93,68 @@ TH_TEST(link_repairs_metric)
 		th_fail("metrics", page ? "no understudy_link_repairs_total 0" : "NULL",
 			"understudy_link_repairs_total 0");
 	free(page);
+}
+
+/* A second daemon on the same state directory, or on another one but the
+ * same pin root, refuses to start and touches nothing of the first's. */
+TH_TEST(single_instance)
+{
+	char conf[192], state[192], dir[192], err[1024], pin[256];
+	struct stat before, after;
+	struct us_daemon d2;
+	int rc, lines = ctl_audit_lines();
+	FILE *f;
+
+	snprintf(state, sizeof(state), "%s/state/state.json", ctl_dir);
+	if (stat(state, &before)) {
+		th_fail("state.json", strerror(errno), "present");
+		return;
+	}
+	snprintf(conf, sizeof(conf), "%s/understudy.yaml", ctl_dir);
+	rc = us_daemon_start(&d2, conf, false, err, sizeof(err));
+	th_eqf(rc, -EBUSY, "a second start on the same configuration");
+	snprintf(dir, sizeof(dir), "another understudyd (pid %d) runs on state directory %s/state",
+		 (int)getpid(), ctl_dir);
+	if (!strstr(err, dir) || !strstr(err, "nothing was touched"))
+		th_fail("error", err, dir);
+	us_daemon_stop(&d2);
+	th_eqf(stat(state, &after), 0, "state.json still there");
+	th_eqf(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec &&
+	       after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_ino == before.st_ino, 1,
+	       "state.json not rewritten");
+	th_eqf(ctl_audit_lines(), lines, "audit lines");
+	/* the first one still answers and still saves */
+	json_object_put(ctl_ok(true, "{\"cmd\":\"status\"}"));
+	th_eqf(us_model_save(&ctl.model), 0, "the first one saves");
+
+	/* another state directory, the fixture's pin root */
+	snprintf(conf, sizeof(conf), "%s/other.yaml", ctl_dir);
+	snprintf(dir, sizeof(dir), "%s/other-state", ctl_dir);
+	snprintf(pin, sizeof(pin), "%s", ctl.conf.pin_root);
+	f = fopen(conf, "w");
+	if (!f) {
+		th_fail("fopen", strerror(errno), conf);
+		return;
+	}
+	fprintf(f, "balancer:\n  client_interface: cli0\n  machine_interfaces: [mach0]\n"
+		"daemon:\n  socket: %s/sock3\n  metrics_listen: \"off\"\n  state_dir: %s\n"
+		"  pin_root: %s\n  log_level: error\n  max_calls: 1024\n  max_transactions: 1024\n"
+		"services: []\n", ctl_dir, dir, pin);
+	fclose(f);
+	rc = us_daemon_start(&d2, conf, false, err, sizeof(err));
+	th_eqf(rc, -EBUSY, "a second start on the same pin root");
+	if (!strstr(err, "another understudyd runs on pin root") || !strstr(err, pin))
+		th_fail("error", err, "another understudyd runs on pin root ...");
+	us_daemon_stop(&d2);
+	/* once the first one stops, the lock is free */
+	us_daemon_stop(&ctl);
+	rc = us_daemon_start(&d2, conf, false, err, sizeof(err));
+	th_eqf(rc, 0, "a start after the first one stopped");
+	if (rc)
+		th_fail("start", err, "started");
+	us_daemon_stop(&d2);
+	snprintf(conf, sizeof(conf), "%s/understudy.yaml", ctl_dir);
+	rc = us_daemon_start(&ctl, conf, false, err, sizeof(err));
+	if (rc)
+		th_fail("restart of the fixture's daemon", err, "started");
 }
