@@ -15,6 +15,7 @@ int us_listen_unix(const char *path, char *err, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[sizeof(sa.sun_path)], why[256], *slash;
+	struct stat st;
 	mode_t old;
 	int fd, rc;
 
@@ -33,6 +34,15 @@ int us_listen_unix(const char *path, char *err, size_t len)
 				 slash == dir ? "/" : dir, why);
 			return rc;
 		}
+	}
+	/* a socket left by an earlier run is replaced; anything else (a typo
+	 * naming the configuration file) is the operator's, never removed */
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, len, "control socket %s: exists and is not a socket (%s); not removed: "
+			 "correct daemon.socket or move the file away", path,
+			 S_ISDIR(st.st_mode) ? "a directory" : S_ISLNK(st.st_mode) ?
+			 "a symbolic link" : S_ISREG(st.st_mode) ? "a regular file" : "a special file");
+		return -EEXIST;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {

@@ -9,8 +9,10 @@
 
 #include <stddef.h>
 
-/* Listen on path (non-blocking, close-on-exec): the descriptor, or a
- * negative errno with the reason in err ("control socket PATH: ..."). */
+/* Listen on path (non-blocking, close-on-exec), replacing a socket left
+ * there; a path naming anything but a socket is refused (-EEXIST) and left
+ * as it is. The descriptor, or a negative errno with the reason in err
+ * ("control socket PATH: ..."). */
 int us_listen_unix(const char *path, char *err, size_t len);
 
 #endif

@@ -158,3 +158,42 @@ TH_TEST(single_instance)
 	if (rc)
 		th_fail("restart of the fixture's daemon", err, "started");
 }
+
+/* daemon.socket naming an existing file (a typo naming the configuration)
+ * is refused and the file left whole; an old socket is replaced. */
+TH_TEST(socket_path_not_a_socket)
+{
+	char path[192], err[1024];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/understudy.yaml", ctl_dir);
+	if (stat(path, &st)) {
+		th_fail("configuration", strerror(errno), "present");
+		return;
+	}
+	fd = us_listen_unix(path, err, sizeof(err));
+	th_eqf(fd, -EEXIST, "listen on the configuration file");
+	if (!strstr(err, "exists and is not a socket (a regular file); not removed"))
+		th_fail("error", err, "exists and is not a socket (a regular file); not removed");
+	th_eqf(stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0, 1,
+	       "the configuration left whole");
+	snprintf(path, sizeof(path), "%s/fifo", ctl_dir);
+	if (mkfifo(path, 0600) == 0) {
+		th_eqf(us_listen_unix(path, err, sizeof(err)), -EEXIST, "listen on a FIFO");
+		th_eqf(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode), 1, "the FIFO left");
+	}
+	/* a socket of an earlier run: replaced */
+	snprintf(path, sizeof(path), "%s/run2/ctl.sock", ctl_dir);
+	fd = us_listen_unix(path, err, sizeof(err));
+	if (fd < 0) {
+		th_fail("first listen", err, "a socket");
+		return;
+	}
+	close(fd);
+	fd = us_listen_unix(path, err, sizeof(err));
+	if (fd < 0)
+		th_fail("listen over an old socket", err, "a socket");
+	else
+		close(fd);
+}
