@@ -366,10 +366,27 @@ static int lock_instance(struct us_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+static bool has_file(const char *dir, const char *name)
+{
+	char path[US_CONF_PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+static void unlink_in(const char *dir, const char *name)
+{
+	char path[US_CONF_PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
 int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, char *err,
 		    size_t errlen)
 {
 	struct us_dp_opts o = { 0 };
+	bool fresh_pins, had_state, had_audit;
 	struct us_audit pending;
 	char e[4096];
 	int rc;
@@ -397,14 +414,20 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		snprintf(err, errlen, "state directory %s %s", d->conf.state_dir, e);
 		return rc;
 	}
+	fresh_pins = access(d->conf.pin_root, F_OK) != 0;
 	rc = us_secure_dir(d->conf.pin_root, e, sizeof(e));
 	if (rc) {
 		snprintf(err, errlen, "pin root %s %s", d->conf.pin_root, e);
 		return rc;
 	}
 	rc = lock_instance(d, err, errlen);
-	if (rc)
+	if (rc) {
+		if (fresh_pins)
+			rmdir(d->conf.pin_root);
 		return rc;
+	}
+	had_state = has_file(d->conf.state_dir, "state.json");
+	had_audit = has_file(d->conf.state_dir, "audit.log");
 	d->model.drain_s = 2 * d->conf.window_s + US_DRAIN_EXTRA_S;
 	e[0] = 0;
 	rc = d->store->ops->load(d->store, &d->model, &pending, e, sizeof(e));
@@ -412,7 +435,7 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		rc = us_model_recover(&d->model, &pending);
 	if (rc) {
 		snprintf(err, errlen, "%s", e[0] ? e : us_model_error(&d->model));
-		return rc;
+		goto undo;
 	}
 	if (pending.seq)
 		us_log(LOG_NOTICE, "finished transition %llu: machine %s to %s",
@@ -429,12 +452,12 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		else
 			snprintf(err, errlen, "loading the data plane (pins in %s): %s",
 				 d->conf.pin_root, strerror(-rc));
-		return rc;
+		goto undo;
 	}
 	rc = us_source_bpf(d->dp, &d->source);
 	if (rc) {
 		snprintf(err, errlen, "counters: %s", strerror(-rc));
-		return rc;
+		goto undo;
 	}
 	d->model.dp = (struct us_applier){ .apply = apply_machine, .ctx = d };
 	if (attach) {
@@ -446,24 +469,43 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 				rc = us_dp_attach(d->dp, d->conf.machine_ifs[i], US_ROLE_MACHINE, flags);
 			if (rc) {
 				snprintf(err, errlen, "%s", us_dp_error(d->dp));
-				return rc;
+				goto undo;
 			}
 		}
 	}
 	rc = reconcile(d, err, errlen);
 	if (rc)
-		return rc;
+		goto undo;
 	us_dp_learn_macs(d->dp);
 	if (attach) {
 		/* the client side last: by now every table is in place */
 		rc = us_dp_attach(d->dp, d->conf.client_if, US_ROLE_CLIENT, us_conf_xdp_flags(&d->conf));
 		if (rc) {
 			snprintf(err, errlen, "%s", us_dp_error(d->dp));
-			return rc;
+			goto undo;
 		}
 	}
 	d->last_window = us_now();
 	return 0;
+
+undo:
+	/* a refused start leaves what it found: the links it made detached,
+	 * pins and files it created removed (us_daemon_stop then saves
+	 * nothing: no data plane) */
+	if (d->dp) {
+		us_dp_detach_created(d->dp);
+		us_source_close(d->source);
+		d->source = NULL;
+		us_dp_close(d->dp);
+		d->dp = NULL;
+	}
+	if (fresh_pins)
+		us_dp_destroy_pins(d->conf.pin_root);
+	if (!had_state)
+		unlink_in(d->conf.state_dir, "state.json");
+	if (!had_audit)
+		unlink_in(d->conf.state_dir, "audit.log");
+	return rc;
 }
 
 void us_daemon_stop(struct us_daemon *d)

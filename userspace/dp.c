@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct us_link {
 	enum us_role role;
 	__u32 xdp_flags;
 	int fd;
+	bool created;           /* by this instance, not taken over from a pin */
 };
 
 struct us_dp {
@@ -249,7 +251,7 @@ static struct us_link *link_find(struct us_dp *dp, const char *ifname, enum us_r
 
 /* Hold fd as the link of (ifname, role), replacing one held before. */
 static int link_keep(struct us_dp *dp, const char *ifname, enum us_role role, __u32 xdp_flags,
-		     int fd)
+		     int fd, bool created)
 {
 	struct us_link *l = link_find(dp, ifname, role);
 
@@ -266,6 +268,7 @@ static int link_keep(struct us_dp *dp, const char *ifname, enum us_role role, __
 	}
 	l->xdp_flags = xdp_flags;
 	l->fd = fd;
+	l->created = created;
 	return 0;
 }
 
@@ -325,14 +328,14 @@ int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 
 	if (fd >= 0) {
 		err = bpf_link_update(fd, bpf_program__fd(prog), NULL);
 		if (!err)
-			return link_keep(dp, ifname, role, xdp_flags, fd);
+			return link_keep(dp, ifname, role, xdp_flags, fd, false);
 		close(fd);
 		unlink(path);
 	}
 	fd = link_new(dp, prog, ifindex, xdp_flags, ifname, role, path);
 	if (fd < 0)
 		return fd;
-	return link_keep(dp, ifname, role, xdp_flags, fd);
+	return link_keep(dp, ifname, role, xdp_flags, fd, true);
 }
 
 int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role)
@@ -353,6 +356,25 @@ int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role)
 	close(fd);
 	unlink(path);
 	return err;
+}
+
+int us_dp_detach_created(struct us_dp *dp)
+{
+	char path[PATH_MAX];
+	int n = 0;
+
+	for (int i = dp->nlinks - 1; i >= 0; i--) {
+		struct us_link *l = &dp->links[i];
+
+		if (!l->created)
+			continue;
+		link_path(dp, path, sizeof(path), l->ifname, l->role);
+		bpf_link_detach(l->fd);
+		unlink(path);
+		link_forget(dp, l);
+		n++;
+	}
+	return n;
 }
 
 /* The kernel's id of a link and the interface it is attached to (0 once

@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <sys/stat.h>
+#include <bpf/libbpf.h>
 
+#include "dp.h"
 #include "fixture.h"
 #include "listen.h"
 #include "model.h"
@@ -196,4 +199,54 @@ TH_TEST(socket_path_not_a_socket)
 		th_fail("listen over an old socket", err, "a socket");
 	else
 		close(fd);
+}
+
+static __u32 xdp_prog_on(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query((int)if_nametoindex(ifname), 0, &q))
+		return 0;
+	return q.prog_id;
+}
+
+/* A start refused for a missing client interface, after the machine side
+ * was attached and the machines recorded: it leaves what it found, no XDP
+ * on the machine interface, no pins, no state file, no audit trail. */
+TH_TEST(refused_start_leaves_nothing)
+{
+	char conf[192], state[192], pin[96], path[256], err[1024];
+	struct us_daemon d2;
+	struct stat st;
+	FILE *f;
+	int rc;
+
+	snprintf(conf, sizeof(conf), "%s/refused.yaml", ctl_dir);
+	snprintf(state, sizeof(state), "%s/refused-state", ctl_dir);
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/understudy-ctl-refused-%d", (int)getpid());
+	f = fopen(conf, "w");
+	if (!f) {
+		th_fail("fopen", strerror(errno), conf);
+		return;
+	}
+	fprintf(f, "balancer:\n  client_interface: nosuch0\n  machine_interfaces: [mach0]\n"
+		"daemon:\n  socket: %s/sock4\n  metrics_listen: \"off\"\n  state_dir: %s\n"
+		"  pin_root: %s\n  log_level: error\n  max_calls: 1024\n  max_transactions: 1024\n"
+		"services:\n  - name: sip\n    vip: 198.18.100.1\n    port: 5060\n    machines:\n"
+		"      - { name: v1-a, address: 198.18.1.1, version: \"1.0\", state: active }\n",
+		ctl_dir, state, pin);
+	fclose(f);
+	th_eqf(xdp_prog_on("mach0"), 0, "no XDP on mach0 before");
+	rc = us_daemon_start(&d2, conf, true, err, sizeof(err));
+	th_eqf(rc, -ENODEV, "a start with a missing client interface");
+	if (!strstr(err, "nosuch0"))
+		th_fail("error", err, "interface nosuch0: no such interface");
+	us_daemon_stop(&d2);
+	th_eqf(xdp_prog_on("mach0"), 0, "XDP on mach0 after the refused start");
+	th_eqf(stat(pin, &st), -1, "the pin root after the refused start");
+	snprintf(path, sizeof(path), "%s/state.json", state);
+	th_eqf(stat(path, &st), -1, "state.json after the refused start");
+	snprintf(path, sizeof(path), "%s/audit.log", state);
+	th_eqf(stat(path, &st), -1, "audit.log after the refused start");
+	us_dp_destroy_pins(pin);        /* whatever a failure left */
 }
