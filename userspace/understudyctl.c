@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,29 @@
 
 static const char *sock_path = US_DEFAULT_SOCKET;
 static bool as_json;
+static const char *failed_at = "connecting";    /* the step that failed, for the message */
 
-/* Send one request, return the parsed answer (NULL: unreachable, errno set). */
+/* All of text, or -1 with errno (EPIPE when the daemon closed first:
+ * SIGPIPE is ignored, so that it is reported, not fatal). */
+static int write_all(int fd, const char *text, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, text, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		text += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Send one request, return the parsed answer (NULL: unreachable, errno set,
+ * failed_at the step). A daemon that stops reading a request too long for it
+ * and answers has its answer read all the same. */
 static json_object *ask(json_object *req)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -31,17 +53,18 @@ static json_object *ask(json_object *req)
 	size_t n = 0, cap = 65536;
 	char *buf = malloc(cap);
 	json_object *rep = NULL;
-	int fd;
+	int fd, werr = 0;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || !buf)
 		goto out;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	failed_at = "connecting";
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		goto out;
-	if (write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0)
-		goto out;
+	if (write_all(fd, text, strlen(text)) || write_all(fd, "\n", 1))
+		werr = errno;
 	for (;;) {
 		ssize_t r;
 
@@ -58,9 +81,11 @@ static json_object *ask(json_object *req)
 		n += (size_t)r;
 	}
 	buf[n] = 0;
-	rep = json_tokener_parse(buf);
-	if (!rep)
-		errno = EPROTO;
+	rep = n ? json_tokener_parse(buf) : NULL;
+	if (!rep) {
+		failed_at = werr ? "sending the request" : "reading the answer";
+		errno = werr ? werr : n ? EPROTO : ECONNRESET;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -110,8 +135,12 @@ static int run(const struct us_cmd *c, json_object *req)
 	int rc;
 
 	if (!rep) {
-		fprintf(stderr, "understudyctl: cannot reach understudyd at %s: %s\n", sock_path,
-			strerror(errno));
+		if (!strcmp(failed_at, "connecting"))
+			fprintf(stderr, "understudyctl: cannot reach understudyd at %s: %s\n",
+				sock_path, strerror(errno));
+		else
+			fprintf(stderr, "understudyctl: understudyd at %s: %s: %s\n", sock_path,
+				failed_at, strerror(errno));
 		return US_EX_UNREACHABLE;
 	}
 	if (as_json)
@@ -155,6 +184,7 @@ int main(int argc, char **argv)
 	int c, rc, nargs = 0;
 	char **args;
 
+	signal(SIGPIPE, SIG_IGN);       /* a closed socket is an error to report */
 	while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock_path = optarg; break;
