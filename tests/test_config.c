@@ -972,6 +972,26 @@ static void test_many_errors_cut(void **state)
 		o += err[i] == '\n';
 	assert_int_equal(o, 20);
 
+	/* a buffer too small for 20 lines: whole lines, and the count of the
+	 * rest always there (it was lost when the lines filled the buffer) */
+	for (size_t len = 120; len <= 2100; len += 97) {
+		size_t lines = 0, more = 0;
+		const char *t;
+
+		assert_int_equal(parse(y, &c, err, len), -EINVAL);
+		assert_true(strlen(err) < len);
+		t = strstr(err, "t.yaml: ... and ");
+		if (!t)
+			fail_msg("len %zu: no \"and N more\" in \"%s\"", len, err);
+		assert_int_equal(sscanf(t, "t.yaml: ... and %zu more errors", &more), 1);
+		for (i = 0; err[i]; i++)
+			lines += err[i] == '\n';
+		/* every line shown but the tail is a whole error */
+		for (const char *l = err; l < t; l = strchr(l, '\n') + 1)
+			assert_int_equal(strncmp(l, "t.yaml:", 7), 0);
+		assert_int_equal(lines + more, 25);
+	}
+
 	/* a short buffer is cut, NUL-terminated */
 	assert_int_equal(parse(y, &c, err, 16), -EINVAL);
 	assert_int_equal(strlen(err), 15);

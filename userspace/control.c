@@ -395,8 +395,18 @@ json_object *us_cmd_reload(struct us_daemon *d, json_object *req)
 	json_object *o;
 
 	(void)req;
-	if (us_daemon_reload(d, e, sizeof(e)))
-		return us_err_reply("reload: %s", e);
+	if (us_daemon_reload(d, e, sizeof(e))) {
+		/* every error of the list (us_err_reply would cut it at 1 KiB) */
+		char *text;
+
+		o = json_object_new_object();
+		json_object_object_add(o, "ok", json_object_new_boolean(0));
+		if (asprintf(&text, "reload: %s", e) < 0)
+			text = NULL;
+		json_object_object_add(o, "error", json_object_new_string(text ? text : e));
+		free(text);
+		return o;
+	}
 	o = us_ok_reply();
 	json_object_object_add(o, "applied", json_object_new_string(e));
 	return o;

@@ -24,7 +24,7 @@ void us_log(int level, const char *fmt, ...)
 {
 	static const char *const names[] = { "emerg", "alert", "crit", "error", "warning",
 					     "notice", "info", "debug" };
-	char buf[1024];
+	char buf[4096];
 	va_list ap;
 
 	if (level > us_log_level)
@@ -36,6 +36,16 @@ void us_log(int level, const char *fmt, ...)
 		fprintf(stderr, "<%d>%s\n", level, buf);
 	else
 		fprintf(stderr, "understudyd: %s: %s\n", names[level & 7], buf);
+}
+
+void us_log_lines(int level, const char *prefix, const char *text)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+
+		us_log(level, "%s%.*s", prefix, (int)n, text);
+		text += n + (text[n] ? 1 : 0);
+	}
 }
 
 double us_now(void)

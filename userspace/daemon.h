@@ -98,6 +98,9 @@ void us_print_reloaded(json_object *req, json_object *rep);
 /* Logging, journald-friendly: "<level>text" when stderr is the journal,
  * "understudyd: level: text" otherwise. */
 void us_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A text of several lines (a refused configuration's errors), a log line
+ * each, every one after prefix: none is cut away. */
+void us_log_lines(int level, const char *prefix, const char *text);
 extern int us_log_level;
 
 #endif

@@ -232,7 +232,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (us_daemon_start(&daemon_, path, attach, err, sizeof(err))) {
-		us_log(LOG_ERR, "%s", err);
+		us_log_lines(LOG_ERR, "", err);
 		goto out;
 	}
 	if (verbose)
@@ -308,7 +308,7 @@ int main(int argc, char **argv)
 				if (daemon_.store->ops->changed(daemon_.store) <= 0)
 					continue;
 				if (us_daemon_reload(&daemon_, err, sizeof(err)))
-					us_log(LOG_ERR, "reload refused, nothing applied: %s", err);
+					us_log_lines(LOG_ERR, "reload refused, nothing applied: ", err);
 				else if (daemon_.conf.window_s != window)
 					arm_timer(tfd, window = daemon_.conf.window_s);
 			} else if (fd == tfd) {

@@ -784,10 +784,14 @@ static bool prescan(struct yw *c, const char *text, size_t len, int max_depth)
 	return ok;
 }
 
-/* The first YW_MAX_ERRORS errors by position, one per line. */
+/* The first YW_MAX_ERRORS errors by position, one per line, whole lines
+ * only: a line that would not leave room for the tail is left out and
+ * counted in it, so that "... and N more errors" is always there when any
+ * error is not shown. */
 void yw_report(struct yw *c, char *err, size_t errlen)
 {
-	size_t i, o = 0;
+	size_t i, o = 0, total, tail;
+	char last[160];
 
 	if (!err || !errlen)
 		return;
@@ -797,11 +801,20 @@ void yw_report(struct yw *c, char *err, size_t errlen)
 		return;
 	}
 	qsort(c->errs, c->nerr, sizeof(*c->errs), cerr_cmp);
-	for (i = 0; i < c->nerr && i < YW_MAX_ERRORS && o < errlen; i++)
+	total = c->nerr + c->unkept;
+	/* the longest tail there can be: "\nFILE: ... and N more errors" */
+	tail = (size_t)snprintf(last, sizeof(last), "\n%s: ... and %zu more errors", c->file, total);
+	for (i = 0; i < c->nerr && i < YW_MAX_ERRORS; i++) {
+		size_t n = strlen(c->errs[i].text) + (i ? 1 : 0);
+
+		/* the last line needs no room for a tail */
+		if (o + n + (i + 1 < total ? tail : 0) >= errlen)
+			break;
 		o += (size_t)snprintf(err + o, errlen - o, "%s%s", i ? "\n" : "", c->errs[i].text);
-	if (c->nerr + c->unkept > YW_MAX_ERRORS && o < errlen)
-		snprintf(err + o, errlen - o, "\n%s: ... and %zu more errors", c->file,
-			 c->nerr + c->unkept - YW_MAX_ERRORS);
+	}
+	if (i < total)
+		snprintf(err + o, errlen - o, "%s%s: ... and %zu more error%s", o ? "\n" : "", c->file,
+			 total - i, total - i == 1 ? "" : "s");
 }
 
 void yw_free(struct yw *c)

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Whole error lists (issue 12, finding 10): a refused reload's reply and
+ * log have every error shown, or "... and N more errors" for the rest;
+ * nothing is cut away silently.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+/* The fixture's configuration with 25 machines, each one refused. */
+static int write_25_errors(void)
+{
+	char path[192];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/understudy.yaml", ctl_dir);
+	f = fopen(path, "a");
+	if (!f)
+		return -1;
+	for (int i = 0; i < 25; i++)
+		fprintf(f, "      - { name: bad-machine-with-a-long-name-%02d, address: 224.0.0.%d, "
+			"version: \"3.0\", state: simulation }\n", i, i + 1);
+	return fclose(f);
+}
+
+static size_t count(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+TH_TEST(reload_reply_whole)
+{
+	json_object *rep, *e;
+	const char *text;
+
+	if (write_25_errors()) {
+		th_fail("configuration", strerror(errno), "written");
+		return;
+	}
+	rep = ctl_ok(false, "{\"cmd\":\"reload\"}");
+	if (!rep || !json_object_object_get_ex(rep, "error", &e)) {
+		th_fail("reload", "no error", "refused with the errors");
+		json_object_put(rep);
+		return;
+	}
+	text = json_object_get_string(e);
+	th_eqf((long long)count(text, "is a multicast address"), 20, "errors in the reply");
+	if (!strstr(text, "understudy.yaml: ... and 5 more errors"))
+		th_fail("reply", text, "... and 5 more errors");
+	json_object_put(rep);
+}
+
+TH_TEST(log_lines_whole)
+{
+	char text[8192], out[16384];
+	size_t o = 0, n;
+	FILE *f = tmpfile();
+	int saved = dup(2), level = us_log_level;
+
+	for (int i = 0; i < 25; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%st.yaml:%d:9: services[0]."
+				      "machines[%d].address: 224.0.0.%d is a multicast address "
+				      "(224.0.0.0/4) .......................................",
+				      i ? "\n" : "", i + 10, i, i + 1);
+	if (!f || saved < 0) {
+		th_fail("setup", strerror(errno), "a file");
+		return;
+	}
+	fflush(stderr);
+	dup2(fileno(f), 2);
+	us_log_level = LOG_ERR;
+	us_log_lines(LOG_ERR, "reload refused, nothing applied: ", text);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	us_log_level = level;
+	rewind(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	fclose(f);
+	th_eqf((long long)count(out, "reload refused, nothing applied: t.yaml:"), 25, "log lines");
+	th_eqf((long long)count(out, "(224.0.0.0/4) ......................................."), 25,
+	       "whole lines");
+}
