@@ -140,6 +140,10 @@ char *us_daemon_metrics(struct us_daemon *d)
 				(unsigned long long)st[k]);
 	help(&b, "understudy_windows_total", "counter", "Judging windows completed.");
 	us_sbuf_printf(&b, "understudy_windows_total %llu\n", (unsigned long long)d->windows);
+	help(&b, "understudy_state_save_failures_total", "counter",
+	     "Saves of the machine records (the state file) that failed; each is logged.");
+	us_sbuf_printf(&b, "understudy_state_save_failures_total %llu\n",
+		       (unsigned long long)d->model.save_failures);
 	help(&b, "understudy_link_repairs_total", "counter",
 	     "XDP link pins put back or links attached again after someone else undid them.");
 	us_sbuf_printf(&b, "understudy_link_repairs_total %llu\n",

@@ -218,9 +218,11 @@ int us_model_save(struct us_model *m)
 	if (!m->store)
 		return 0;
 	err = m->store->ops->save(m->store, m);
-	if (err)
+	if (err) {
+		m->save_failures++;
 		return fail(m, err, "saving the machine records: %s",
 			    us_store_error(m->store) ?: strerror(-err));
+	}
 	return 0;
 }
 

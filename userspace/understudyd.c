@@ -6,15 +6,19 @@
  * understudyctl (Unix socket) and Prometheus (HTTP).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,11 +28,11 @@
 #include <microhttpd.h>
 
 #include "addr.h"
+#include "ctlserve.h"
 #include "daemon.h"
 #include "listen.h"
 
 #define DEFAULT_CONFIG "/etc/understudy/understudy.yaml"
-#define REQ_MAX 65536
 
 static struct us_daemon daemon_;
 
@@ -46,53 +50,9 @@ static void usage(FILE *f)
 		"leaving the data plane attached and forwarding.\n");
 }
 
-/* One request per connection: read to the newline, answer, close. */
-static void serve(int lfd)
+static char *answer(void *ctx, const char *req)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	struct timeval tv = { .tv_sec = 2 };
-	char *req, *rep;
-	size_t n = 0;
-
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	req = malloc(REQ_MAX + 1);
-	while (req && n < REQ_MAX) {
-		ssize_t r = read(fd, req + n, REQ_MAX - n);
-
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (memchr(req + n - r, '\n', (size_t)r))
-			break;
-	}
-	if (!req) {
-		close(fd);
-		return;
-	}
-	req[n] = 0;
-	if (n >= REQ_MAX)
-		rep = strdup("{\"ok\":false,\"error\":\"request longer than 64 KiB\"}");
-	else
-		rep = us_daemon_command(&daemon_, req);
-	if (rep) {
-		size_t len = strlen(rep), off = 0;
-
-		while (off < len) {
-			ssize_t w = write(fd, rep + off, len - off);
-
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		if (write(fd, "\n", 1) < 0)
-			us_log(LOG_DEBUG, "control: client went away");
-	}
-	free(rep);
-	free(req);
-	close(fd);
+	return us_daemon_command(ctx, req);
 }
 
 static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -128,6 +88,53 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, cons
 	return ret;
 }
 
+/* libmicrohttpd's complaints (a connection refused at the limit, out of
+ * descriptors), at most one log line per 10 s with how many were held back:
+ * a flood of connections must not become a flood of log lines. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static double last;
+	static unsigned long held;
+	struct timespec ts;
+	char line[512];
+	double now;
+
+	(void)cls;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec + ts.tv_nsec / 1e9;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	pthread_mutex_lock(&lock);
+	if (last && now - last < 10) {
+		held++;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	last = now;
+	if (held)
+		us_log(LOG_WARNING, "metrics: %s (and %lu more such messages in the last 10 s)", line,
+		       held);
+	else
+		us_log(LOG_WARNING, "metrics: %s", line);
+	held = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Connections at once: a quarter of the descriptors, at most 64 (a scrape
+ * needs one), so that slow clients cannot take the descriptors the control
+ * socket, the state file and the maps need. */
+static unsigned int metrics_conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t q;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return 64;
+	q = rl.rlim_cur / 4;
+	return q < 4 ? 4 : q > 64 ? 64 : (unsigned int)q;
+}
+
 static struct MHD_Daemon *start_metrics(const struct us_conf *c)
 {
 	struct sockaddr_storage ss;
@@ -137,8 +144,10 @@ static struct MHD_Daemon *start_metrics(const struct us_conf *c)
 	if (c->metrics_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	return MHD_start_daemon(flags, c->metrics_port, NULL, NULL, metrics_handler, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_LIMIT, metrics_conn_limit(),
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)5, MHD_OPTION_END);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -175,6 +184,7 @@ int main(int argc, char **argv)
 	bool check = false, attach = true, verbose = false;
 	struct ring_buffer *rb = NULL;
 	struct MHD_Daemon *mhd = NULL;
+	struct us_ctl_server *ctl = NULL;
 	int c, sfd = -1, tfd = -1, lfd = -1, efd = -1, wfd = -1, rc = EXIT_FAILURE;
 	double window;
 	char err[4096];
@@ -271,9 +281,9 @@ int main(int argc, char **argv)
 	}
 	{
 		struct epoll_event ev = { .events = EPOLLIN };
-		int fds[5] = { sfd, tfd, lfd, ring_buffer__epoll_fd(rb), wfd };
+		int fds[4] = { sfd, tfd, ring_buffer__epoll_fd(rb), wfd };
 
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < 4; i++) {
 			ev.data.fd = fds[i];
 			if (epoll_ctl(efd, EPOLL_CTL_ADD, fds[i], &ev)) {
 				us_log(LOG_ERR, "epoll: %s", strerror(errno));
@@ -281,10 +291,17 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	/* the control clients: non-blocking, each with a deadline, a bounded
+	 * number at once (ctlserve.h): the window timer is never kept waiting */
+	c = us_ctl_open(lfd, efd, 0, 0, answer, &daemon_, &ctl);
+	if (c) {
+		us_log(LOG_ERR, "control socket: %s", strerror(-c));
+		goto out;
+	}
 
 	for (;;) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(efd, evs, 8, -1);
+		int n = epoll_wait(efd, evs, 8, us_ctl_timeout_ms(ctl));
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -292,6 +309,7 @@ int main(int argc, char **argv)
 			us_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			goto out;
 		}
+		us_ctl_expire(ctl);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
@@ -319,8 +337,8 @@ int main(int argc, char **argv)
 				ring_buffer__consume(rb);
 				us_daemon_window(&daemon_);
 				us_daemon_check_links(&daemon_);
-			} else if (fd == lfd) {
-				serve(lfd);
+			} else if (us_ctl_owns(ctl, fd)) {
+				us_ctl_ready(ctl, fd, evs[i].events);
 				if (daemon_.conf.window_s != window)
 					arm_timer(tfd, window = daemon_.conf.window_s);
 			} else {
@@ -329,6 +347,7 @@ int main(int argc, char **argv)
 		}
 	}
 out:
+	us_ctl_close(ctl);
 	if (mhd)
 		MHD_stop_daemon(mhd);
 	ring_buffer__free(rb);

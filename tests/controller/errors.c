@@ -10,6 +10,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "fixture.h"
 
@@ -91,4 +92,49 @@ TH_TEST(log_lines_whole)
 	th_eqf((long long)count(out, "reload refused, nothing applied: t.yaml:"), 25, "log lines");
 	th_eqf((long long)count(out, "(224.0.0.0/4) ......................................."), 25,
 	       "whole lines");
+}
+
+/* events and diffs take a bounded limit (the command table's, checked for
+ * every client): a huge one is refused at once, not served. */
+TH_TEST(events_limit_bounded)
+{
+	static const char *const bad[] = { "0", "-1", "100001", "9223372036854775807" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_object *rep, *e;
+
+		rep = ctl_ok(false, "{\"cmd\":\"events\",\"limit\":%s}", bad[i]);
+		if (rep && (!json_object_object_get_ex(rep, "error", &e) ||
+			    !strstr(json_object_get_string(e), "\"limit\" must be an integer 1..100000")))
+			th_fail("events refusal", json_object_to_json_string(rep),
+				"\"limit\" must be an integer 1..100000");
+		json_object_put(rep);
+		rep = ctl_ok(false, "{\"cmd\":\"diffs\",\"limit\":%s}", bad[i]);
+		json_object_put(rep);
+	}
+	json_object_put(ctl_ok(true, "{\"cmd\":\"events\",\"limit\":100000}"));
+	json_object_put(ctl_ok(true, "{\"cmd\":\"events\",\"limit\":1}"));
+}
+
+/* A state save that fails is logged and counted on /metrics. */
+TH_TEST(save_failure_counted)
+{
+	char path[256];
+	char *page;
+
+	/* the temporary file cannot be made: a directory holds its name */
+	snprintf(path, sizeof(path), "%s/state/state.json.tmp", ctl_dir);
+	if (mkdir(path, 0700)) {
+		th_fail("mkdir", strerror(errno), path);
+		return;
+	}
+	th_eqf(us_daemon_window(&ctl) < 0, 1, "the window's save fails");
+	th_eqf(us_daemon_window(&ctl) < 0, 1, "the next one too");
+	page = us_daemon_metrics(&ctl);
+	if (!page || !strstr(page, "\nunderstudy_state_save_failures_total 2\n"))
+		th_fail("metrics", page ? "no understudy_state_save_failures_total 2" : "NULL",
+			"understudy_state_save_failures_total 2");
+	free(page);
+	rmdir(path);
+	th_eqf(us_daemon_window(&ctl), 0, "a window once the file can be written");
 }

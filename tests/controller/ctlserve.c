@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The control socket's clients (userspace/ctlserve.h; issue 12, finding 7):
+ * an event loop of the daemon's kind (a 100 ms window timer, the control
+ * server) under 1,000 slow or idle clients keeps its timer on time; slow
+ * clients are closed at their deadline, those past the limit refused at
+ * once, and a client that asks properly is answered.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+
+#include "ctlserve.h"
+#include "fixture.h"
+#include "listen.h"
+
+#define ATTACKERS 1000
+
+static char *echo(void *ctx, const char *req)
+{
+	(void)ctx;
+	return strdup(strstr(req, "status") ? "{\"ok\":true}" : "{\"ok\":false}");
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TH_TEST(ctl_slow_clients)
+{
+	struct itimerspec it = { .it_interval = { 0, 100000000 }, .it_value = { 0, 100000000 } };
+	struct rlimit rl = { 4096, 4096 }, old;
+	static int att[ATTACKERS];
+	struct us_ctl_server *srv = NULL;
+	char path[192], err[512];
+	int lfd, efd, tfd, natt = 0, ticks = 0;
+	double start, end, worst = 0, last_poke = 0;
+	struct us_ctl_stats st;
+
+	getrlimit(RLIMIT_NOFILE, &old);
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		th_fail("setrlimit", strerror(errno), "4096 descriptors");
+		return;
+	}
+	snprintf(path, sizeof(path), "%.100s/slow.sock", ctl_dir);
+	lfd = us_listen_unix(path, err, sizeof(err));
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (lfd < 0 || efd < 0 || tfd < 0 || us_ctl_open(lfd, efd, 0, 500, echo, NULL, &srv)) {
+		th_fail("setup", lfd < 0 ? err : strerror(errno), "a server");
+		return;
+	}
+	{
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = tfd };
+
+		epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
+	}
+	start = mono();
+	timerfd_settime(tfd, 0, &it, NULL);
+	end = start + 3.0;
+	while (mono() < end) {
+		struct epoll_event evs[16];
+		int n, wait = us_ctl_timeout_ms(srv);
+
+		/* the attackers: up to 50 more connections a turn, each sending
+		 * one byte, then a byte from every one of them every 0.3 s */
+		for (int k = 0; k < 50 && natt < ATTACKERS; k++) {
+			int fd = dial(path);
+
+			if (fd < 0)
+				break;          /* the backlog is full: next turn */
+			if (send(fd, "{", 1, MSG_NOSIGNAL) < 0)
+				(void)0;
+			att[natt++] = fd;
+		}
+		if (mono() - last_poke > 0.3) {
+			for (int k = 0; k < natt; k++)
+				if (att[k] >= 0 && send(att[k], " ", 1, MSG_NOSIGNAL) < 0)
+					(void)0;
+			last_poke = mono();
+		}
+		n = epoll_wait(efd, evs, 16, wait < 0 || wait > 10 ? 10 : wait);
+		us_ctl_expire(srv);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == tfd) {
+				__u64 t;
+				double late;
+
+				if (read(tfd, &t, sizeof(t)) != sizeof(t))
+					continue;
+				ticks += (int)t;
+				late = mono() - (start + ticks * 0.1);
+				if (late > worst)
+					worst = late;
+			} else if (us_ctl_owns(srv, evs[i].data.fd)) {
+				us_ctl_ready(srv, evs[i].data.fd, evs[i].events);
+			}
+		}
+	}
+	st = us_ctl_stats(srv);
+	th_eqf(natt, ATTACKERS, "slow clients connected");
+	th_eqf(ticks >= 29 && ticks <= 31, 1, "window ticks in 3 s (%d)", ticks);
+	th_eqf(worst < 0.05, 1, "the latest tick %.1f ms late (< 50 ms)", worst * 1e3);
+	th_eqf(us_ctl_clients(srv) <= US_CTL_MAX_CLIENTS, 1, "clients at once (%u)",
+	       us_ctl_clients(srv));
+	th_eqf(st.timed_out > 0, 1, "slow clients timed out (%llu)",
+	       (unsigned long long)st.timed_out);
+	th_eqf(st.refused_busy > 0, 1, "clients refused at the limit (%llu)",
+	       (unsigned long long)st.refused_busy);
+	for (int k = 0; k < natt; k++)
+		close(att[k]);
+
+	/* once they are gone, a proper request is answered */
+	{
+		int fd = dial(path);
+		char rep[64] = "";
+		double until = mono() + 2;
+		ssize_t r = -1;
+
+		if (fd < 0 || write(fd, "{\"cmd\":\"status\"}\n", 17) != 17) {
+			th_fail("client", strerror(errno), "connected");
+		} else {
+			while (mono() < until) {
+				struct epoll_event evs[16];
+				int n = epoll_wait(efd, evs, 16, 10);
+
+				us_ctl_expire(srv);
+				for (int i = 0; i < n; i++)
+					if (us_ctl_owns(srv, evs[i].data.fd))
+						us_ctl_ready(srv, evs[i].data.fd, evs[i].events);
+				r = read(fd, rep, sizeof(rep) - 1);
+				if (r > 0)
+					break;
+			}
+			rep[r > 0 ? r : 0] = 0;
+			if (strcmp(rep, "{\"ok\":true}\n"))
+				th_fail("answer", rep, "{\"ok\":true}");
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	us_ctl_close(srv);
+	close(lfd);
+	close(tfd);
+	close(efd);
+	setrlimit(RLIMIT_NOFILE, &old);
+	printf("test:info:ctl_slow_clients 1000 slow clients: %d ticks, the latest %.2f ms late; %llu accepted, %llu timed "
+		"out, %llu refused at the limit\n", ticks, worst * 1e3,
+		(unsigned long long)st.accepted, (unsigned long long)st.timed_out,
+		(unsigned long long)st.refused_busy);
+}
