@@ -39,6 +39,16 @@ static long jint(json_object *req, const char *k, long def)
 	return (long)json_object_get_int64(v);
 }
 
+/* " (uid N)": who asked, for the audit trail (SO_PEERCRED; "" when the
+ * command did not come over the socket). */
+static const char *by_uid(const struct us_daemon *d, char *buf, size_t len)
+{
+	if (d->peer_uid < 0)
+		return "";
+	snprintf(buf, len, " (uid %d)", d->peer_uid);
+	return buf;
+}
+
 static const char *jcmd(json_object *req)
 {
 	return jstr(req, "cmd");
@@ -184,7 +194,7 @@ json_object *us_cmd_move(struct us_daemon *d, json_object *req)
 	};
 	const char *cmd = jcmd(req), *name = jstr(req, "name"), *why = jstr(req, "reason");
 	enum us_mstate to = US_MS_UNUSED;
-	char reason[US_REASON_MAX];
+	char reason[US_REASON_MAX], u[32];
 	struct us_rec *r;
 	int rc;
 
@@ -194,7 +204,8 @@ json_object *us_cmd_move(struct us_daemon *d, json_object *req)
 	r = find(d, name);
 	if (!r)
 		return us_err_reply("%s: no machine named \"%s\"", cmd, name);
-	snprintf(reason, sizeof(reason), "%s%s%s", cmd, why ? ": " : "", why ? why : "");
+	snprintf(reason, sizeof(reason), "%s%s%s%s", cmd, by_uid(d, u, sizeof(u)), why ? ": " : "",
+		 why ? why : "");
 	rc = us_daemon_move(d, r, to, US_BY_OPERATOR, reason);
 	if (rc)
 		return us_err_reply("%s %s: %s", cmd, name, us_model_error(&d->model));
@@ -231,7 +242,7 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 	struct us_rec *r, old;
 	struct us_mconf c = { 0 };
 	bool replaced = false;
-	char a[US_ADDR_STRLEN], why[128], q[300];
+	char a[US_ADDR_STRLEN], why[128], q[300], reason[US_REASON_MAX], u[32];
 	int state = US_MS_SIMULATION, rc;
 
 	/* what the configuration file accepts, no more (validate.h) */
@@ -272,9 +283,10 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 		replaced = true;
 		us_model_drop(&d->model, r);
 	}
+	snprintf(reason, sizeof(reason), "add%s", by_uid(d, u, sizeof(u)));
 	rc = us_model_new(&d->model, name, &c, &r);
 	if (!rc)
-		rc = us_daemon_move(d, r, (enum us_mstate)state, US_BY_OPERATOR, "add");
+		rc = us_daemon_move(d, r, (enum us_mstate)state, US_BY_OPERATOR, reason);
 	r = us_model_find(&d->model, name);
 	if (rc && (!r || r->state == US_MS_UNUSED)) {
 		/* refused, nothing kept: as it was */

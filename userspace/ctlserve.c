@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The control socket's clients, served without blocking: see ctlserve.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 
 struct client {
 	int fd;
+	unsigned uid;
 	int64_t deadline;       /* monotonic ms */
 	char *buf;              /* the request, then the answer */
 	size_t n, off;          /* bytes read; answer bytes written */
@@ -92,10 +94,24 @@ static void accept_all(struct us_ctl_server *s)
 	for (;;) {
 		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
 		struct client *c;
 
 		if (fd < 0)
 			return;         /* EAGAIN, or out of descriptors: later */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ||
+		    (cred.uid != 0 && cred.uid != geteuid())) {
+			char no[128];
+			int k = snprintf(no, sizeof(no), "{\"ok\":false,\"error\":\"uid %d may not use "
+					 "the control socket\"}\n", cl == sizeof(cred) ? (int)cred.uid : -1);
+
+			if (write(fd, no, (size_t)k) < 0)
+				(void)0;
+			close(fd);
+			s->st.refused_uid++;
+			continue;
+		}
 		if (s->n >= s->max) {
 			/* best effort, never waits: the socket buffer takes it */
 			if (write(fd, busy, sizeof(busy) - 1) < 0)
@@ -105,7 +121,8 @@ static void accept_all(struct us_ctl_server *s)
 			continue;
 		}
 		c = &s->c[s->n];
-		*c = (struct client){ .fd = fd, .deadline = now_ms() + s->deadline_ms };
+		*c = (struct client){ .fd = fd, .uid = cred.uid,
+				      .deadline = now_ms() + s->deadline_ms };
 		c->buf = malloc(US_CTL_REQ_MAX + 1);
 		if (!c->buf || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			free(c->buf);
@@ -144,7 +161,7 @@ static void answer(struct us_ctl_server *s, struct client *c, bool too_long)
 
 	c->buf[c->n] = 0;
 	rep = too_long ? strdup("{\"ok\":false,\"error\":\"request longer than 64 KiB\"}") :
-			 s->handle(s->ctx, c->buf);
+			 s->handle(s->ctx, c->buf, c->uid);
 	free(c->buf);
 	c->buf = NULL;
 	if (!rep) {

@@ -9,7 +9,9 @@
  * closed at once.
  *
  * One request per connection: a JSON text up to the newline, answered by
- * the handler's text and a newline.
+ * the handler's text and a newline. The peer's credentials are checked
+ * (SO_PEERCRED), not only the socket's mode: a client of a uid other than
+ * root's or the daemon's own is refused with a one-line answer.
  */
 #ifndef US_CTLSERVE_H
 #define US_CTLSERVE_H
@@ -23,11 +25,12 @@
 
 struct us_ctl_server;
 
-/* The answer to a request (a NUL-terminated JSON text, malloc'd; NULL: none). */
-typedef char *(*us_ctl_handler)(void *ctx, const char *req);
+/* The answer to a request from a client of that uid (SO_PEERCRED): a
+ * NUL-terminated JSON text, malloc'd; NULL: none. */
+typedef char *(*us_ctl_handler)(void *ctx, const char *req, unsigned uid);
 
 struct us_ctl_stats {
-	uint64_t accepted, answered, refused_busy, timed_out;
+	uint64_t accepted, answered, refused_busy, refused_uid, timed_out;
 };
 
 /* Serve the listening socket lfd (non-blocking) through epfd, whose events

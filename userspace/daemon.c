@@ -403,6 +403,7 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 
 	memset(d, 0, sizeof(*d));
 	d->lock_fd = d->pin_lock_fd = -1;
+	d->peer_uid = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->attach = attach;
 	rc = us_store_file_open(conf_path, &d->store);

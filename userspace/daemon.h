@@ -42,6 +42,7 @@ struct us_daemon {
 	pthread_mutex_t lock;                /* the metrics thread reads under it */
 	bool attach;                         /* attach programs (false in tests) */
 	int lock_fd, pin_lock_fd;            /* flock'd: <state_dir>/lock, the pin root */
+	int peer_uid;                        /* the control client's, while it is served (-1) */
 };
 
 /* Wall-clock seconds. */

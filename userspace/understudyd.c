@@ -50,9 +50,17 @@ static void usage(FILE *f)
 		"leaving the data plane attached and forwarding.\n");
 }
 
-static char *answer(void *ctx, const char *req)
+/* A control request, its client's uid known to the commands while it runs
+ * (the audit trail names it). */
+static char *answer(void *ctx, const char *req, unsigned uid)
 {
-	return us_daemon_command(ctx, req);
+	struct us_daemon *d = ctx;
+	char *rep;
+
+	d->peer_uid = (int)uid;
+	rep = us_daemon_command(d, req);
+	d->peer_uid = -1;
+	return rep;
 }
 
 static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, const char *url,

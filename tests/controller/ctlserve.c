@@ -17,6 +17,9 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 
 #include "ctlserve.h"
 #include "fixture.h"
@@ -24,10 +27,15 @@
 
 #define ATTACKERS 1000
 
-static char *echo(void *ctx, const char *req)
+static char *echo(void *ctx, const char *req, unsigned uid)
 {
+	char *rep;
+
 	(void)ctx;
-	return strdup(strstr(req, "status") ? "{\"ok\":true}" : "{\"ok\":false}");
+	if (asprintf(&rep, "{\"ok\":%s,\"uid\":%u}", strstr(req, "status") ? "true" : "false",
+		     uid) < 0)
+		return NULL;
+	return rep;
 }
 
 static double mono(void)
@@ -158,8 +166,8 @@ TH_TEST(ctl_slow_clients)
 					break;
 			}
 			rep[r > 0 ? r : 0] = 0;
-			if (strcmp(rep, "{\"ok\":true}\n"))
-				th_fail("answer", rep, "{\"ok\":true}");
+			if (strcmp(rep, "{\"ok\":true,\"uid\":0}\n"))
+				th_fail("answer", rep, "{\"ok\":true,\"uid\":0}");
 		}
 		if (fd >= 0)
 			close(fd);
@@ -173,4 +181,75 @@ TH_TEST(ctl_slow_clients)
 		"out, %llu refused at the limit\n", ticks, worst * 1e3,
 		(unsigned long long)st.accepted, (unsigned long long)st.timed_out,
 		(unsigned long long)st.refused_busy);
+}
+
+/* The peer's credentials, not only the socket's mode: a client of another
+ * uid (here through a socket made 0666 on purpose) is refused, root's own
+ * is served with its uid known. */
+TH_TEST(ctl_peer_uid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct us_ctl_server *srv = NULL;
+	int lfd, efd, pipefd[2];
+	char rep[256] = "";
+	double until;
+	pid_t pid;
+	ssize_t r;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/understudy-peer-%d.sock", (int)getpid());
+	unlink(sa.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	if (lfd < 0 || efd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(sa.sun_path, 0666) || listen(lfd, 4) || pipe(pipefd) ||
+	    us_ctl_open(lfd, efd, 0, 1000, echo, NULL, &srv)) {
+		th_fail("setup", strerror(errno), "a server");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* nobody asks */
+		int fd;
+		char buf[256];
+		ssize_t k = 0;
+
+		close(pipefd[0]);
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			_exit(3);
+		if (send(fd, "{\"cmd\":\"status\"}\n", 17, MSG_NOSIGNAL) < 0)
+			(void)0;
+		k = read(fd, buf, sizeof(buf));
+		if (k > 0 && write(pipefd[1], buf, (size_t)k) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	until = mono() + 3;
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	r = -1;
+	while (mono() < until) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(efd, evs, 4, 10);
+
+		for (int i = 0; i < n; i++)
+			if (us_ctl_owns(srv, evs[i].data.fd))
+				us_ctl_ready(srv, evs[i].data.fd, evs[i].events);
+		r = read(pipefd[0], rep, sizeof(rep) - 1);
+		if (r >= 0 && r != 0)
+			break;
+	}
+	rep[r > 0 ? r : 0] = 0;
+	waitpid(pid, NULL, 0);
+	if (!strstr(rep, "\"error\":\"uid 65534 may not use the control socket\""))
+		th_fail("nobody's answer", rep, "uid 65534 may not use the control socket");
+	th_eqf((long long)us_ctl_stats(srv).refused_uid, 1, "refused for their uid");
+	th_eqf((long long)us_ctl_stats(srv).answered, 0, "answered");
+	close(pipefd[0]);
+	us_ctl_close(srv);
+	close(lfd);
+	close(efd);
+	unlink(sa.sun_path);
 }

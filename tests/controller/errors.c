@@ -138,3 +138,24 @@ TH_TEST(save_failure_counted)
 	rmdir(path);
 	th_eqf(us_daemon_window(&ctl), 0, "a window once the file can be written");
 }
+
+/* An operator's action names the uid that asked (SO_PEERCRED) in the
+ * audit trail. */
+TH_TEST(audit_names_the_uid)
+{
+	char path[256], line[2048] = "", last[2048] = "";
+	FILE *f;
+
+	ctl.peer_uid = 1234;
+	json_object_put(ctl_ok(true, "{\"cmd\":\"reject\",\"name\":\"v2-a\",\"reason\":\"bad build\"}"));
+	ctl.peer_uid = -1;
+	snprintf(path, sizeof(path), "%s/state/audit.log", ctl_dir);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		snprintf(last, sizeof(last), "%s", line);
+	if (f)
+		fclose(f);
+	if (!strstr(last, "\"reason\":\"reject (uid 1234): bad build\"") &&
+	    !strstr(last, "\"reason\": \"reject (uid 1234): bad build\""))
+		th_fail("audit line", last, "reason \"reject (uid 1234): bad build\"");
+}
