@@ -9,6 +9,7 @@
  * FILE (separated by 0x1e, cases ended by 0x1d), to help write new cases.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -20,6 +21,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <syslog.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <netinet/in.h>
@@ -999,6 +1002,92 @@ static void test_many_errors_cut(void **state)
 	assert_int_equal(parse(y, &c, NULL, 0), -EINVAL);
 }
 
+/* tests/config/bad/NNN-name.yaml: every file refused, its message (the
+ * .expect beside it: the text after the file's name) among the errors. */
+static void test_bad_corpus(void **state)
+{
+	char dir[600], path[1200], expect[1024], err[8192];
+	struct dirent **list;
+	struct us_conf c;
+	int n, files = 0;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/bad", cfgdir());
+	n = scandir(dir, &list, NULL, alphasort);
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++) {
+		const char *name = list[i]->d_name;
+		size_t len = strlen(name);
+		FILE *f;
+
+		if (len > 5 && !strcmp(name + len - 5, ".yaml")) {
+			snprintf(path, sizeof(path), "%s/%.*s.expect", dir, (int)(len - 5), name);
+			f = fopen(path, "r");
+			if (!f)
+				fail_msg("%s: no .expect beside it", name);
+			if (!fgets(expect, sizeof(expect), f))
+				fail_msg("%s: empty .expect", name);
+			fclose(f);
+			expect[strcspn(expect, "\n")] = 0;
+			assert_true(strlen(expect) > 10);
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			if (!us_conf_load(path, &c, err, sizeof(err))) {
+				us_conf_free(&c);
+				fail_msg("%s: accepted", name);
+			}
+			if (!strstr(err, expect))
+				fail_msg("%s: \"%s\", expected \"%s\"", name, err, expect);
+			files++;
+		} else if (len > 7 && !strcmp(name + len - 7, ".expect")) {
+			snprintf(path, sizeof(path), "%s/%.*s.yaml", dir, (int)(len - 7), name);
+			if (access(path, F_OK))
+				fail_msg("%s: no .yaml beside it", name);
+		}
+		free(list[i]);
+	}
+	free(list);
+	assert_true(files >= 30);
+}
+
+/* Bounds on what libyaml would spend: 80,000 anchors took 9 s (its anchor
+ * list is searched whole for each new one), 4 MiB of "{}," 377 MiB. */
+static void test_bounded_cost(void **state)
+{
+	const size_t big = 4 * 1024 * 1024 - 4096;
+	char *y = malloc(big + 1), err[1024];
+	struct timespec a, b;
+	struct us_conf c;
+	size_t o;
+
+	(void)state;
+	assert_non_null(y);
+	o = (size_t)snprintf(y, big, "%s", BAL "x: [");
+	for (size_t i = 0; o + 16 < big - 2; i++)
+		o += (size_t)snprintf(y + o, big - o, "&a%zu 1,", i);
+	snprintf(y + o, big - o, "]\n");
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(parse(y, &c, err, sizeof(err)), -EINVAL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_non_null(strstr(err, "more than 1000 anchors"));
+	assert_true((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 1000);
+
+	o = (size_t)snprintf(y, big, "%s", BAL "x: [");
+	while (o + 3 < big - 2)
+		o += (size_t)snprintf(y + o, big - o, "{},");
+	snprintf(y + o, big - o, "]\n");
+	assert_int_equal(parse(y, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "more than 100000 nodes"));
+	/* 1,000 anchors and their aliases are still fine */
+	o = (size_t)snprintf(y, big, "%s", VALID "x: [");
+	for (size_t i = 0; i < 1000; i++)
+		o += (size_t)snprintf(y + o, big - o, "&a%zu 1, *a%zu,", i, i);
+	snprintf(y + o, big - o, "]\n");
+	assert_int_equal(parse(y, &c, err, sizeof(err)), -EINVAL);
+	assert_null(strstr(err, "anchors"));
+	assert_non_null(strstr(err, "unknown key \"x\""));
+	free(y);
+}
+
 static void test_load_errors(void **state)
 {
 	char err[1024];
@@ -1010,6 +1099,17 @@ static void test_load_errors(void **state)
 	assert_string_equal(err, "/nonexistent/understudy.yaml: cannot open: No such file or "
 			    "directory");
 	assert_int_equal(us_conf_load(cfgdir(), &c, err, sizeof(err)), -EISDIR);
+	/* a FIFO is refused, not waited on (--check and a reload blocked) */
+	{
+		char fifo[64];
+
+		snprintf(fifo, sizeof(fifo), "/tmp/understudy-fifo-%d.yaml", (int)getpid());
+		unlink(fifo);
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		assert_int_equal(us_conf_load(fifo, &c, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "not a regular file (a FIFO)"));
+		unlink(fifo);
+	}
 	/* files of bad inputs */
 	assert_int_equal(us_conf_load(cfgpath("bad-syntax.yaml"), &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "bad-syntax.yaml:9:11: YAML syntax error: "));
@@ -1406,6 +1506,8 @@ int main(void)
 		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_many_errors_cut),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_bounded_cost),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_diff_restart),
 		cmocka_unit_test(test_fields),

@@ -885,7 +885,9 @@ int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen
 			snprintf(err, errlen, "%s: path too long", path);
 		return -ENAMETOOLONG;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named by mistake must not block --check or a
+	 * reload (it is refused below, not read) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		if (err && errlen)
@@ -902,7 +904,9 @@ int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen
 	if (!S_ISREG(st.st_mode)) {
 		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		if (err && errlen)
-			snprintf(err, errlen, "%s: not a regular file", path);
+			snprintf(err, errlen, "%s: not a regular file (%s)", path,
+				 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+				 S_ISSOCK(st.st_mode) ? "a socket" : "a device");
 		close(fd);
 		return ret;
 	}

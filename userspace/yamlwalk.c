@@ -324,6 +324,12 @@ bool yw_uint(struct yw *c, const yaml_node_t *n, const char *path, __u64 min, __
 		yw_expected(c, n, path, "an integer");
 		return false;
 	}
+	/* 0800: YAML 1.1 would read an octal number, or a string; neither is
+	 * what was meant */
+	if (s[s[0] == '+'] == '0' && s[(s[0] == '+') + 1]) {
+		YW_ERR(c, n, path, "%s has a leading zero (octal in YAML 1.1); write it without", s);
+		return false;
+	}
 	if (r == -ERANGE || v < min || v > max) {
 		YW_ERR(c, n, path, "%s out of range (%llu..%llu)", s, (unsigned long long)min,
 		    (unsigned long long)max);
@@ -643,6 +649,12 @@ bool yw_path(struct yw *c, const yaml_node_t *n, const char *path, char *out, si
 		YW_ERR(c, n, path, "path too long (%zu bytes; at most %zu)", len, max - 1);
 		return false;
 	}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			YW_ERR(c, n, path, "%s has a control character", yw_quote(s, q, sizeof(q)));
+			return false;
+		}
+	}
 	memcpy(out, s, len + 1);
 	return true;
 }
@@ -725,6 +737,60 @@ static int cerr_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+static const yaml_char_t *event_anchor(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return ev->data.scalar.anchor;
+	case YAML_SEQUENCE_START_EVENT:
+		return ev->data.sequence_start.anchor;
+	case YAML_MAPPING_START_EVENT:
+		return ev->data.mapping_start.anchor;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Characters YAML 1.1 (libyaml) counts as line breaks and YAML 1.2 does not:
+ * NEL (U+0085, with the other C1 controls), LS and PS (U+2028, U+2029).
+ * libyaml would number every later line wrong, or read a comment's end as
+ * content; no configuration needs them, so they are refused where they
+ * are, counted by line feeds. Returns false after reporting.
+ */
+static bool no_odd_breaks(struct yw *c, const char *text, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)text;
+	size_t line = 0, col = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		__u32 cp = 0;
+
+		if (u[i] == '\n') {
+			line++;
+			col = 0;
+			continue;
+		}
+		if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
+			cp = u[i + 1];
+		else if (u[i] == 0xe2 && i + 2 < len && u[i + 1] == 0x80 &&
+			 (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
+			cp = 0x2000 | (u[i + 2] & 0x3f);
+		if (cp) {
+			yaml_mark_t m = { .index = i, .line = line, .column = col };
+
+			yw_error(c, &m, NULL, "U+%04X (%s) is not allowed: YAML 1.1 reads it as a "
+				 "line break", cp, cp == 0x85 ? "NEL" : cp == 0x2028 ? "LINE SEPARATOR" :
+				 cp == 0x2029 ? "PARAGRAPH SEPARATOR" : "a C1 control character");
+			return false;
+		}
+		/* a column is a character: continuation bytes count for none */
+		if ((u[i] & 0xc0) != 0x80)
+			col++;
+	}
+	return true;
+}
+
 /*
  * A first pass over the events: syntax and encoding errors, a second
  * document, and nesting deeper than any valid file needs (libyaml's
@@ -736,8 +802,11 @@ static bool prescan(struct yw *c, const char *text, size_t len, int max_depth)
 	yaml_parser_t ps;
 	yaml_event_t ev;
 	int depth = 0, docs = 0;
+	size_t nodes = 0, anchors = 0;
 	bool ok = true, done = false;
 
+	if (!no_odd_breaks(c, text, len))
+		return false;
 	if (!yaml_parser_initialize(&ps)) {
 		c->oom = true;
 		return false;
@@ -759,8 +828,26 @@ static bool prescan(struct yw *c, const char *text, size_t len, int max_depth)
 				done = true;
 			}
 			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_ALIAS_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
+			/* libyaml keeps anchors in a list it searches whole for each new
+			 * one (quadratic time), and a node costs it about 250 bytes:
+			 * both are bounded far above what any configuration needs */
+			if (event_anchor(&ev) && ++anchors > YW_MAX_ANCHORS) {
+				yw_error(c, &ev.start_mark, NULL, "more than %d anchors",
+					 YW_MAX_ANCHORS);
+				ok = false;
+				done = true;
+			}
+			if (++nodes > YW_MAX_NODES) {
+				yw_error(c, &ev.start_mark, NULL, "more than %d nodes", YW_MAX_NODES);
+				ok = false;
+				done = true;
+			}
+			if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_ALIAS_EVENT)
+				break;
 			if (++depth > max_depth) {
 				yw_error(c, &ev.start_mark, NULL, "nested deeper than %d levels",
 					 max_depth);
