@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 #include "commands.h"
 #include "daemon.h"
@@ -398,6 +400,7 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 	struct us_dp_opts o = { 0 };
 	bool fresh_pins, had_state, had_audit;
 	struct us_audit pending;
+	struct statfs sfs;
 	char e[4096];
 	int rc;
 
@@ -424,6 +427,12 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 	if (rc) {
 		snprintf(err, errlen, "state directory %s %s", d->conf.state_dir, e);
 		return rc;
+	}
+	/* bpffs holds pins, not files: the state would be written nowhere */
+	if (!statfs(d->conf.state_dir, &sfs) && sfs.f_type == BPF_FS_MAGIC) {
+		snprintf(err, errlen, "state directory %s is on the BPF filesystem, which cannot hold "
+			 "files; choose another (daemon.state_dir)", d->conf.state_dir);
+		return -EINVAL;
 	}
 	fresh_pins = access(d->conf.pin_root, F_OK) != 0;
 	rc = us_secure_dir(d->conf.pin_root, e, sizeof(e));

@@ -250,3 +250,24 @@ TH_TEST(refused_start_leaves_nothing)
 	th_eqf(stat(path, &st), -1, "audit.log after the refused start");
 	us_dp_destroy_pins(pin);        /* whatever a failure left */
 }
+
+/* A state directory on bpffs is refused: it cannot hold the state file. */
+TH_TEST(state_dir_not_on_bpffs)
+{
+	char conf[192], dir[96], err[1024];
+	struct us_daemon d2;
+	int rc;
+
+	snprintf(conf, sizeof(conf), "%s/bpffs.yaml", ctl_dir);
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/understudy-ctl-state-%d", (int)getpid());
+	if (conf_with_state_dir(conf, dir)) {
+		th_fail("setup", strerror(errno), "a configuration");
+		return;
+	}
+	rc = us_daemon_start(&d2, conf, false, err, sizeof(err));
+	th_eqf(rc, -EINVAL, "a start with its state directory on bpffs");
+	if (!strstr(err, "is on the BPF filesystem"))
+		th_fail("error", err, "state directory ... is on the BPF filesystem");
+	us_daemon_stop(&d2);
+	rmdir(dir);
+}
