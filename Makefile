@@ -54,7 +54,7 @@ PROG_BINS  := $(patsubst userspace/%.c,$(OUT)/%,$(wildcard $(patsubst %,userspac
 TEST_HELPERS := $(patsubst tests/%.c,$(OUT)/%.o,$(filter-out tests/test_%,$(wildcard tests/*.c)))
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps check-root bpffs test run-tests bench judge-eval demo install clean fuzz-config
+.PHONY: all help deps check-root bpffs test run-tests bench judge-eval demo install clean fuzz-config soak
 
 MAN_PAGES  := $(patsubst docs/%.scd,$(OUT)/%,$(wildcard docs/*.scd))
 
@@ -81,6 +81,8 @@ help:
 	@echo '                map memory; writes bench/results/latest.json (BENCH_ARGS=--no-sip ...)'
 	@echo 'make demo       (root) the lab demonstration; SCENARIO=good|bad|slow'
 	@echo 'make judge-eval replay synthetic judgements through the judge; print its error rates'
+	@echo 'make soak       (root) 100 kill -9 of the daemon under load, 10^7 fuzzed packets, an'
+	@echo '                hour of configuration fuzzing (KILLS=, PACKETS=, CONFIG_SECONDS=, SOAK=)'
 	@echo 'make fuzz-config fuzz the configuration parser (libFuzzer, ASan, UBSan) for'
 	@echo '                FUZZ_SECONDS=$(FUZZ_SECONDS) s; crashes in $(OUT)/fuzz-config/'
 	@echo 'make deps       (root) install the Debian packages the build and tests need'
@@ -167,6 +169,15 @@ $(OUT)/fuzz_config: fuzz/fuzz_config.c $(FUZZ_OBJ) $(LIB)
 # corpus grows in $(OUT)/fuzz-config/corpus, a crash is left beside it
 fuzz-config: $(OUT)/fuzz_config
 	$(Q)tests/test_fuzz_config.sh $(FUZZ_SECONDS)
+
+# The soaks (tools/soak.sh; not in make test): KILLS=100 kill -9 of the
+# daemon under SIPp load, PACKETS=10000000 fuzzed packets, CONFIG_SECONDS=3600
+# of the configuration fuzzer; SOAK="kills packets config" picks parts
+soak: check-root
+	$(Q)if [ "$$(id -u)" = 0 ]; then \
+	  tools/deps.sh && tools/bpffs.sh && $(MAKE) --no-print-directory all && \
+	  tools/soak.sh $(SOAK); \
+	fi
 
 # ---- environment: root, packages, bpffs ----------------------------------
 
