@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The control socket's clients, served without blocking: see ctlserve.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct client {
 
 struct us_ctl_server {
 	int lfd, epfd;
+	int spare;              /* a descriptor kept for accepting when none is left */
 	unsigned max, deadline_ms, n;
 	us_ctl_handler handle;
 	void *ctx;
@@ -55,9 +57,12 @@ int us_ctl_open(int lfd, int epfd, unsigned max_clients, unsigned deadline_ms,
 	s->deadline_ms = deadline_ms ? deadline_ms : US_CTL_DEADLINE_MS;
 	s->handle = handle;
 	s->ctx = ctx;
+	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev)) {
 		int err = -errno;
 
+		if (s->spare >= 0)
+			close(s->spare);
 		free(s);
 		return err;
 	}
@@ -98,8 +103,22 @@ static void accept_all(struct us_ctl_server *s)
 		socklen_t cl = sizeof(cred);
 		struct client *c;
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare >= 0) {
+			/* out of descriptors: the pending client would keep the
+			 * listener readable and the loop spinning; take it with
+			 * the spare descriptor and close it */
+			close(s->spare);
+			fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				close(fd);
+			s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return;         /* none was waiting: EMFILE comes first */
+			s->st.refused_busy++;
+			continue;
+		}
 		if (fd < 0)
-			return;         /* EAGAIN, or out of descriptors: later */
+			return;         /* EAGAIN: no one else waiting */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ||
 		    (cred.uid != 0 && cred.uid != geteuid())) {
 			char no[128];
@@ -280,5 +299,7 @@ void us_ctl_close(struct us_ctl_server *s)
 	while (s->n)
 		drop(s, &s->c[s->n - 1]);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+	if (s->spare >= 0)
+		close(s->spare);
 	free(s);
 }

@@ -253,3 +253,50 @@ TH_TEST(ctl_peer_uid)
 	close(efd);
 	unlink(sa.sun_path);
 }
+
+/* Out of descriptors, a waiting client is taken and closed with the spare
+ * one: the listener does not stay readable, the loop does not spin. */
+TH_TEST(ctl_out_of_descriptors)
+{
+	struct us_ctl_server *srv = NULL;
+	struct rlimit old, low;
+	char path[192], err[512];
+	int lfd, efd, fds[8], wakes = 0, nfd = 0;
+	double until;
+
+	snprintf(path, sizeof(path), "%.100s/emfile.sock", ctl_dir);
+	lfd = us_listen_unix(path, err, sizeof(err));
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	if (lfd < 0 || efd < 0 || us_ctl_open(lfd, efd, 0, 1000, echo, NULL, &srv)) {
+		th_fail("setup", lfd < 0 ? err : strerror(errno), "a server");
+		return;
+	}
+	for (int i = 0; i < 8; i++)
+		if ((fds[i] = dial(path)) >= 0)
+			nfd++;
+	/* no descriptor left above the highest in use */
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)fcntl(fds[nfd - 1], F_DUPFD, 0);
+	close((int)low.rlim_cur);
+	setrlimit(RLIMIT_NOFILE, &low);
+	until = mono() + 0.3;
+	while (mono() < until) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(efd, evs, 8, 10);
+
+		for (int i = 0; i < n; i++) {
+			wakes++;
+			if (us_ctl_owns(srv, evs[i].data.fd))
+				us_ctl_ready(srv, evs[i].data.fd, evs[i].events);
+		}
+	}
+	setrlimit(RLIMIT_NOFILE, &old);
+	th_eqf(wakes < 100, 1, "wake-ups in 0.3 s out of descriptors (%d)", wakes);
+	th_eqf(us_ctl_stats(srv).refused_busy > 0, 1, "clients closed for want of descriptors");
+	for (int i = 0; i < nfd; i++)
+		close(fds[i]);
+	us_ctl_close(srv);
+	close(lfd);
+	close(efd);
+}
