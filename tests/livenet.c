@@ -29,21 +29,22 @@
 
 #include "dp.h"
 #include "livenet.h"
+#include "../tools/lab/net.h"
 
 #define NETNS_DIR "/var/run/netns"
 
 static const char *const ns_role[LN_NNS] = { "c", "b", "sw", "m1", "m2", "m3", "s1", "s2" };
 
 struct ln_node ln_nodes[LN_NNODES] = {
-	[LN_M1] = { "m1", LN_NS_M1, "198.18.1.1", "2001:db8:1::1", "198.18.1.254", "2001:db8:1::fe",
+	[LN_M1] = { "m1", LN_NS_M1, US_NET_M4(1), US_NET_M6(1), US_NET_BAL_MACH4, US_NET_BAL_MACH6,
 		    -1, -1 },
-	[LN_M2] = { "m2", LN_NS_M2, "198.18.1.2", "2001:db8:1::2", "198.18.1.254", "2001:db8:1::fe",
+	[LN_M2] = { "m2", LN_NS_M2, US_NET_M4(2), US_NET_M6(2), US_NET_BAL_MACH4, US_NET_BAL_MACH6,
 		    -1, -1 },
-	[LN_M3] = { "m3", LN_NS_M3, "198.18.1.3", "2001:db8:1::3", "198.18.1.254", "2001:db8:1::fe",
+	[LN_M3] = { "m3", LN_NS_M3, US_NET_M4(3), US_NET_M6(3), US_NET_BAL_MACH4, US_NET_BAL_MACH6,
 		    -1, -1 },
-	[LN_S1] = { "s1", LN_NS_S1, "198.18.1.11", "2001:db8:1::11", "198.18.1.254", "2001:db8:1::fe",
+	[LN_S1] = { "s1", LN_NS_S1, US_NET_M4(11), US_NET_M6(11), US_NET_BAL_MACH4, US_NET_BAL_MACH6,
 		    -1, -1 },
-	[LN_S2] = { "s2", LN_NS_S2, "198.18.2.12", "2001:db8:2::12", "198.18.2.254", "2001:db8:2::fe",
+	[LN_S2] = { "s2", LN_NS_S2, US_NET_S4(12), US_NET_S6(12), US_NET_BAL_SIM4, US_NET_BAL_SIM6,
 		    -1, -1 },
 };
 
@@ -633,11 +634,11 @@ static int warm_up(void)
 	}
 	fd = ln_socket(LN_NS_C, AF_INET, LN_CLI4, 0);
 	TRY(fd < 0);
-	ln_send_to(fd, AF_INET, "198.18.0.254", 9, junk, sizeof(junk));
+	ln_send_to(fd, AF_INET, US_NET_BAL_CLI4, 9, junk, sizeof(junk));
 	close(fd);
 	fd = ln_socket(LN_NS_C, AF_INET6, LN_CLI6, 0);
 	TRY(fd < 0);
-	ln_send_to(fd, AF_INET6, "2001:db8::fe", 9, junk, sizeof(junk));
+	ln_send_to(fd, AF_INET6, US_NET_BAL_CLI6, 9, junk, sizeof(junk));
 	close(fd);
 	ln_sleep_ms(150);
 	return 0;

@@ -244,6 +244,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log_level, LOG_INFO);
 	assert_int_equal(c.max_calls, US_CALLS_DEFAULT);
 	assert_int_equal(c.max_transactions, US_TXNS_DEFAULT);
+	assert_int_equal(c.window_records_max, 10000);
 	assert_int_equal(c.nservices, 1);
 	assert_int_equal(c.services[0].proto, IPPROTO_UDP);
 	assert_int_equal(c.services[0].share_bp, 0);
@@ -310,13 +311,13 @@ static void test_value_forms(void **state)
 		__u16 bp;
 		double cls_v, err_v, minsim_v;
 	} f[] = {
-		{ "1s", "0", "0", "0", "0", 1, 0, 0, 0, 0 },
-		{ "1h", "100", "1", "1", "7d0", 3600, 10000, 1, 1, -1 },
+		{ "1s", "0", "0.2", "0.2", "0", 1, 0, 0.2, 0.2, 0 },
+		{ "1h", "100", "0.9", "0.9", "7d0", 3600, 10000, 0.9, 0.9, -1 },
 		{ "1.5s", "0.01", "0.5%", "0.5pp", "500ms", 1.5, 1, 0.005, 0.005, 0.5 },
-		{ "2m", "25%", "100%", "100pp", "1.5m", 120, 2500, 1, 1, 90 },
+		{ "2m", "25%", "99%", "99pp", "1.5m", 120, 2500, 0.99, 0.99, 90 },
 		{ "1000ms", "12.50", "0.25%", "0.25pp", "2h", 1, 1250, 0.0025, 0.0025, 7200 },
 		{ "3600s", "99.990", "5e-3", "5e-3", "60s", 3600, 9999, 0.005, 0.005, 60 },
-		{ "60m", "+7.5", "0.0", "0.010", "45", 3600, 750, 0, 0.01, 45 },
+		{ "60m", "+7.5", "0.10", "0.010", "45", 3600, 750, 0.1, 0.01, 45 },
 	};
 	char y[1024], err[1024];
 	struct us_conf c;
@@ -440,6 +441,53 @@ static void test_shipped_examples(void **state)
 	      "        state: active\n"           /* 12 */
 #define VALID BAL SVCH MACH
 
+/* A control machine: the active version, in the control state. */
+static void test_control_machine(void **state)
+{
+	const char *y = BAL SVCH MACH
+		"      - {name: ctl, address: 198.18.1.2, version: \"1.0\", state: control}\n";
+	struct us_conf c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(parse(y, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.services[0].nmachines, 2);
+	assert_int_equal(c.services[0].machines[1].state, US_MS_CONTROL);
+	us_conf_free(&c);
+}
+
+/* A policy alone (replay --policy): the keys of a service's policy section. */
+static void test_policy_alone(void **state)
+{
+	const char *ok = "min_paired: 250\nconsecutive_windows: 7\nmax_error_increase: 0.25pp\n";
+	struct us_policy p, def;
+	char err[512];
+
+	(void)state;
+	us_policy_default(&def);
+	assert_int_equal(us_policy_parse(ok, strlen(ok), "p.yaml", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.min_paired, 250);
+	assert_int_equal(p.windows, 7);
+	assert_true(near(p.max_error_increase, 0.0025));
+	assert_true(near(p.alpha, def.alpha));
+	/* empty: the default policy */
+	assert_int_equal(us_policy_parse("", 0, "p.yaml", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.min_paired, def.min_paired);
+	assert_int_equal(us_policy_parse("# none\n", 7, "p.yaml", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.windows, def.windows);
+	/* refused, by file, line, column and key */
+	assert_int_equal(us_policy_parse("min_paired: 10\nwindows: 3\n", 26, "p.yaml", &p, err,
+					 sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "p.yaml:2:1: "));
+	assert_non_null(strstr(err, "unknown key \"windows\""));
+	assert_int_equal(us_policy_parse("min_paired: 0\n", 14, "p.yaml", &p, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "p.yaml:1:13: min_paired: 0 out of range"));
+	assert_int_equal(us_policy_parse("- 1\n", 4, "p.yaml", &p, err, sizeof(err)), -EINVAL);
+	assert_int_equal(us_policy_load("/nonexistent/p.yaml", &p, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/p.yaml: cannot open"));
+}
+
 struct bad {
 	const char *what;
 	const char *yaml;
@@ -511,7 +559,25 @@ static const struct bad bad[] = {
 	  BAL SVCH "    policy:\n      min_pairs: 10\n" MACH,
 	  "t.yaml:9:7: services[0].policy: unknown key \"min_pairs\"; valid keys: min_paired, "
 	  "min_simulation_seconds, max_class_disagreement, max_error_increase, "
-	  "max_latency_ratio, consecutive_windows, alpha, beta" },
+	  "max_latency_ratio, consecutive_windows, alpha, beta, latency_slack, min_window_pairs, "
+	  "max_code_disagreement, due_floor, due_multiple, decide_after, on_undecided, "
+	  "stuck_after, mode" },
+	/* what the judge would refuse, the file refuses (us_policy_check) */
+	{ "policy margin of 0",
+	  BAL SVCH "    policy:\n      max_error_increase: 0pp\n" MACH,
+	  "t.yaml:9:7: services[0].policy: max_error_increase: 0 is outside (0, 1): at 0 no "
+	  "version can pass, at 1 every version does" },
+	{ "policy disagreement of 100 %",
+	  BAL SVCH "    policy:\n      max_class_disagreement: 100%\n" MACH,
+	  "t.yaml:9:7: services[0].policy: max_class_disagreement: 1 is outside (0, 1): at 0 "
+	  "no version can pass, at 1 every version does" },
+	{ "policy latency ratio 1",
+	  BAL SVCH "    policy:\n      max_latency_ratio: 1\n" MACH,
+	  "t.yaml:9:7: services[0].policy: max_latency_ratio: 1 is not above 1: an equal "
+	  "version could not pass" },
+	{ "policy bad mode",
+	  BAL SVCH "    policy:\n      mode: maybe\n" MACH,
+	  "t.yaml:9:13: services[0].policy.mode: \"maybe\" is not one of decide, hold" },
 	{ "duplicate key",
 	  BAL SVCH "    port: 5061\n" MACH,
 	  "t.yaml:8:5: services[0].port: duplicate key (first at line 7)" },
@@ -661,7 +727,7 @@ static const struct bad bad[] = {
 	{ "state unknown",
 	  BAL SVCH "    machines:\n      - {name: a, address: 198.18.1.1, version: '1', state: on}\n",
 	  "t.yaml:9:61: services[0].machines[0].state: \"on\" is not one of active, "
-	  "simulation, draining, rejected, removed" },
+	  "simulation, draining, rejected, removed, control" },
 	{ "protocol tcp",
 	  BAL SVCH "    protocol: tcp\n" MACH,
 	  "t.yaml:8:15: services[0].protocol: \"tcp\": only udp is supported" },
@@ -809,6 +875,10 @@ static const struct bad bad[] = {
 	  VALID "      - {name: v1-b, address: 198.18.1.1, version: '1', state: active}\n",
 	  "t.yaml:13:31: services[0].machines[1].address: duplicate address 198.18.1.1 in "
 	  "service \"sip\" (first at line 9)" },
+	{ "control machine of another version",
+	  VALID "      - {name: c, address: 198.18.1.3, version: '2', state: control}\n",
+	  "t.yaml:13:9: services[0].machines[1]: a control machine runs the active machines' "
+	  "version, and no active machine of this service runs version \"2\"" },
 	{ "machine address in two services",
 	  VALID "  - name: sip2\n    vip: 198.18.100.2\n    port: 5060\n    machines:\n"
 	  "      - {name: v1-z, address: 198.18.1.1, version: '1', state: active}\n",
@@ -821,7 +891,7 @@ static const struct bad bad[] = {
 	  BAL "daemon:\n  windows: 5s\nservices: []\n",
 	  "t.yaml:5:3: daemon: unknown key \"windows\"; valid keys: window, socket, "
 	  "metrics_listen, state_dir, pin_root, events_per_second, event_burst, log_level, "
-	  "max_calls, max_transactions" },
+	  "max_calls, max_transactions, window_records_max" },
 	{ "policy is a string",
 	  BAL SVCH "    policy: strict\n" MACH,
 	  "t.yaml:8:13: services[0].policy: expected a mapping, got \"strict\"" },
@@ -1499,6 +1569,8 @@ int main(void)
 		cmocka_unit_test(test_full_example_exact),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_empty_sections),
+		cmocka_unit_test(test_control_machine),
+		cmocka_unit_test(test_policy_alone),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_anchors_and_aliases),
 		cmocka_unit_test(test_shipped_examples),

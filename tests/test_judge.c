@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * cmocka tests of the judge: known vectors for each criterion, the window's
- * verdict, streak and decision, policy and input checks, the histogram
- * quantile, the report, and a small Monte Carlo check of the two error
- * guarantees of the errors test under repeated looks.
+ * cmocka tests of the judge (judge.h): each class of issue 11 with a test
+ * that failed on the first judge (what it did is said beside each), the
+ * policy check, the state's JSON, the report, and Monte Carlo checks of the
+ * error guarantees under repeated looks, with failures clustered in calls.
  */
 #include <errno.h>
 #include <math.h>
@@ -21,10 +21,10 @@
 
 #define MS 1000000.0
 
-static struct us_judge_input in;
 static struct us_policy pol;
 static struct us_judge_state st;
 static struct us_judgement j;
+static struct us_window cum, win;
 
 /* n latencies spread evenly over [lo, hi) ns */
 static void fill_uniform(__u64 *h, unsigned n, double lo, double hi)
@@ -33,24 +33,63 @@ static void fill_uniform(__u64 *h, unsigned n, double lo, double hi)
 		h[us_lat_bucket((__u64)(lo + (hi - lo) * (i + 0.5) / n))]++;
 }
 
-/* Counts as given; both latency histograms 5,000 samples over 10..30 ms. */
-static void mk(__u64 paired, double secs, __u64 sim_only, __u64 act_only, __u64 both, __u64 differ)
+/*
+ * A window of `calls` calls of two transactions each (INVITE, BYE), every
+ * pair answered 2xx by both sides with equal codes, latencies over 10..30 ms
+ * on both sides, `secs` long; the w_* helpers below change some pairs.
+ */
+static void w_calls(struct us_window *w, unsigned calls, double secs)
 {
-	memset(&in, 0, sizeof(in));
-	in.paired = paired;
-	in.sim_seconds = secs;
-	in.sim_err_only = sim_only;
-	in.active_err_only = act_only;
-	in.both_err = both;
-	in.differ_class = differ;
-	fill_uniform(in.active_lat, 5000, 10 * MS, 30 * MS);
-	fill_uniform(in.sim_lat, 5000, 10 * MS, 30 * MS);
+	memset(w, 0, sizeof(*w));
+	w->seconds = secs;
+	w->sim.out[US_O_2XX][US_O_2XX] = 2ull * calls;
+	w->sim.code_same = 2ull * calls;
+	w->sim.calls = calls;
+	w->sent = w->answered = 2ull * calls;
+	fill_uniform(w->sim.lat_active, 2 * calls, 10 * MS, 30 * MS);
+	fill_uniform(w->sim.lat_shadow, 2 * calls, 10 * MS, 30 * MS);
 }
 
-static void set_sim_lat(unsigned n, double factor)
+/* n pairs of the window become (a, s) */
+static void w_pairs(struct us_pairs *p, int a, int s, __u64 n)
 {
-	memset(in.sim_lat, 0, sizeof(in.sim_lat));
-	fill_uniform(in.sim_lat, n, 10 * MS * factor, 30 * MS * factor);
+	assert_true(p->out[US_O_2XX][US_O_2XX] >= n);
+	p->out[US_O_2XX][US_O_2XX] -= n;
+	p->code_same -= n;
+	p->out[a][s] += n;
+	if (a == s && s != US_O_NONE)
+		p->code_same += n;
+}
+
+/* calls failing: on the active only, the shadow only, both; each failing
+ * call fails `k` of its transactions (1 or 2) */
+static void w_fail(struct us_window *w, unsigned ao, unsigned so, unsigned both, unsigned k)
+{
+	w_pairs(&w->sim, US_O_ERR, US_O_2XX, (__u64)ao * k);
+	w_pairs(&w->sim, US_O_2XX, US_O_ERR, (__u64)so * k);
+	w_pairs(&w->sim, US_O_ERR, US_O_ERR, (__u64)both * k);
+	w->sim.calls_fail_active += ao + both;
+	w->sim.calls_fail_shadow += so + both;
+	w->sim.calls_fail_both += both;
+}
+
+static void w_control(struct us_window *w, unsigned calls)
+{
+	w->has_control = true;
+	w->control.out[US_O_2XX][US_O_2XX] = 2ull * calls;
+	w->control.code_same = 2ull * calls;
+	w->control.calls = calls;
+}
+
+/* the shadow's latencies scaled by f */
+static void w_slower(struct us_window *w, double f)
+{
+	__u64 n = 0;
+
+	for (int b = 0; b < US_LAT_BUCKETS; b++)
+		n += w->sim.lat_shadow[b];
+	memset(w->sim.lat_shadow, 0, sizeof(w->sim.lat_shadow));
+	fill_uniform(w->sim.lat_shadow, (unsigned)n, 10 * MS * f, 30 * MS * f);
 }
 
 static int setup(void **state)
@@ -59,12 +98,31 @@ static int setup(void **state)
 	us_policy_default(&pol);
 	memset(&st, 0, sizeof(st));
 	memset(&j, 0, sizeof(j));
+	memset(&cum, 0, sizeof(cum));
+	memset(&win, 0, sizeof(win));
 	return 0;
 }
 
-static void judge_ok(void)
+/* add win to the evidence (the clock advancing by its length) and judge */
+static void step(void)
 {
-	assert_int_equal(us_judge(&pol, &in, &st, &j), 0);
+	win.sim_seconds = cum.sim_seconds + win.seconds;
+	us_window_add(&cum, &win);
+	assert_int_equal(us_judge(&pol, &cum, &win, &st, &j), 0);
+}
+
+/* the same window n times, stopping at a decision; the windows judged */
+static int run(int n)
+{
+	struct us_window keep = win;
+
+	for (int i = 1; i <= n; i++) {
+		win = keep;
+		step();
+		if (j.decision != US_D_NONE)
+			return i;
+	}
+	return n;
 }
 
 static enum us_verdict v(int c)
@@ -146,503 +204,530 @@ static void test_quantile_tracks_values(void **state)
 	assert_true(us_hist_quantile(h, 0.5) < us_hist_quantile(h, 0.99));
 }
 
-/* ---- policy and input checks ------------------------------------------------- */
+/* ---- policy ---------------------------------------------------------------- */
 
-static void expect_einval(void)
+static void refused(const char *field)
 {
+	char why[160];
+
 	st.streak = 2;
-	st.judged = 0;
-	assert_int_equal(us_judge(&pol, &in, &st, &j), -EINVAL);
+	w_calls(&win, 100, 5);
+	cum = win;
+	assert_int_equal(us_policy_check(&pol, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, field));
+	assert_int_equal(us_judge(&pol, &cum, &win, &st, &j), -EINVAL);
 	assert_int_equal(st.streak, 2);   /* untouched */
-	assert_int_equal(st.judged, 0);
+	assert_non_null(strstr(j.summary, field));
 	us_policy_default(&pol);
 }
 
-static void test_bad_policy(void **state)
+/* The first judge refused alpha or beta 0.5 and margins of 0 or 1 while
+ * --check accepted them: nothing was judged, silently. Now one check. */
+static void test_policy_check(void **state)
 {
-	(void)state;
-	mk(20000, 100, 0, 40, 10, 40);
-	pol.alpha = 0;            expect_einval();
-	pol.alpha = 0.5;          expect_einval();
-	pol.alpha = -0.01;        expect_einval();
-	pol.alpha = NAN;          expect_einval();
-	pol.beta = 0;             expect_einval();
-	pol.beta = 0.7;           expect_einval();
-	pol.windows = 0;          expect_einval();
-	pol.max_class_diff = -0.005;      expect_einval();
-	pol.max_class_diff = 0;           expect_einval();
-	pol.max_class_diff = 1;           expect_einval();
-	pol.max_error_increase = -0.005;  expect_einval();
-	pol.max_error_increase = INFINITY; expect_einval();
-	pol.max_latency_ratio = -1.2;     expect_einval();
-	pol.max_latency_ratio = 0;        expect_einval();
-	pol.min_sim_seconds = -1;         expect_einval();
-	pol.min_sim_seconds = NAN;        expect_einval();
-	assert_int_equal(us_judge(NULL, &in, &st, &j), -EINVAL);
-	assert_int_equal(us_judge(&pol, NULL, &st, &j), -EINVAL);
-	assert_int_equal(us_judge(&pol, &in, NULL, &j), -EINVAL);
-	assert_int_equal(us_judge(&pol, &in, &st, NULL), -EINVAL);
-	/* and the same input with the default policy is fine */
-	st.streak = 0;
-	judge_ok();
-}
+	char why[160];
 
-static void test_bad_input(void **state)
-{
 	(void)state;
-	mk(100, 10, 60, 50, 0, 0);    /* more errors than pairs */
-	expect_einval();
-	mk(100, 10, 0, 0, 101, 0);
-	expect_einval();
-	mk(100, 10, 0, 0, 0, 101);    /* more differences than pairs */
-	expect_einval();
-	mk(100, -1, 0, 0, 0, 0);
-	expect_einval();
-	mk(100, NAN, 0, 0, 0, 0);
-	expect_einval();
-	mk(100, 10, 40, 30, 30, 70);  /* exactly all pairs erred somewhere: fine */
-	st.streak = 0;
-	judge_ok();
+	assert_int_equal(us_policy_check(&pol, why, sizeof(why)), 0);
+	pol.alpha = pol.beta = 0.5;
+	assert_int_equal(us_policy_check(&pol, why, sizeof(why)), 0);
+	us_policy_default(&pol);
+	pol.alpha = 0;                 refused("alpha");
+	pol.alpha = 0.6;               refused("alpha");
+	pol.beta = NAN;                refused("beta");
+	pol.max_error_increase = 0;    refused("max_error_increase");
+	pol.max_error_increase = 1;    refused("max_error_increase");
+	pol.max_class_diff = 0;        refused("max_class_disagreement");
+	pol.max_code_diff = 1;         refused("max_code_disagreement");
+	pol.max_latency_ratio = 1;     refused("max_latency_ratio");
+	pol.max_latency_ratio = INFINITY; refused("max_latency_ratio");
+	pol.latency_slack = -0.001;    refused("latency_slack");
+	pol.windows = 0;               refused("consecutive_windows");
+	pol.min_window_pairs = 0;      refused("min_window_pairs");
+	pol.due_floor = 0;             refused("due_floor");
+	pol.due_multiple = 0.5;        refused("due_multiple");
+	pol.decide_after = -1;         refused("decide_after");
+	pol.stuck_after = NAN;         refused("stuck_after");
+	pol.on_undecided = 7;          refused("on_undecided");
+	pol.mode = 3;                  refused("mode");
 }
 
 static void test_counts_must_not_go_back(void **state)
 {
 	(void)state;
-	mk(5000, 60, 0, 0, 0, 0);
-	judge_ok();
-	mk(4999, 65, 0, 0, 0, 0);
-	assert_int_equal(us_judge(&pol, &in, &st, &j), -EINVAL);
-	mk(5000, 55, 0, 0, 0, 0);
-	assert_int_equal(us_judge(&pol, &in, &st, &j), -EINVAL);
-	assert_int_equal(st.judged, 1);
-	assert_int_equal(st.last_paired, 5000);
-	/* a zeroed state starts over (readmission) */
-	memset(&st, 0, sizeof(st));
-	mk(10, 5, 0, 0, 0, 0);
-	judge_ok();
+	w_calls(&win, 200, 5);
+	step();
+	step();
+	cum.sim.out[US_O_2XX][US_O_2XX] -= 500;
+	win.sim_seconds = cum.sim_seconds;
+	assert_int_equal(us_judge(&pol, &cum, &win, &st, &j), -EINVAL);
 }
 
-/* ---- known vectors -------------------------------------------------------- */
+/* ---- fresh evidence and liveness --------------------------------------------- */
 
-static void test_clearly_better(void **state)
+static void test_equal_version_promoted(void **state)
 {
+	int n;
+
 	(void)state;
-	/* sim errs on none of the 40 transactions the active alone failed */
-	mk(20000, 100, 0, 40, 10, 40);
-	judge_ok();
-	assert_int_equal(v(US_C_EVIDENCE), US_V_PASS);
-	assert_int_equal(v(US_C_AGREEMENT), US_V_PASS);
-	assert_int_equal(v(US_C_ERRORS), US_V_PASS);
-	assert_int_equal(v(US_C_LAT_P50), US_V_PASS);
-	assert_int_equal(v(US_C_LAT_P99), US_V_PASS);
-	assert_int_equal(j.verdict, US_V_PASS);
-	assert_int_equal(j.decision, US_D_NONE);   /* one window of three */
-	assert_int_equal(j.streak, 1);
-	assert_float_equal(j.c[US_C_ERRORS].active, 50.0 / 20000, 1e-12);
-	assert_float_equal(j.c[US_C_ERRORS].sim, 10.0 / 20000, 1e-12);
-	assert_true(j.c[US_C_ERRORS].statistic >= j.c[US_C_ERRORS].bound_pass);
-	assert_true(j.c[US_C_ERRORS].statistic_fail < 0);
+	w_calls(&win, 200, 5);              /* 400 pairs per 5 s */
+	n = run(100);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+	assert_false(j.held);
+	/* 60 s of evidence, then the streak of 3 */
+	assert_true(n >= 12 && n <= 20);
+	for (int i = 0; i < US_JUDGE_CRITERIA; i++)
+		assert_int_equal(v(i), US_V_PASS);
 }
 
-static void test_equal_version(void **state)
+/* The first judge let windows without new pairs extend the streak: a
+ * machine that died mid-judgement was promoted on its earlier evidence. */
+static void test_dead_machine_stops_the_streak(void **state)
 {
 	(void)state;
-	mk(20000, 100, 20, 20, 20, 40);
-	judge_ok();
-	assert_int_equal(v(US_C_ERRORS), US_V_PASS);
-	assert_int_equal(j.verdict, US_V_PASS);
-	assert_float_equal(j.c[US_C_ERRORS].sim, j.c[US_C_ERRORS].active, 1e-12);
-}
-
-/*
- * +0.3 pp is between "no worse" (0) and the margin (0.5 pp): the test
- * guarantees nothing there, either outcome is allowed.  What it does: with
- * few pairs it waits (not rejected quickly); with enough it is confidently
- * worse than the active and rejects, before being confident that it is
- * within the margin; if both are shown at once (a large first look), PASS.
- */
-static void test_slightly_worse(void **state)
-{
-	(void)state;
-	mk(2000, 100, 8, 2, 2, 10);      /* 0.5 % vs 0.2 % */
-	judge_ok();
-	assert_int_equal(v(US_C_ERRORS), US_V_INCONCLUSIVE);
-	assert_int_equal(j.decision, US_D_NONE);
-	mk(10000, 100, 40, 10, 10, 50);
-	judge_ok();
-	assert_int_equal(v(US_C_ERRORS), US_V_FAIL);
-	assert_true(j.c[US_C_ERRORS].statistic < j.c[US_C_ERRORS].bound_pass);
-	assert_int_equal(j.decision, US_D_REJECT);
-	memset(&st, 0, sizeof(st));
-	mk(20000, 100, 80, 20, 20, 100);
-	judge_ok();
-	assert_true(j.c[US_C_ERRORS].statistic_fail >= j.c[US_C_ERRORS].bound_fail);
-	assert_int_equal(v(US_C_ERRORS), US_V_PASS);
-}
-
-/* Worse than the margin (+0.6 pp) never passes, at any sample size, and is
- * rejected once there are enough pairs. */
-static void test_worse_than_margin_never_passes(void **state)
-{
-	(void)state;
-	for (__u64 n = 500; n <= 400000; n *= 2) {
-		mk(n, 100, n * 7 / 1000, n / 1000, n / 1000, n * 8 / 1000);
-		memset(&st, 0, sizeof(st));
-		judge_ok();
-		assert_int_not_equal(v(US_C_ERRORS), US_V_PASS);
-		assert_int_not_equal(j.decision, US_D_PROMOTE);
-		if (n >= 8000)
-			assert_int_equal(v(US_C_ERRORS), US_V_FAIL);
-	}
-}
-
-static void test_clearly_worse_rejects_early(void **state)
-{
-	(void)state;
-	/* +2 pp after 800 pairs and 20 s: evidence is short, yet a confident
-	 * failure rejects at once */
-	mk(800, 20, 17, 1, 1, 18);
-	judge_ok();
-	assert_int_equal(v(US_C_EVIDENCE), US_V_INCONCLUSIVE);
-	assert_int_equal(v(US_C_ERRORS), US_V_FAIL);
-	assert_int_equal(v(US_C_AGREEMENT), US_V_FAIL);
-	assert_int_equal(j.verdict, US_V_FAIL);
-	assert_int_equal(j.decision, US_D_REJECT);
-	assert_non_null(strstr(j.summary, "errors"));
-	assert_non_null(strstr(j.c[US_C_ERRORS].why, "17 sim-only"));
-}
-
-static void test_small_samples_inconclusive(void **state)
-{
-	(void)state;
-	mk(100, 10, 1, 0, 0, 1);
-	judge_ok();
-	assert_int_equal(v(US_C_EVIDENCE), US_V_INCONCLUSIVE);
-	assert_int_equal(v(US_C_AGREEMENT), US_V_INCONCLUSIVE);
-	assert_int_equal(v(US_C_ERRORS), US_V_INCONCLUSIVE);
-	assert_int_equal(j.verdict, US_V_INCONCLUSIVE);
-	assert_int_equal(j.decision, US_D_NONE);
-	/* even a perfect machine: 1,000 clean pairs are not yet proof */
-	memset(&st, 0, sizeof(st));
-	mk(1000, 100, 0, 0, 0, 0);
-	judge_ok();
-	assert_int_equal(v(US_C_EVIDENCE), US_V_PASS);
-	assert_int_equal(v(US_C_ERRORS), US_V_INCONCLUSIVE);
-	assert_int_equal(j.verdict, US_V_INCONCLUSIVE);
-	mk(5000, 100, 0, 0, 0, 0);
-	judge_ok();
-	assert_int_equal(v(US_C_ERRORS), US_V_PASS);
-}
-
-static void test_no_pairs(void **state)
-{
-	(void)state;
-	memset(&in, 0, sizeof(in));
-	judge_ok();
-	for (int c = 0; c < US_JUDGE_CRITERIA; c++)
-		assert_int_equal(v(c), US_V_INCONCLUSIVE);
-	assert_true(isnan(j.c[US_C_ERRORS].sim));
-	assert_float_equal(j.c[US_C_ERRORS].statistic, 0, 1e-12);   /* e-value 1 */
-	assert_true(isnan(j.c[US_C_LAT_P50].active));
-}
-
-static void test_evidence_needs_both(void **state)
-{
-	(void)state;
-	mk(20000, 59.9, 0, 40, 10, 40);   /* everything else passes */
-	judge_ok();
-	assert_int_equal(v(US_C_EVIDENCE), US_V_INCONCLUSIVE);
-	assert_int_equal(v(US_C_ERRORS), US_V_PASS);
-	assert_int_equal(j.verdict, US_V_INCONCLUSIVE);
+	w_calls(&win, 200, 5);
+	for (int i = 0; i < 12; i++)
+		step();
+	assert_true(j.streak >= 1);
+	/* dead: requests sent, nothing answered, no pair closed yet */
+	memset(&win, 0, sizeof(win));
+	win.seconds = 5;
+	win.sent = 400;
+	step();
 	assert_int_equal(j.streak, 0);
-	pol.min_paired = 20001;
-	mk(20000, 60, 0, 40, 10, 40);
-	judge_ok();
-	assert_int_equal(v(US_C_EVIDENCE), US_V_INCONCLUSIVE);
-	pol.min_paired = 20000;
-	judge_ok();
-	assert_int_equal(v(US_C_EVIDENCE), US_V_PASS);
-	assert_int_equal(j.verdict, US_V_PASS);
-	assert_float_equal(j.c[US_C_EVIDENCE].threshold, 20000, 0);
+	assert_int_equal(j.decision, US_D_NONE);
+	assert_int_equal(v(US_C_FRESH), US_V_INCONCLUSIVE);
+	assert_int_equal(v(US_C_LIVENESS), US_V_INCONCLUSIVE);
+	/* then its pairs close unanswered at their deadline: rejected */
+	memset(&win, 0, sizeof(win));
+	win.seconds = 5;
+	win.sent = 400;
+	win.sim.out[US_O_2XX][US_O_NONE] = 400;
+	win.sim.calls = 200;
+	win.sim.calls_fail_shadow = 200;
+	step();
+	assert_int_equal(j.decision, US_D_REJECT);
+	assert_int_equal(v(US_C_ERRORS), US_V_FAIL);
 }
 
-static void test_agreement(void **state)
+/* A window that answered some but left many pairs unanswered cannot pass. */
+static void test_partly_silent_cannot_pass(void **state)
 {
 	(void)state;
-	/* no errors at all, but 1.5 % of the pairs differ in class */
-	mk(5000, 100, 0, 0, 0, 75);
-	judge_ok();
-	assert_int_equal(v(US_C_ERRORS), US_V_PASS);
-	assert_int_equal(v(US_C_AGREEMENT), US_V_FAIL);
+	w_calls(&win, 200, 5);
+	win.answered = 250;                /* of 400 sent */
+	step();
+	assert_int_equal(v(US_C_LIVENESS), US_V_INCONCLUSIVE);
+	w_calls(&win, 200, 5);
+	w_pairs(&win.sim, US_O_2XX, US_O_NONE, 60);
+	step();
+	assert_int_equal(v(US_C_LIVENESS), US_V_INCONCLUSIVE);
+	assert_true(strstr(j.c[US_C_LIVENESS].why, "unanswered") != NULL);
+}
+
+/* Quiet windows end a streak; a quiet period then needs a whole new streak. */
+static void test_quiet_period(void **state)
+{
+	(void)state;
+	w_calls(&win, 200, 5);
+	for (int i = 0; i < 13; i++)
+		step();
+	assert_int_equal(j.decision, US_D_NONE);
+	assert_int_equal(j.streak, 2);
+	w_calls(&win, 0, 5);
+	for (int i = 0; i < 60; i++) {
+		step();
+		assert_int_equal(j.decision, US_D_NONE);
+		assert_int_equal(j.streak, 0);
+	}
+	w_calls(&win, 200, 5);
+	assert_int_equal(run(10), 3);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+}
+
+/* ---- errors ------------------------------------------------------------------ */
+
+/* Unanswered pairs count at once (the data plane closes them at their
+ * deadline): a version leaving 1 % of calls unanswered is rejected. The
+ * first judge counted them 32 s late and promoted such a version. */
+static void test_unanswered_rejected(void **state)
+{
+	(void)state;
+	w_calls(&win, 400, 5);
+	w_pairs(&win.sim, US_O_2XX, US_O_NONE, 4);
+	win.sim.calls_fail_shadow = 4;
+	run(200);
 	assert_int_equal(j.decision, US_D_REJECT);
-	/* 0.3 % of 5,000: neither yet */
-	memset(&st, 0, sizeof(st));
-	mk(5000, 100, 0, 0, 0, 15);
-	judge_ok();
-	assert_int_equal(v(US_C_AGREEMENT), US_V_INCONCLUSIVE);
-	/* 0.3 % of 40,000: confidently below 0.5 % */
-	mk(40000, 100, 0, 0, 0, 120);
-	judge_ok();
-	assert_int_equal(v(US_C_AGREEMENT), US_V_PASS);
-	assert_float_equal(j.c[US_C_AGREEMENT].sim, 0.003, 1e-12);
-	assert_float_equal(j.c[US_C_AGREEMENT].threshold, 0.005, 0);
+	assert_int_equal(v(US_C_ERRORS), US_V_FAIL);
+}
+
+/* Equal error shares of 5 % on both sides, independent: the first judge
+ * rejected this every time (10 % of pairs "differ in class"). */
+static void test_equal_with_5pc_errors(void **state)
+{
+	(void)state;
+	w_calls(&win, 400, 5);
+	w_fail(&win, 19, 19, 1, 1);         /* 5 % each side, independent */
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+}
+
+/* The new version fixes the active's 500s: promoted. The first judge
+ * rejected it for disagreeing. */
+static void test_improvement_promoted(void **state)
+{
+	(void)state;
+	w_calls(&win, 400, 5);
+	w_fail(&win, 8, 0, 0, 1);           /* the active fails 2 % of calls */
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+	assert_true(j.c[US_C_ERRORS].sim < j.c[US_C_ERRORS].active);
+}
+
+/* An outage on both sides (the same calls fail on both): not rejected. */
+static void test_outage_on_both_sides(void **state)
+{
+	(void)state;
+	w_calls(&win, 400, 5);
+	for (int i = 0; i < 8; i++)
+		step();
+	w_calls(&win, 400, 5);
+	w_fail(&win, 6, 6, 120, 2);         /* 30 % of calls fail on both */
+	for (int i = 0; i < 12; i++) {
+		step();
+		assert_int_not_equal(j.decision, US_D_REJECT);
+	}
+	w_calls(&win, 400, 5);
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+}
+
+/* Calls are the units: six calls failing only on the simulation machine,
+ * each in both of its transactions, are six discordant units, not twelve.
+ * The first judge bet per transaction and would reject here. */
+static void test_failures_counted_by_call(void **state)
+{
+	(void)state;
+	w_calls(&win, 1000, 60);
+	w_fail(&win, 0, 6, 0, 2);
+	step();
+	assert_int_not_equal(v(US_C_ERRORS), US_V_FAIL);
+	/* as twelve single-transaction calls they would be */
+	setup(NULL);
+	w_calls(&win, 1000, 60);
+	w_fail(&win, 0, 12, 0, 1);
+	step();
+	assert_int_equal(v(US_C_ERRORS), US_V_FAIL);
+}
+
+/* ---- agreement ------------------------------------------------------------- */
+
+/* 0.3 % of harmless class differences, as many each way (487/200 races):
+ * the first judge left such a version undecided forever. */
+static void test_symmetric_class_noise_promoted(void **state)
+{
+	(void)state;
+	w_calls(&win, 500, 5);
+	w_pairs(&win.sim, US_O_2XX, US_O_4XX, 2);
+	w_pairs(&win.sim, US_O_4XX, US_O_2XX, 1);
+	w_pairs(&win.sim, US_O_4XX, US_O_4XX, 0);
+	/* and as many the other way on average */
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+}
+
+static void test_class_changes_for_the_better_promoted(void **state)
+{
+	(void)state;
+	w_calls(&win, 500, 5);
+	w_pairs(&win.sim, US_O_4XX, US_O_2XX, 10);  /* 1 % answered 2xx where v1 said 4xx */
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+	assert_true(j.c[US_C_AGREEMENT].sim < 0);
+}
+
+static void test_class_changes_for_the_worse_rejected(void **state)
+{
+	(void)state;
+	w_calls(&win, 500, 5);
+	w_pairs(&win.sim, US_O_2XX, US_O_4XX, 20);  /* 2 % */
+	run(200);
+	assert_int_equal(j.decision, US_D_REJECT);
+	assert_int_equal(v(US_C_AGREEMENT), US_V_FAIL);
+}
+
+/* A control machine: 2 % of pairs differ on it too (noise, both ways), so
+ * the candidate's 2 % is not against it (the first judge rejected this: 2 %
+ * of pairs differ in class against a 0.5 % limit); 4 % is. */
+static void test_control_noise(void **state)
+{
+	(void)state;
+	w_calls(&win, 500, 5);
+	w_pairs(&win.sim, US_O_2XX, US_O_4XX, 10);
+	w_pairs(&win.sim, US_O_4XX, US_O_2XX, 10);
+	w_control(&win, 500);
+	w_pairs(&win.control, US_O_2XX, US_O_4XX, 10);
+	w_pairs(&win.control, US_O_4XX, US_O_2XX, 10);
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+	assert_float_equal(j.c[US_C_AGREEMENT].active, 0.02, 1e-9);
+
+	setup(NULL);
+	w_calls(&win, 500, 5);
+	w_pairs(&win.sim, US_O_2XX, US_O_4XX, 20);
+	w_pairs(&win.sim, US_O_4XX, US_O_2XX, 20);
+	w_control(&win, 500);
+	w_pairs(&win.control, US_O_2XX, US_O_4XX, 10);
+	w_pairs(&win.control, US_O_4XX, US_O_2XX, 10);
+	run(200);
+	assert_int_equal(j.decision, US_D_REJECT);
+	assert_int_equal(v(US_C_AGREEMENT), US_V_FAIL);
+}
+
+/* ---- exact codes ------------------------------------------------------------ */
+
+/* 486 for 480, 202 for 200: counted by the data plane, never judged by the
+ * first judge. */
+static void test_code_changes(void **state)
+{
+	(void)state;
+	w_calls(&win, 500, 5);
+	win.sim.code_same -= 50;           /* 5 % of same-class pairs */
+	run(200);
+	assert_int_equal(j.decision, US_D_REJECT);
+	assert_int_equal(v(US_C_CODES), US_V_FAIL);
+
+	setup(NULL);
+	w_calls(&win, 500, 5);
+	win.sim.code_same -= 1;            /* 0.1 % */
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
 }
 
 /* ---- latency ---------------------------------------------------------------- */
 
-static void test_latency_double_rejects(void **state)
+/* 1.3x: inside the first judge's dead zone (1.2x..1.35x), undecided for
+ * ever; now rejected. */
+static void test_latency_13x_rejected(void **state)
 {
 	(void)state;
-	mk(20000, 100, 0, 40, 10, 40);
-	set_sim_lat(5000, 2.0);
-	judge_ok();
-	assert_int_equal(v(US_C_LAT_P50), US_V_FAIL);
-	assert_int_equal(v(US_C_LAT_P99), US_V_FAIL);
+	w_calls(&win, 500, 5);
+	w_slower(&win, 1.3);
+	run(200);
 	assert_int_equal(j.decision, US_D_REJECT);
-	assert_true(j.c[US_C_LAT_P50].statistic > 1.7 && j.c[US_C_LAT_P50].statistic < 2.3);
-	assert_true(j.c[US_C_LAT_P50].statistic_fail > j.c[US_C_LAT_P50].bound_fail);
-	assert_float_equal(j.c[US_C_LAT_P50].bound_fail, 1.2 * 1.125, 1e-12);
+	assert_int_equal(v(US_C_LAT_P50), US_V_FAIL);
 }
 
-static void test_latency_slightly_slower_passes(void **state)
+static void test_latency_11x_promoted(void **state)
 {
 	(void)state;
-	mk(20000, 100, 0, 40, 10, 40);
-	set_sim_lat(5000, 1.05);
-	judge_ok();
-	assert_int_equal(v(US_C_LAT_P50), US_V_PASS);
-	assert_int_equal(v(US_C_LAT_P99), US_V_PASS);
-	assert_int_equal(j.verdict, US_V_PASS);
-	assert_true(j.c[US_C_LAT_P50].sim > j.c[US_C_LAT_P50].active);
-	assert_true(j.c[US_C_LAT_P50].statistic <= 1.2);
-}
-
-/* 1.3x: above the limit, not clearly above with the bucket margin */
-static void test_latency_between_limit_and_margin(void **state)
-{
-	(void)state;
-	mk(20000, 100, 0, 40, 10, 40);
-	set_sim_lat(5000, 1.3);
-	judge_ok();
-	assert_int_equal(v(US_C_LAT_P50), US_V_INCONCLUSIVE);
-	assert_true(j.c[US_C_LAT_P50].statistic > 1.2);
-	assert_int_equal(j.verdict, US_V_INCONCLUSIVE);
-	assert_int_equal(j.decision, US_D_NONE);
-}
-
-static void test_latency_few_samples(void **state)
-{
-	(void)state;
-	mk(20000, 100, 0, 40, 10, 40);
-	set_sim_lat(30, 2.0);          /* p50 needs 40 samples */
-	judge_ok();
-	assert_int_equal(v(US_C_LAT_P50), US_V_INCONCLUSIVE);
-	assert_int_equal(v(US_C_LAT_P99), US_V_INCONCLUSIVE);
-	assert_int_equal(j.c[US_C_LAT_P50].samples, 30);
-	assert_non_null(strstr(j.c[US_C_LAT_P50].why, "too few"));
-	set_sim_lat(1000, 1.0);        /* p99 needs 2,000 */
-	judge_ok();
-	assert_int_equal(v(US_C_LAT_P50), US_V_PASS);
-	assert_int_equal(v(US_C_LAT_P99), US_V_INCONCLUSIVE);
-	memset(in.active_lat, 0, sizeof(in.active_lat));   /* no reference */
-	judge_ok();
-	assert_int_equal(v(US_C_LAT_P50), US_V_INCONCLUSIVE);
-}
-
-/* ---- windows: streak, promotion, reset -------------------------------------- */
-
-static void test_streak_promote_and_reset(void **state)
-{
-	(void)state;
-	mk(20000, 100, 0, 40, 10, 40);
-	judge_ok();
-	assert_int_equal(j.streak, 1);
-	assert_int_equal(j.decision, US_D_NONE);
-	mk(20400, 105, 0, 40, 10, 40);
-	judge_ok();
-	assert_int_equal(j.streak, 2);
-	assert_int_equal(j.decision, US_D_NONE);
-	/* 60 new differences: agreement no longer sure, streak resets */
-	mk(20800, 110, 0, 40, 10, 100);
-	judge_ok();
-	assert_int_equal(v(US_C_AGREEMENT), US_V_INCONCLUSIVE);
-	assert_int_equal(j.verdict, US_V_INCONCLUSIVE);
-	assert_int_equal(j.streak, 0);
-	assert_int_equal(st.streak, 0);
-	/* three passing windows again: promote on the third */
-	for (__u32 w = 1; w <= 3; w++) {
-		mk(60000 + w * 400, 300 + w * 5.0, 0, 40, 10, 100);
-		judge_ok();
-		assert_int_equal(j.verdict, US_V_PASS);
-		assert_int_equal(j.streak, w);
-		assert_int_equal(j.decision, w == 3 ? US_D_PROMOTE : US_D_NONE);
-	}
-	assert_int_equal(st.judged, 6);
-	assert_non_null(strstr(j.summary, "promote"));
-}
-
-static void test_windows_policy(void **state)
-{
-	(void)state;
-	pol.windows = 1;
-	mk(20000, 100, 0, 40, 10, 40);
-	judge_ok();
+	w_calls(&win, 500, 5);
+	w_slower(&win, 1.1);
+	run(200);
 	assert_int_equal(j.decision, US_D_PROMOTE);
-	assert_int_equal(j.windows, 1);
 }
 
-static void test_deterministic(void **state)
-{
-	struct us_judgement a, b;
-	struct us_judge_state s1 = { 0 }, s2 = { 0 };
-
-	(void)state;
-	mk(7777, 42, 13, 5, 3, 20);
-	set_sim_lat(3000, 1.1);
-	assert_int_equal(us_judge(&pol, &in, &s1, &a), 0);
-	assert_int_equal(us_judge(&pol, &in, &s2, &b), 0);
-	assert_memory_equal(&a, &b, sizeof(a));
-}
-
-static void test_fields_filled(void **state)
+static void test_latency_tail_only(void **state)
 {
 	(void)state;
-	mk(20000, 100, 0, 40, 10, 40);
-	judge_ok();
-	assert_string_equal(j.c[US_C_EVIDENCE].name, "evidence");
-	assert_string_equal(j.c[US_C_AGREEMENT].name, "agreement");
-	assert_string_equal(j.c[US_C_ERRORS].name, "errors");
-	assert_string_equal(j.c[US_C_LAT_P50].name, "latency_p50");
-	assert_string_equal(j.c[US_C_LAT_P99].name, "latency_p99");
-	for (int c = 0; c < US_JUDGE_CRITERIA; c++) {
-		assert_true(strlen(j.c[c].why) > 10);
-		assert_false(isnan(j.c[c].threshold));
-		assert_true(j.c[c].samples > 0);
-	}
-	for (int c = US_C_AGREEMENT; c < US_JUDGE_CRITERIA; c++) {
-		assert_false(isnan(j.c[c].statistic));
-		assert_false(isnan(j.c[c].statistic_fail));
-		assert_false(isnan(j.c[c].bound_pass));
-		assert_false(isnan(j.c[c].bound_fail));
-	}
-	assert_true(isnan(j.c[US_C_EVIDENCE].statistic));
-	assert_float_equal(j.c[US_C_ERRORS].bound_pass, log(100), 1e-9);
-	assert_float_equal(j.c[US_C_ERRORS].bound_fail, -log(0.009), 1e-9);
-	assert_float_equal(j.c[US_C_AGREEMENT].bound_fail, -log(0.001), 1e-9);
-	assert_float_equal(j.c[US_C_LAT_P99].threshold, 1.2, 0);
-	assert_true(j.c[US_C_LAT_P50].active > 18 * MS && j.c[US_C_LAT_P50].active < 22 * MS);
+	w_calls(&win, 500, 5);
+	/* 2 % of the shadow's answers take 200 ms: p50 unchanged, p99 ~7x */
+	memset(win.sim.lat_shadow, 0, sizeof(win.sim.lat_shadow));
+	fill_uniform(win.sim.lat_shadow, 980, 10 * MS, 30 * MS);
+	fill_uniform(win.sim.lat_shadow, 20, 190 * MS, 210 * MS);
+	run(200);
+	assert_int_equal(j.decision, US_D_REJECT);
+	assert_int_equal(v(US_C_LAT_P99), US_V_FAIL);
+	assert_int_not_equal(v(US_C_LAT_P50), US_V_FAIL);
 }
 
-/* ---- the report -------------------------------------------------------------- */
-
-static void test_explain(void **state)
-{
-	char buf[4096], small[16];
-	int n;
-
-	(void)state;
-	mk(5000, 60, 60, 5, 4, 70);
-	judge_ok();
-	n = us_judge_explain(&j, buf, sizeof(buf));
-	assert_int_equal(n, (int)strlen(buf));
-	assert_non_null(strstr(buf, "decision REJECT"));
-	assert_non_null(strstr(buf, "errors       FAIL"));
-	assert_non_null(strstr(buf, "active 0.180 %"));
-	assert_non_null(strstr(buf, "sim 1.280 %"));
-	assert_non_null(strstr(buf, "limit +0.500 pp"));
-	assert_non_null(strstr(buf, "limit 0.500 %"));
-	assert_non_null(strstr(buf, "limit 1.20x"));
-	assert_non_null(strstr(buf, "paired 5000 (need 1000)"));
-	assert_non_null(strstr(buf, "(pass >= 4.61)"));
-	assert_non_null(strstr(buf, "60 sim-only, 5 active-only"));
-	/* one header line and two lines per criterion */
-	{
-		int lines = 0;
-
-		for (char *p = buf; *p; p++)
-			lines += *p == '\n';
-		assert_int_equal(lines, 1 + 2 * US_JUDGE_CRITERIA);
-	}
-	/* truncation: snprintf semantics */
-	assert_int_equal(us_judge_explain(&j, small, sizeof(small)), n);
-	assert_int_equal(strlen(small), sizeof(small) - 1);
-	assert_int_equal(us_judge_explain(&j, NULL, 0), n);
-	assert_int_equal(us_judge_explain(NULL, buf, sizeof(buf)), -EINVAL);
-	assert_int_equal(us_judge_explain(&j, NULL, 10), -EINVAL);
-}
-
-static void test_names(void **state)
+/* 5 ms slower at a 20 ms median is 1.25x: rejected; with a slack of 10 ms
+ * it is no regression. */
+static void test_latency_slack(void **state)
 {
 	(void)state;
-	assert_string_equal(us_verdict_name(US_V_INCONCLUSIVE), "INCONCLUSIVE");
-	assert_string_equal(us_verdict_name(US_V_PASS), "PASS");
-	assert_string_equal(us_verdict_name(US_V_FAIL), "FAIL");
-	assert_string_equal(us_decision_name(US_D_NONE), "NONE");
-	assert_string_equal(us_decision_name(US_D_PROMOTE), "PROMOTE");
-	assert_string_equal(us_decision_name(US_D_REJECT), "REJECT");
-	assert_string_equal(us_verdict_name((enum us_verdict)7), "?");
+	w_calls(&win, 500, 5);
+	memset(win.sim.lat_shadow, 0, sizeof(win.sim.lat_shadow));
+	fill_uniform(win.sim.lat_shadow, 1000, 15 * MS, 35 * MS);
+	run(200);
+	assert_int_equal(j.decision, US_D_REJECT);
+	assert_int_equal(v(US_C_LAT_P50), US_V_FAIL);
+
+	setup(NULL);
+	pol.latency_slack = 0.010;
+	w_calls(&win, 500, 5);
+	memset(win.sim.lat_shadow, 0, sizeof(win.sim.lat_shadow));
+	fill_uniform(win.sim.lat_shadow, 1000, 15 * MS, 35 * MS);
+	run(200);
+	assert_int_equal(j.decision, US_D_PROMOTE);
 }
 
-/* ---- the guarantees under repeated looks (small Monte Carlo) ------------------ */
+/* Undecided (here: evidence that never reaches its minimum): reported
+ * stuck after stuck_after, with why, and decided by on_undecided after
+ * decide_after. (A version exactly at a limit may go either way; the
+ * first judge's latency dead zone left 1.2x..1.35x undecided for ever, and
+ * nothing reported it.) */
+static void test_undecided_stuck_then_decided(void **state)
+{
+	(void)state;
+	pol.stuck_after = 120;
+	pol.decide_after = 300;
+	pol.min_paired = 1000000;
+	w_calls(&win, 500, 5);
+	for (int i = 0; i < 23; i++)
+		step();
+	assert_int_equal(j.decision, US_D_NONE);
+	assert_false(j.stuck);
+	step();                                   /* 120 s */
+	assert_true(j.stuck);
+	assert_non_null(strstr(j.stuck_why, "evidence"));
+	run(100);
+	assert_int_equal(j.decision, US_D_NONE);  /* hold: stays, stuck */
+	assert_true(j.stuck);
 
-static unsigned long long rng = 0x9e3779b97f4a7c15ull;
+	setup(NULL);
+	pol.decide_after = 300;
+	pol.min_paired = 1000000;
+	pol.on_undecided = US_UNDECIDED_REJECT;
+	w_calls(&win, 500, 5);
+	assert_int_equal(run(100), 60);
+	assert_int_equal(j.decision, US_D_REJECT);
+	assert_non_null(strstr(j.summary, "undecided"));
+}
+
+/* ---- hold mode ---------------------------------------------------------------- */
+
+/* The lab's --policy hold set limits the first judge refused: nothing was
+ * judged. Mode hold judges and explains; the decision is held. */
+static void test_hold_mode(void **state)
+{
+	(void)state;
+	pol.mode = US_MODE_HOLD;
+	w_calls(&win, 200, 5);
+	run(100);
+	assert_int_equal(j.decision, US_D_PROMOTE);
+	assert_true(j.held);
+	assert_non_null(strstr(j.summary, "held"));
+}
+
+/* ---- JSON, report, evidence sums --------------------------------------------- */
+
+static void test_state_json_round_trip(void **state)
+{
+	struct us_judge_state back;
+	const char *field = NULL;
+	json_object *o;
+
+	(void)state;
+	st.streak = 3;
+	st.judged = 17;
+	st.last_paired = 123456789012ull;
+	st.last_seconds = 85.5;
+	o = us_judge_state_json(&st);
+	assert_int_equal(us_judge_state_parse(o, &back, &field), 0);
+	assert_memory_equal(&back, &st, sizeof(st));
+	json_object_object_add(o, "last_seconds", json_object_new_string("x"));
+	assert_int_equal(us_judge_state_parse(o, &back, &field), -EINVAL);
+	assert_string_equal(field, "state.last_seconds");
+	json_object_put(o);
+}
+
+static void test_judgement_json_and_explain(void **state)
+{
+	char text[8192];
+	json_object *o, *arr, *c, *x;
+
+	(void)state;
+	pol.stuck_after = 5;
+	w_calls(&win, 100, 5);
+	step();
+	o = us_judgement_json(&j);
+	assert_true(json_object_object_get_ex(o, "criteria", &arr));
+	assert_int_equal(json_object_array_length(arr), US_JUDGE_CRITERIA);
+	c = json_object_array_get_idx(arr, US_C_CODES);
+	assert_true(json_object_object_get_ex(c, "name", &x));
+	assert_string_equal(json_object_get_string(x), "codes");
+	assert_true(json_object_object_get_ex(o, "stuck", &x));
+	assert_true(json_object_get_boolean(x));
+	json_object_put(o);
+	assert_true(us_judge_explain(&j, text, sizeof(text)) > 0);
+	assert_non_null(strstr(text, "STUCK"));
+	for (int i = 0; i < US_JUDGE_CRITERIA; i++)
+		assert_non_null(strstr(text, j.c[i].name));
+}
+
+static void test_window_add(void **state)
+{
+	struct us_window a, b;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	w_calls(&b, 10, 5);
+	b.sim_seconds = 5;
+	us_codes_add(b.codes, &b.ncodes, 480, 486, 2);
+	us_window_add(&a, &b);
+	b.sim_seconds = 10;
+	us_window_add(&a, &b);
+	assert_int_equal(a.sim.out[US_O_2XX][US_O_2XX], 40);
+	assert_int_equal(a.sim.calls, 20);
+	assert_int_equal(a.sent, 40);
+	assert_float_equal(a.sim_seconds, 10, 0);
+	assert_float_equal(a.seconds, 10, 0);
+	assert_int_equal(a.ncodes, 1);
+	assert_int_equal(a.codes[0].n, 4);
+}
+
+/* ---- guarantees under repeated looks ------------------------------------------ */
+
+static __u64 rng_state;
 
 static double unif(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) * 0x1.0p-53;
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (double)(rng_state >> 11) / 9007199254740992.0;
 }
 
-/* runs of 40 windows of 400 pairs, looking after every window; returns how
- * many runs ever had the errors criterion at `which` */
-static unsigned ever(double act_only, double sim_only, enum us_verdict which, unsigned runs)
+/*
+ * An equal version with 3 % of calls failing on each side independently,
+ * each failing call failing both its transactions: false rejections over 60
+ * windows of 200 calls stay within beta (with Monte Carlo slack); a version
+ * failing 2 pp more calls is never promoted.
+ */
+static void test_guarantees_clustered(void **state)
 {
-	unsigned hits = 0;
-
-	for (unsigned r = 0; r < runs; r++) {
-		memset(&in, 0, sizeof(in));
-		memset(&st, 0, sizeof(st));
-		for (int w = 0; w < 40; w++) {
-			for (int i = 0; i < 400; i++) {
-				double u = unif();
-
-				in.paired++;
-				if (u < act_only)
-					in.active_err_only++;
-				else if (u < act_only + sim_only)
-					in.sim_err_only++;
-			}
-			in.sim_seconds += 5;
-			judge_ok();
-			if (v(US_C_ERRORS) == which) {
-				hits++;
-				break;
-			}
-		}
-	}
-	return hits;
-}
-
-static void test_guarantees_monte_carlo(void **state)
-{
-	unsigned runs = 400;
-	unsigned pass_at_margin, fail_when_equal, fail_when_bad;
+	int rejected = 0, promoted_bad = 0, runs = 200;
 
 	(void)state;
-	/* worse by exactly the margin: ever PASS <= alpha (1 %); allow 2.5 % */
-	pass_at_margin = ever(0.001, 0.006, US_V_PASS, runs);
-	assert_true(pass_at_margin <= runs / 40);
-	/* equal: ever FAIL <= 0.9 beta; allow 2.5 % */
-	fail_when_equal = ever(0.002, 0.002, US_V_FAIL, runs);
-	assert_true(fail_when_equal <= runs / 40);
-	/* and the tests have power: +1 pp fails in (nearly) every run */
-	fail_when_bad = ever(0.001, 0.011, US_V_FAIL, runs);
-	assert_true(fail_when_bad >= runs * 99 / 100);
-	print_message("  errors ever PASS at the margin %u/%u, ever FAIL when equal %u/%u, "
-		      "FAIL at +1 pp %u/%u\n",
-		      pass_at_margin, runs, fail_when_equal, runs, fail_when_bad, runs);
+	rng_state = 0x9e3779b97f4a7c15ull;
+	for (int bad = 0; bad < 2; bad++)
+		for (int r = 0; r < runs; r++) {
+			setup(NULL);
+			for (int w = 0; w < 60; w++) {
+				unsigned fa = 0, fs = 0, fb = 0;
+
+				for (int c = 0; c < 200; c++) {
+					bool a = unif() < 0.03, s = unif() < 0.03 + 0.02 * bad;
+
+					fa += a && !s;
+					fs += s && !a;
+					fb += a && s;
+				}
+				w_calls(&win, 200, 5);
+				w_fail(&win, fa, fs, fb, 2);
+				step();
+				if (j.decision != US_D_NONE)
+					break;
+			}
+			if (!bad && j.decision == US_D_REJECT)
+				rejected++;
+			if (bad && j.decision == US_D_PROMOTE)
+				promoted_bad++;
+		}
+	/* beta 1 %: allow 3 of 200 (P(Bin(200, 0.01) > 5) < 2 %) */
+	assert_true(rejected <= 5);
+	assert_int_equal(promoted_bad, 0);
 }
 
 int main(void)
@@ -653,29 +738,32 @@ int main(void)
 		cmocka_unit_test_setup(test_quantile_two_buckets, setup),
 		cmocka_unit_test_setup(test_quantile_edges, setup),
 		cmocka_unit_test_setup(test_quantile_tracks_values, setup),
-		cmocka_unit_test_setup(test_bad_policy, setup),
-		cmocka_unit_test_setup(test_bad_input, setup),
+		cmocka_unit_test_setup(test_policy_check, setup),
 		cmocka_unit_test_setup(test_counts_must_not_go_back, setup),
-		cmocka_unit_test_setup(test_clearly_better, setup),
-		cmocka_unit_test_setup(test_equal_version, setup),
-		cmocka_unit_test_setup(test_slightly_worse, setup),
-		cmocka_unit_test_setup(test_worse_than_margin_never_passes, setup),
-		cmocka_unit_test_setup(test_clearly_worse_rejects_early, setup),
-		cmocka_unit_test_setup(test_small_samples_inconclusive, setup),
-		cmocka_unit_test_setup(test_no_pairs, setup),
-		cmocka_unit_test_setup(test_evidence_needs_both, setup),
-		cmocka_unit_test_setup(test_agreement, setup),
-		cmocka_unit_test_setup(test_latency_double_rejects, setup),
-		cmocka_unit_test_setup(test_latency_slightly_slower_passes, setup),
-		cmocka_unit_test_setup(test_latency_between_limit_and_margin, setup),
-		cmocka_unit_test_setup(test_latency_few_samples, setup),
-		cmocka_unit_test_setup(test_streak_promote_and_reset, setup),
-		cmocka_unit_test_setup(test_windows_policy, setup),
-		cmocka_unit_test_setup(test_deterministic, setup),
-		cmocka_unit_test_setup(test_fields_filled, setup),
-		cmocka_unit_test_setup(test_explain, setup),
-		cmocka_unit_test_setup(test_names, setup),
-		cmocka_unit_test_setup(test_guarantees_monte_carlo, setup),
+		cmocka_unit_test_setup(test_equal_version_promoted, setup),
+		cmocka_unit_test_setup(test_dead_machine_stops_the_streak, setup),
+		cmocka_unit_test_setup(test_partly_silent_cannot_pass, setup),
+		cmocka_unit_test_setup(test_quiet_period, setup),
+		cmocka_unit_test_setup(test_unanswered_rejected, setup),
+		cmocka_unit_test_setup(test_equal_with_5pc_errors, setup),
+		cmocka_unit_test_setup(test_improvement_promoted, setup),
+		cmocka_unit_test_setup(test_outage_on_both_sides, setup),
+		cmocka_unit_test_setup(test_failures_counted_by_call, setup),
+		cmocka_unit_test_setup(test_symmetric_class_noise_promoted, setup),
+		cmocka_unit_test_setup(test_class_changes_for_the_better_promoted, setup),
+		cmocka_unit_test_setup(test_class_changes_for_the_worse_rejected, setup),
+		cmocka_unit_test_setup(test_control_noise, setup),
+		cmocka_unit_test_setup(test_code_changes, setup),
+		cmocka_unit_test_setup(test_latency_13x_rejected, setup),
+		cmocka_unit_test_setup(test_latency_11x_promoted, setup),
+		cmocka_unit_test_setup(test_latency_tail_only, setup),
+		cmocka_unit_test_setup(test_latency_slack, setup),
+		cmocka_unit_test_setup(test_undecided_stuck_then_decided, setup),
+		cmocka_unit_test_setup(test_hold_mode, setup),
+		cmocka_unit_test_setup(test_state_json_round_trip, setup),
+		cmocka_unit_test_setup(test_judgement_json_and_explain, setup),
+		cmocka_unit_test_setup(test_window_add, setup),
+		cmocka_unit_test_setup(test_guarantees_clustered, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,9 @@
 #              machines' and the simulation machine's strict scenarios see
 #              the flow in every call and fail none
 #   dialogs:   in "good", v2-good (strict SIPp) fails no mirrored call
+#   dying:     v2-good2, killed after its streak began, is rejected and never
+#              promoted; an outage on both versions (503 to every INVITE for
+#              6 s) does not reject v2-good
 #
 # Output: PASS name / test:FAIL:name what actual X expected Y; last line
 # "N passed, N failed". Exit 0, 1 on a failure, 77 when not root.
@@ -70,7 +73,7 @@ verbose() { [ -n "${TEST_LAB_VERBOSE:-}" ]; }
 
 lab() { local c=$1 id=$2; shift 2; "$LAB" "$c" --id "$id" "$@"; }
 # mfield ID MACHINE COLUMN: a column of the machine's line in "understudyctl status"
-# (MACHINE SERVICE VERSION STATE FOR REQ/S ERR% P50ms P99ms PAIRED STREAK VERDICT)
+# (MACHINE SERVICE VERSION STATE FOR REQ/S ERR% P50ms P99ms PAIRED STREAK DIFF% CTLDIFF% VERDICT)
 mfield() { lab ctl "$1" status 2> /dev/null | awk -v m="$2" -v i="$3" '$1 == m {print $i}'; }
 count() { lab counts "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 gt0() { awk -v x="${1:-}" 'BEGIN { exit !(x + 0 > 0) }'; }
@@ -399,6 +402,67 @@ else
 	fail lab_up_kill "tools/lab.sh up failed: $(echo "$out" | tail -5 | tr '\n' ' ')"
 	for t in kill_calls_go_on restart_resumes restart_promoted restart_audit dead_rejected_never_promoted \
 		kill_no_failed_calls kill_torn_down; do fail $t "not run: the lab did not come up"; done
+fi
+
+# ---- dying and outage: a machine dies after it started to pass; an outage -
+#
+#   v2-good2 (answers as version 1) is SIGKILLed once its streak is above 0
+#   (consecutive_windows 30: not promoted before): it is never promoted and
+#   is rejected within LIMIT seconds. Every machine, of both versions,
+#   answers 503 to every INVITE for 6 s from 25 s after the machines started
+#   (an outage upstream of the service): v2-good, as good as version 1, is
+#   not rejected for it, up to 15 s after the outage.
+
+D=tl$$d
+IDS="$IDS $D"
+if out=$("$LAB" up --id "$D" --scenario good,good2 --policy quick --windows 30 --outage 25:6 \
+	--rate "$RATE" --mirror 50 2>&1); then
+	pass lab_up_dying
+	up_at=$SECONDS
+	streak=0
+	while ! gt0 "$streak" && [ $((SECONDS - up_at)) -lt $LIMIT ]; do
+		sleep 0.5
+		streak=$(mfield "$D" v2-good2 11)
+	done
+	st=$(mfield "$D" v2-good2 4)
+	if gt0 "$streak" && [ "$st" = simulation ]; then
+		lab signal "$D" sipp-v2-good2 KILL
+		dead_at=$SECONDS
+		echo "# v2-good2 killed at streak $streak, $((dead_at - up_at)) s after the lab came up"
+		while [ "$(mfield "$D" v2-good2 4)" = simulation ] && [ $((SECONDS - dead_at)) -lt $LIMIT ]; do
+			sleep 0.5
+		done
+		st=$(mfield "$D" v2-good2 4)
+		promoted=$(lab ctl "$D" events | grep -c 'v2-good2 *[a-z]* -> active')
+		echo "# v2-good2 $st $((SECONDS - dead_at)) s after its SIPp was killed"
+		check died_passing_rejected "$({ [ "$st" = rejected ] && [ "$promoted" = 0 ]; }; echo $?)" \
+			"v2-good2 (killed at streak $streak) state within $LIMIT s, promotions" "$st, $promoted" \
+			"rejected, 0"
+		verbose && lab ctl "$D" explain v2-good2 | sed 's/^/# /'
+	else
+		fail died_passing_rejected "v2-good2 streak, state actual ${streak:-none}, $st expected > 0, simulation within $LIMIT s"
+		lab ctl "$D" explain v2-good2 2>&1 | sed 's/^/# /'
+	fi
+	# the outage: from 25 s after the machines started (about when up
+	# returned), for 6 s; then 15 s more
+	while [ $((SECONDS - up_at)) -lt 46 ]; do
+		[ "$(mfield "$D" v2-good 4)" != rejected ] || break
+		sleep 0.5
+	done
+	st=$(mfield "$D" v2-good 4)
+	fl=$(count "$D" failed)
+	check outage_not_rejected "$({ [ "$st" != rejected ] && gt0 "$fl"; }; echo $?)" \
+		"v2-good state after an outage on both versions, calls the client saw fail" "$st, $fl" \
+		"simulation or active, > 0 (the outage happened)"
+	[ "$st" != rejected ] || lab ctl "$D" explain v2-good 2>&1 | sed 's/^/# /'
+	verbose && lab ctl "$D" explain v2-good | sed 's/^/# /'
+	lab traffic "$D" stop > /dev/null 2>&1
+	down_clean dying_torn_down "$D"
+else
+	fail lab_up_dying "tools/lab.sh up failed: $(echo "$out" | tail -5 | tr '\n' ' ')"
+	for t in died_passing_rejected outage_not_rejected dying_torn_down; do
+		fail $t "not run: the lab did not come up"
+	done
 fi
 
 # ---- trace: mirrored calls arrive whole at version 2 ----------------------

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "testnet.h"
+#include "../tools/lab/net.h"
 
 #define TN_MTU 9000
 
@@ -24,39 +25,39 @@ struct testnet testnet = {
 		[TN_CLI]  = { .name = "cli0",  .peer = "cli0p",
 			      .mac = { 0x02, 0xb0, 0, 0, 0, 0x00 },
 			      .peer_mac = { 0x02, 0xb0, 0, 0, 0, 0x80 },
-			      .v4 = "198.18.0.254", .v4_plen = 24,
-			      .v6 = "2001:db8::fe", .v6_plen = 64 },
+			      .v4 = US_NET_BAL_CLI4, .v4_plen = US_NET_PLEN4,
+			      .v6 = US_NET_BAL_CLI6, .v6_plen = US_NET_PLEN6 },
 		[TN_MACH] = { .name = "mach0", .peer = "mach0p",
 			      .mac = { 0x02, 0xb0, 0, 0, 1, 0x00 },
 			      .peer_mac = { 0x02, 0xb0, 0, 0, 1, 0x80 },
-			      .v4 = "198.18.1.254", .v4_plen = 24,
-			      .v6 = "2001:db8:1::fe", .v6_plen = 64 },
+			      .v4 = US_NET_BAL_MACH4, .v4_plen = US_NET_PLEN4,
+			      .v6 = US_NET_BAL_MACH6, .v6_plen = US_NET_PLEN6 },
 		[TN_SIM]  = { .name = "sim0",  .peer = "sim0p",
 			      .mac = { 0x02, 0xb0, 0, 0, 2, 0x00 },
 			      .peer_mac = { 0x02, 0xb0, 0, 0, 2, 0x80 },
-			      .v4 = "198.18.2.254", .v4_plen = 24,
-			      .v6 = "2001:db8:2::fe", .v6_plen = 64 },
+			      .v4 = US_NET_BAL_SIM4, .v4_plen = US_NET_PLEN4,
+			      .v6 = US_NET_BAL_SIM6, .v6_plen = US_NET_PLEN6 },
 	},
 	.hosts = {
-		[TN_CLIENT] = { "client", TN_CLI,  "198.18.0.1",  "2001:db8::1",
+		[TN_CLIENT] = { "client", TN_CLI,  US_NET_CLIENT4, US_NET_CLIENT6,
 				{ 0x02, 0xa0, 0, 0, 0, 0x01 }, {0}, {0} },
-		[TN_A1]     = { "a1",     TN_MACH, "198.18.1.1",  "2001:db8:1::1",
+		[TN_A1]     = { "a1",     TN_MACH, US_NET_M4(1),  US_NET_M6(1),
 				{ 0x02, 0xa0, 0, 0, 1, 0x01 }, {0}, {0} },
-		[TN_A2]     = { "a2",     TN_MACH, "198.18.1.2",  "2001:db8:1::2",
+		[TN_A2]     = { "a2",     TN_MACH, US_NET_M4(2),  US_NET_M6(2),
 				{ 0x02, 0xa0, 0, 0, 1, 0x02 }, {0}, {0} },
-		[TN_A3]     = { "a3",     TN_MACH, "198.18.1.3",  "2001:db8:1::3",
+		[TN_A3]     = { "a3",     TN_MACH, US_NET_M4(3),  US_NET_M6(3),
 				{ 0x02, 0xa0, 0, 0, 1, 0x03 }, {0}, {0} },
-		[TN_B1]     = { "b1",     TN_MACH, "198.18.1.21", "2001:db8:1::21",
+		[TN_B1]     = { "b1",     TN_MACH, US_NET_M4(21), US_NET_M6(21),
 				{ 0x02, 0xa0, 0, 0, 1, 0x21 }, {0}, {0} },
-		[TN_B2]     = { "b2",     TN_MACH, "198.18.1.22", "2001:db8:1::22",
+		[TN_B2]     = { "b2",     TN_MACH, US_NET_M4(22), US_NET_M6(22),
 				{ 0x02, 0xa0, 0, 0, 1, 0x22 }, {0}, {0} },
-		[TN_S1]     = { "s1",     TN_MACH, "198.18.1.11", "2001:db8:1::11",
+		[TN_S1]     = { "s1",     TN_MACH, US_NET_M4(11), US_NET_M6(11),
 				{ 0x02, 0xa0, 0, 0, 1, 0x11 }, {0}, {0} },
-		[TN_S2]     = { "s2",     TN_SIM,  "198.18.2.11", "2001:db8:2::11",
+		[TN_S2]     = { "s2",     TN_SIM,  US_NET_S4(11), US_NET_S6(11),
 				{ 0x02, 0xa0, 0, 0, 2, 0x11 }, {0}, {0} },
 	},
-	.vip4 = "198.18.100.1",
-	.vip6 = "2001:db8:100::1",
+	.vip4 = US_NET_VIP4,
+	.vip6 = US_NET_VIP6,
 };
 
 static int tn_orig_ns = -1;

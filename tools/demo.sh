@@ -78,7 +78,7 @@ trap teardown EXIT
 trap 'echo; echo "demo: interrupted" >&2; exit 130' INT TERM
 
 # row NAME: the machine's line of "understudyctl status":
-# MACHINE SERVICE VERSION STATE FOR REQ/S ERR% P50ms P99ms PAIRED STREAK VERDICT
+# MACHINE SERVICE VERSION STATE FOR REQ/S ERR% P50ms P99ms PAIRED STREAK DIFF% CTLDIFF% VERDICT
 row() { awk -v m="$1" '$1 == m' "$STATUS_FILE"; }
 field() { row "$1" | awk -v i="$2" '{print $i}'; }
 snapshot() { lab ctl status > "$STATUS_FILE" 2> /dev/null; }
@@ -143,7 +143,7 @@ while :; do
 	el=$((SECONDS - t_traffic))
 	if [ "$state" != simulation ]; then break; fi
 	if [ $el -ge "$LIMIT" ]; then break; fi
-	paired=$(field "$V2" 10) streak=$(field "$V2" 11) verdict=$(field "$V2" 12)
+	paired=$(field "$V2" 10) streak=$(field "$V2" 11) verdict=$(field "$V2" 14)
 	req=$(field "$V2" 6) err=$(field "$V2" 7) p50=$(field "$V2" 8)
 	v1p50=$(awk '$1 == "sip" && $2 == "1.0" {print $6}' "$STATUS_FILE")
 	case $paired in '' | -) paired=0 ;; esac

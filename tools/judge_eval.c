@@ -135,7 +135,9 @@ static double rng_norm(struct rng *r)   /* Box-Muller */
 static void one_run(const struct cfg *cf, const struct us_policy *pol, const struct scen *sc,
 		    unsigned si, unsigned run, struct result *res)
 {
-	struct us_judge_input *in = calloc(1, sizeof(*in));
+	/* each pair a call of one transaction (this tool's model; the judge
+	 * counts errors by call) */
+	struct us_window *cum = calloc(1, sizeof(*cum)), *win = calloc(1, sizeof(*win));
 	struct us_judge_state st = { 0 };
 	struct us_judgement j;
 	struct rng r;
@@ -144,43 +146,53 @@ static void one_run(const struct cfg *cf, const struct us_policy *pol, const str
 	double t_both = both, t_ao = t_both + (pa - both), t_so = t_ao + (ps - both);
 	double mu_a = log(cf->lat_median_ms * 1e6), mu_s = mu_a + log(sc->lat_ratio);
 	unsigned pairs = sc->low ? cf->low_pairs : cf->pairs;
+	__u64 paired = 0;
 
-	if (!in) {
+	if (!cum || !win) {
 		perror("calloc");
 		exit(1);
 	}
 	rng_seed(&r, cf->seed ^ ((unsigned long long)si << 40) ^ (0x5851f42d4c957f2dull * (run + 1)));
 	memset(res, 0, sizeof(*res));
 	for (unsigned w = 1; w <= cf->horizon; w++) {
+		memset(win, 0, sizeof(*win));
 		for (unsigned i = 0; i < pairs; i++) {
 			double u = rng_unif(&r);
+			int a = US_O_2XX, s = US_O_2XX;
 
-			in->paired++;
 			if (u < t_both) {
-				in->both_err++;
+				a = s = US_O_ERR;
 			} else if (u < t_ao) {
-				in->active_err_only++;
-				in->differ_class++;
+				a = US_O_ERR;
 			} else if (u < t_so) {
-				in->sim_err_only++;
-				in->differ_class++;
+				s = US_O_ERR;
 			} else if (cf->other_diff > 0 && rng_unif(&r) < cf->other_diff) {
-				in->differ_class++;
+				s = US_O_4XX;
 			}
-			in->active_lat[us_lat_bucket((__u64)exp(mu_a + cf->lat_sigma * rng_norm(&r)))]++;
-			in->sim_lat[us_lat_bucket((__u64)exp(mu_s + cf->lat_sigma * rng_norm(&r)))]++;
+			paired++;
+			win->sim.out[a][s]++;
+			win->sim.calls++;
+			win->sim.calls_fail_active += a == US_O_ERR;
+			win->sim.calls_fail_shadow += s == US_O_ERR;
+			win->sim.calls_fail_both += a == US_O_ERR && s == US_O_ERR;
+			win->sim.code_same += a == s;
+			win->sim.lat_active[us_lat_bucket((__u64)exp(mu_a + cf->lat_sigma * rng_norm(&r)))]++;
+			win->sim.lat_shadow[us_lat_bucket((__u64)exp(mu_s + cf->lat_sigma * rng_norm(&r)))]++;
 		}
-		in->sim_seconds += cf->window_s;
-		if (us_judge(pol, in, &st, &j)) {
-			fprintf(stderr, "us_judge: -EINVAL\n");
+		win->sent = win->answered = pairs;
+		win->seconds = cf->window_s;
+		win->sim_seconds = w * cf->window_s;
+		us_window_add(cum, win);
+		if (us_judge(pol, cum, win, &st, &j)) {
+			fprintf(stderr, "us_judge: -EINVAL: %s\n", j.summary);
 			exit(1);
 		}
 		if (!res->err_pairs && j.c[US_C_ERRORS].verdict != US_V_INCONCLUSIVE) {
-			res->err_pairs = in->paired;
+			res->err_pairs = paired;
 			res->err_verdict = j.c[US_C_ERRORS].verdict;
 		}
 		if (res->decision == US_D_NONE) {
-			res->pairs = in->paired;
+			res->pairs = paired;
 			if (j.decision != US_D_NONE) {
 				res->decision = j.decision;
 				for (int c = 0; c < US_JUDGE_CRITERIA; c++)
@@ -193,7 +205,8 @@ static void one_run(const struct cfg *cf, const struct us_policy *pol, const str
 		if (res->decision != US_D_NONE && res->err_pairs)
 			break;
 	}
-	free(in);
+	free(cum);
+	free(win);
 }
 
 struct job {

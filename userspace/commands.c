@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "daemon.h"
+#include "replay.h"
 #include "sbuf.h"
 
 const char *const us_exit_text[4] = {
@@ -20,35 +21,44 @@ const char *const us_exit_text[4] = {
 #define NAME_ARG { US_ARG_POS, "name", "NAME", US_T_STRING, 0, 0, NULL }
 #define REASON_ARG { US_ARG_POS_OPT, "reason", "REASON", US_T_STRING, 0, 0, NULL }
 #define LIMIT_ARG { US_ARG_POS_OPT, "limit", "LIMIT", US_T_INT, 1, 100000, NULL }
-#define MOVE(n, h) { n, h, { NAME_ARG, REASON_ARG }, us_cmd_move, false, NULL }
+#define MOVE(n, h) { n, h, { NAME_ARG, REASON_ARG }, us_cmd_move, false, NULL, NULL }
 
 const struct us_cmd us_cmds[] = {
 	{ "status", "services and machines: state, req/s, error %, p50/p99, verdict",
 	  { { US_ARG_CLIENT, "watch", "SECONDS", US_T_INT, 0, 0, NULL } },
-	  us_cmd_status, false, us_print_status },
-	{ "machines", "every machine record", { { 0 } }, us_cmd_machines, false, us_print_machines },
-	{ "add", "add a machine (in simulation unless --active)",
+	  us_cmd_status, false, us_print_status, NULL },
+	{ "machines", "every machine record", { { 0 } }, us_cmd_machines, false, us_print_machines,
+	  NULL },
+	{ "add", "add a machine (in simulation unless --active or --control)",
 	  { NAME_ARG,
 	    { US_ARG_POS, "service", "SERVICE", US_T_STRING, 0, 0, NULL },
 	    { US_ARG_POS, "address", "ADDRESS", US_T_STRING, 0, 0, NULL },
 	    { US_ARG_POS, "version", "VERSION", US_T_STRING, 0, 0, NULL },
 	    { US_ARG_OPT, "weight", "W", US_T_INT, 1, 65535, NULL },
-	    { US_ARG_FLAG, "state", "active", US_T_STRING, 0, 0, "active" } },
-	  us_cmd_add, false, us_print_added },
+	    { US_ARG_FLAG, "state", "active", US_T_STRING, 0, 0, "active" },
+	    { US_ARG_FLAG, "state", "control", US_T_STRING, 0, 0, "control" } },
+	  us_cmd_add, false, us_print_added, NULL },
 	{ "remove", "remove a machine (an active one drains first)", { NAME_ARG }, us_cmd_move,
-	  false, NULL },
+	  false, NULL, NULL },
 	MOVE("promote", "simulation -> active"),
 	MOVE("demote", "active -> draining"),
 	MOVE("reject", "simulation -> rejected"),
 	MOVE("readmit", "rejected or draining -> simulation (fresh evidence)"),
 	{ "explain", "the last judgement, criterion by criterion", { NAME_ARG }, us_cmd_explain,
-	  false, us_print_explain },
+	  false, us_print_explain, NULL },
 	{ "events", "the last transitions (audit trail)", { LIMIT_ARG }, us_cmd_events, false,
-	  us_print_events },
+	  us_print_events, NULL },
 	{ "diffs", "the last sampled disagreements (Call-ID, both codes, ms)", { LIMIT_ARG },
-	  us_cmd_diffs, false, us_print_diffs },
-	{ "reload", "re-read the configuration", { { 0 } }, us_cmd_reload, true, us_print_reloaded },
-	{ NULL, NULL, { { 0 } }, NULL, false, NULL },
+	  us_cmd_diffs, false, us_print_diffs, NULL },
+	{ "reload", "re-read the configuration", { { 0 } }, us_cmd_reload, true, us_print_reloaded,
+	  NULL },
+	{ "replay", "recorded windows through the judge, offline (docs/replay.md)",
+	  { { US_ARG_POS, "file", "FILE", US_T_STRING, 0, 0, NULL },
+	    { US_ARG_OPT, "policy", "FILE.yaml", US_T_STRING, 0, 0, NULL },
+	    { US_ARG_OPT, "service", "NAME", US_T_STRING, 0, 0, NULL },
+	    { US_ARG_OPT, "config", "CONFIG", US_T_STRING, 0, 0, NULL } },
+	  NULL, false, NULL, us_replay_cmd },
+	{ NULL, NULL, { { 0 } }, NULL, false, NULL, NULL },
 };
 
 const struct us_cmd *us_cmd_find(const char *name)
@@ -162,6 +172,13 @@ int us_cmd_parse(const struct us_cmd *c, int argc, char **argv, json_object *req
 			if (a == end || !a->kind)
 				return bad(err, len, "%s: unexpected argument \"%s\"", c->name, w);
 			if (a->kind == US_ARG_FLAG) {
+				json_object *was;
+
+				/* flags that set the same key exclude each other */
+				if (json_object_object_get_ex(req, a->key, &was) &&
+				    strcmp(json_object_get_string(was), a->set))
+					return bad(err, len, "%s: --%s and --%s exclude each other",
+						   c->name, json_object_get_string(was), a->meta);
 				json_object_object_add(req, a->key, json_object_new_string(a->set));
 			} else if (a->kind == US_ARG_CLIENT) {
 				*client = -1;
@@ -263,6 +280,8 @@ char *us_cmd_dispatch(struct us_daemon *d, const char *text)
 		for (const struct us_cmd *k = us_cmds; k->name; k++)
 			us_sbuf_printf(&b, "%s%s", k == us_cmds ? "" : ", ", k->name);
 		rep = us_err_reply("unknown command \"%s\" (%s)", json_object_get_string(v), names);
+	} else if (!c->handler) {
+		rep = us_err_reply("%s runs in understudyctl, without the daemon", c->name);
 	} else if (!(rep = check_args(c, req))) {
 		if (!c->unlocked)
 			pthread_mutex_lock(&d->lock);

@@ -62,6 +62,9 @@ struct us_cmd {
 	bool unlocked;
 	/* understudyctl: prints an answer that says ok (NULL: "NAME: CMD done") */
 	void (*print)(json_object *req, json_object *rep);
+	/* a command understudyctl runs itself, without the daemon (handler
+	 * NULL): its exit code (enum us_exit) */
+	int (*local)(json_object *req, bool json);
 };
 
 extern const struct us_cmd us_cmds[];   /* ends with a NULL name */

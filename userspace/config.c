@@ -111,6 +111,10 @@ struct cctx {
 
 #define OFF(t, m) offsetof(t, m), sizeof(((t *)0)->m)
 
+static const char *const undecided_words[] = { "hold", "reject" };
+static const int undecided_values[] = { US_UNDECIDED_HOLD, US_UNDECIDED_REJECT };
+static const char *const mode_words[] = { "decide", "hold" };
+static const int mode_values[] = { US_MODE_DECIDE, US_MODE_HOLD };
 static const char *const xdp_words[] = { "native", "generic", "auto" };
 static const int xdp_values[] = { US_XDP_NATIVE, US_XDP_GENERIC, US_XDP_AUTO };
 static const char *const level_words[] = { "error", "warn", "info", "debug" };
@@ -119,7 +123,7 @@ static const char *const proto_words[] = { "udp" };
 static const int proto_values[] = { IPPROTO_UDP };
 /* a machine's states, named by us_state_name(): the one table of their names */
 static const int state_values[] = { US_MS_ACTIVE, US_MS_SIMULATION, US_MS_DRAINING,
-				    US_MS_REJECTED, US_MS_REMOVED };
+				    US_MS_REJECTED, US_MS_REMOVED, US_MS_CONTROL };
 #define WORDS(w, v) .words = w, .values = v, .nwords = sizeof(w) / sizeof(w[0])
 #define NAMED(fn, v) .name = fn, .values = v, .nwords = sizeof(v) / sizeof(v[0])
 
@@ -145,6 +149,7 @@ static void check_machine_name(struct cctx *c, struct item *it, yaml_node_t *n, 
 static void check_machine_address(struct cctx *c, struct item *it, yaml_node_t *n,
 				  const char *path);
 static void policy_init(void *obj);
+static void check_policy(struct cctx *c, struct item *it, yaml_node_t *n, const char *path);
 
 static const struct field balancer_f[] = {
 	{ "client_interface", F_IFNAME, OFF(struct us_conf, client_if), .required = true,
@@ -178,6 +183,10 @@ static const struct field daemon_f[] = {
 	  .def = US_CALLS_DEFAULT, .unit = "entries", .restart = true },
 	{ "max_transactions", F_UINT, OFF(struct us_conf, max_transactions), .min = 1024,
 	  .max = 64u << 20, .def = US_TXNS_DEFAULT, .unit = "entries", .restart = true },
+	/* a line is about 3 kB: the default keeps about 14 hours of 5 s windows
+	 * per machine, in at most two files of 30 MB */
+	{ "window_records_max", F_UINT, OFF(struct us_conf, window_records_max), .min = 0,
+	  .max = 10000000, .def = 10000, .unit = "lines" },
 };
 
 static const struct field policy_f[] = {
@@ -196,6 +205,24 @@ static const struct field policy_f[] = {
 	{ "alpha", F_NUMBER, OFF(struct us_policy, alpha), .min = 0, .max = 0.5, .min_open = true,
 	  .diff = US_DIFF_SVC_POLICY },
 	{ "beta", F_NUMBER, OFF(struct us_policy, beta), .min = 0, .max = 0.5, .min_open = true,
+	  .diff = US_DIFF_SVC_POLICY },
+	{ "latency_slack", F_DURATION, OFF(struct us_policy, latency_slack), .min = 0, .max = 60,
+	  .bare = true, .unit = "s", .diff = US_DIFF_SVC_POLICY },
+	{ "min_window_pairs", F_UINT, OFF(struct us_policy, min_window_pairs), .min = 1,
+	  .max = 1000000000, .unit = "pairs", .diff = US_DIFF_SVC_POLICY },
+	{ "max_code_disagreement", F_FRACTION, OFF(struct us_policy, max_code_diff),
+	  .diff = US_DIFF_SVC_POLICY },
+	{ "due_floor", F_DURATION, OFF(struct us_policy, due_floor), .min = 0.05, .max = 32,
+	  .bare = true, .unit = "s", .diff = US_DIFF_SVC_POLICY },
+	{ "due_multiple", F_NUMBER, OFF(struct us_policy, due_multiple), .min = 1, .max = 1000,
+	  .diff = US_DIFF_SVC_POLICY },
+	{ "decide_after", F_DURATION, OFF(struct us_policy, decide_after), .min = 0,
+	  .max = 2592000, .bare = true, .unit = "s", .diff = US_DIFF_SVC_POLICY },
+	{ "on_undecided", F_ENUM, OFF(struct us_policy, on_undecided),
+	  WORDS(undecided_words, undecided_values), .diff = US_DIFF_SVC_POLICY },
+	{ "stuck_after", F_DURATION, OFF(struct us_policy, stuck_after), .min = 0,
+	  .max = 2592000, .bare = true, .unit = "s", .diff = US_DIFF_SVC_POLICY },
+	{ "mode", F_ENUM, OFF(struct us_policy, mode), WORDS(mode_words, mode_values),
 	  .diff = US_DIFF_SVC_POLICY },
 };
 
@@ -231,7 +258,7 @@ static const struct field service_f[] = {
 	{ "mirror_percent", F_PERCENT, OFF(struct us_conf_service, share_bp), .max = US_SHARE_MAX,
 	  .unit = "%", .diff = US_DIFF_SVC_SHARE },
 	{ "policy", F_SECTION, OFF(struct us_conf_service, policy), .sub = &policy_s,
-	  .diff = US_DIFF_SVC_POLICY },
+	  .diff = US_DIFF_SVC_POLICY, .check = check_policy },
 	{ "machines", F_LIST, OFF(struct us_conf_service, machines), .required = true,
 	  .sub = &machine_s, .what = "a list of machines", .parse = parse_machines },
 };
@@ -688,6 +715,25 @@ static bool parse_machines(struct cctx *c, struct item *it, const struct field *
 		s->nmachines++;
 		c->nmachines++;
 	}
+	/* a control machine measures how often two machines of the active
+	 * version differ: it must be of the version the active machines run */
+	for (size_t k = 0; k < s->nmachines; k++) {
+		const struct us_conf_machine *m = &s->machines[k];
+		bool found = false;
+		char p[YW_PATHLEN];
+
+		if (m->state != US_MS_CONTROL)
+			continue;
+		for (size_t j = 0; j < s->nmachines; j++)
+			found |= s->machines[j].state == US_MS_ACTIVE &&
+				 !strcmp(s->machines[j].version, m->version);
+		if (!found) {
+			yw_joini(p, path, k);
+			YW_ERR(&c->w, yw_node(&c->w, items[k]), p,
+			       "a control machine runs the active machines' version, and no active "
+			       "machine of this service runs version \"%s\"", m->version);
+		}
+	}
 	return true;
 }
 
@@ -705,6 +751,17 @@ static void check_service_name(struct cctx *c, struct item *it, yaml_node_t *n, 
 			return;
 		}
 	}
+}
+
+/* The policy as a whole: the judge's own check (us_policy_check), so that
+ * --check refuses exactly what the judge would refuse. */
+static void check_policy(struct cctx *c, struct item *it, yaml_node_t *n, const char *path)
+{
+	const struct us_conf_service *s = it->obj;
+	char why[160];
+
+	if (us_policy_check(&s->policy, why, sizeof(why)))
+		YW_ERR(&c->w, n, path, "%s", why);
 }
 
 /* After the port: a VIP and port belong to one service. */
@@ -869,7 +926,9 @@ done:
 	return 0;
 }
 
-int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen)
+/* A configuration file's text (malloc'd, *len bytes): 0, or a negative errno
+ * with the reason in err. */
+static int read_text(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf;
@@ -878,7 +937,7 @@ int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen
 
 	if (err && errlen)
 		err[0] = 0;
-	if (!path || !out)
+	if (!path)
 		return -EINVAL;
 	if (strlen(path) >= US_CONF_PATH_MAX) {
 		if (err && errlen)
@@ -940,7 +999,78 @@ int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen
 		got += (size_t)n;
 	}
 	close(fd);
-	ret = us_conf_parse(buf, got, path, out, err, errlen);
+	*text = buf;
+	*len = got;
+	return 0;
+}
+
+int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen)
+{
+	size_t len;
+	char *buf;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = read_text(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = us_conf_parse(buf, len, path, out, err, errlen);
+	free(buf);
+	return ret;
+}
+
+int us_policy_parse(const char *text, size_t len, const char *name, struct us_policy *out,
+		    char *err, size_t errlen)
+{
+	struct cctx c = { .w = { .file = name ? name : "<policy>" } };
+	struct us_policy tmp;
+	yaml_document_t doc;
+	yaml_node_t *root;
+
+	if (err && errlen)
+		err[0] = 0;
+	defaults(&policy_s, &tmp);
+	if (len > US_CONF_MAX_BYTES) {
+		yw_error(&c.w, NULL, NULL, "file too large (%zu bytes; at most %u)", len,
+			 US_CONF_MAX_BYTES);
+	} else if (!yw_load(&c.w, text, len, US_CONF_MAX_DEPTH, &doc)) {
+		root = yaml_document_get_root_node(&doc);
+		/* an empty file is the default policy */
+		if (root && !yw_is_null(root) &&
+		    parse_section(&c, &policy_s, root, "", &tmp, NULL, 0, NULL) &&
+		    !yw_failed(&c.w)) {
+			char why[160];
+
+			if (us_policy_check(&tmp, why, sizeof(why)))
+				YW_ERR(&c.w, root, "policy", "%s", why);
+		}
+		yaml_document_delete(&doc);
+	}
+	if (yw_failed(&c.w)) {
+		int ret = c.w.oom ? -ENOMEM : -EINVAL;
+
+		yw_report(&c.w, err, errlen);
+		yw_free(&c.w);
+		return ret;
+	}
+	yw_free(&c.w);
+	*out = tmp;
+	return 0;
+}
+
+int us_policy_load(const char *path, struct us_policy *out, char *err, size_t errlen)
+{
+	size_t len;
+	char *buf;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = read_text(path, &buf, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = us_policy_parse(buf, len, path, out, err, errlen);
 	free(buf);
 	return ret;
 }

@@ -32,6 +32,9 @@
 #define US_CONF_MAX_BYTES    (4u << 20)   /* largest file accepted */
 #define US_CONF_MAX_DEPTH    32           /* deepest nesting accepted (a valid file needs 5) */
 
+/* The configuration file understudyd reads by default (and replay --config). */
+#define US_CONF_DEFAULT_PATH "/etc/understudy/understudy.yaml"
+
 /* The default control socket (understudyctl's default too). Every other
  * default, range and unit is in the table of fields in config.c. */
 #define US_CONF_DEF_SOCKET   "/run/understudy/understudyd.sock"
@@ -47,7 +50,8 @@ struct us_conf_machine {
 	char version[US_CONF_NAME_MAX];
 	int family;                      /* AF_INET or AF_INET6: the service's */
 	__u8 addr[16];                   /* IPv4 as ::ffff:a.b.c.d */
-	enum us_mstate state;            /* ACTIVE, SIMULATION, DRAINING, REJECTED or REMOVED */
+	enum us_mstate state;            /* ACTIVE, SIMULATION, DRAINING, REJECTED, REMOVED or
+	                                  * CONTROL (the active version, for the noise floor) */
 	__u16 weight;                    /* 1 .. US_WEIGHT_MAX */
 	int line;                        /* where it is defined (1-based) */
 };
@@ -84,6 +88,7 @@ struct us_conf {
 	__u32 event_rate, event_burst;   /* difference events per second per CPU; bucket depth */
 	__u32 max_calls;                 /* us_calls entries (default US_CALLS_DEFAULT) */
 	__u32 max_transactions;          /* us_txns entries (default US_TXNS_DEFAULT) */
+	__u32 window_records_max;        /* lines per window-record file (0: none kept) */
 	int log_level;                   /* syslog level: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 	/* services, in file order */
 	struct us_conf_service *services;
@@ -101,6 +106,12 @@ int us_conf_load(const char *path, struct us_conf *out, char *err, size_t errlen
  * "<config>"). text need not be NUL-terminated. */
 int us_conf_parse(const char *text, size_t len, const char *name, struct us_conf *out,
 		  char *err, size_t errlen);
+/* A policy alone (replay --policy): a YAML mapping of the keys of a
+ * service's `policy:` section, each optional (an empty file is the
+ * default policy); errors as us_conf_parse's. */
+int us_policy_parse(const char *text, size_t len, const char *name, struct us_policy *out,
+		    char *err, size_t errlen);
+int us_policy_load(const char *path, struct us_policy *out, char *err, size_t errlen);
 void us_conf_free(struct us_conf *c);
 
 /* Legal but suspicious setups, one "file: services[i] (name): why" line

@@ -82,7 +82,8 @@ static __u64 sum(const __u64 *v, size_t n)
 }
 
 /* The last window per service and version, over its machines that take
- * traffic (active, draining) or receive it (simulation). */
+ * traffic (active, draining) or receive it (simulation); not a control
+ * machine's. */
 static json_object *versions_json(const struct us_daemon *d)
 {
 	json_object *arr = json_object_new_array();
@@ -106,9 +107,12 @@ static json_object *versions_json(const struct us_daemon *d)
 			const struct us_rec *q = &m->r[j];
 			const struct us_mstats *w = &q->obs.win;
 
+			/* a control machine gets copies of the candidates' calls:
+			 * its own line in the machines' table, not its version's */
 			if (strcmp(q->conf.service, r->conf.service) ||
 			    strcmp(q->conf.version, r->conf.version) || q->state == US_MS_REMOVED ||
-			    q->state == US_MS_REJECTED || q->state == US_MS_UNUSED)
+			    q->state == US_MS_REJECTED || q->state == US_MS_UNUSED ||
+			    q->state == US_MS_CONTROL)
 				continue;
 			machines++;
 			req += sum(w->req, US_M_MAX);
@@ -233,6 +237,19 @@ static const char *address_taken(struct us_daemon *d, const __u8 *a)
  * refused add leaves nothing behind. A removed machine of that name is
  * replaced by the new one.
  */
+/* Does an active machine of the service run this version? */
+static bool active_version(struct us_daemon *d, const char *svc, const char *ver)
+{
+	for (size_t i = 0; i < d->model.n; i++) {
+		const struct us_rec *r = &d->model.r[i];
+
+		if (r->state == US_MS_ACTIVE && !strcmp(r->conf.service, svc) &&
+		    !strcmp(r->conf.version, ver))
+			return true;
+	}
+	return false;
+}
+
 json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 {
 	const char *name = jstr(req, "name"), *svc = jstr(req, "service");
@@ -270,9 +287,14 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 				    strchr(taken, ' ') ? "" : "\"");
 	if (st) {
 		state = us_state_from_name(st);
-		if (state != US_MS_SIMULATION && state != US_MS_ACTIVE)
-			return us_err_reply("add: state must be simulation or active, not \"%s\"", st);
+		if (state != US_MS_SIMULATION && state != US_MS_ACTIVE && state != US_MS_CONTROL)
+			return us_err_reply("add: state must be simulation, active or control, not "
+					    "\"%s\"", st);
 	}
+	if (state == US_MS_CONTROL && !active_version(d, svc, ver))
+		return us_err_reply("add: a control machine runs the active machines' version, and "
+				    "no active machine of service \"%s\" runs version \"%s\"", svc,
+				    ver);
 	snprintf(c.service, sizeof(c.service), "%s", svc);
 	snprintf(c.version, sizeof(c.version), "%s", ver);
 	c.weight = (__u16)jint(req, "weight", 1);
@@ -307,30 +329,13 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 
 /* ---- explain, events, diffs, reload ------------------------------------------------- */
 
-static json_object *criterion_json(const struct us_criterion *c)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "name", json_object_new_string(c->name ? c->name : ""));
-	json_object_object_add(o, "verdict", json_object_new_string(us_verdict_name(c->verdict)));
-	json_object_object_add(o, "active", jnum(c->active));
-	json_object_object_add(o, "simulation", jnum(c->sim));
-	json_object_object_add(o, "threshold", jnum(c->threshold));
-	json_object_object_add(o, "statistic", jnum(c->statistic));
-	json_object_object_add(o, "bound_pass", jnum(c->bound_pass));
-	json_object_object_add(o, "bound_fail", jnum(c->bound_fail));
-	json_object_object_add(o, "samples", json_object_new_int64((int64_t)c->samples));
-	json_object_object_add(o, "why", json_object_new_string(c->why));
-	return o;
-}
-
 json_object *us_cmd_explain(struct us_daemon *d, json_object *req)
 {
 	const char *name = jstr(req, "name");
 	const struct us_judgement *j;
 	const struct us_rec *r = find(d, name);
 	json_object *o, *arr;
-	char text[4096];
+	char text[16384];
 
 	if (!r)
 		return us_err_reply("explain: no machine named \"%s\"", name);
@@ -346,8 +351,20 @@ json_object *us_cmd_explain(struct us_daemon *d, json_object *req)
 	json_object_object_add(o, "summary", json_object_new_string(j->summary));
 	arr = json_object_new_array();
 	for (int i = 0; i < US_JUDGE_CRITERIA; i++)
-		json_object_array_add(arr, criterion_json(&j->c[i]));
+		json_object_array_add(arr, us_criterion_json(&j->c[i]));
 	json_object_object_add(o, "criteria", arr);
+	json_object_object_add(o, "held", json_object_new_boolean(j->held));
+	json_object_object_add(o, "stuck", json_object_new_boolean(j->stuck));
+	json_object_object_add(o, "stuck_why", json_object_new_string(j->stuck ? j->stuck_why : ""));
+	json_object_object_add(o, "undecided_s", jnum(j->undecided_s));
+	/* the evidence: the candidate's pairs, and the control machine's on
+	 * the same calls beside them (the noise floor), and the exact codes */
+	json_object_object_add(o, "candidate", us_pairs_summary_json(&r->judging.ev.sim));
+	json_object_object_add(o, "control", r->judging.ev.has_control ?
+			       us_pairs_summary_json(&r->judging.ev.control) : NULL);
+	json_object_object_add(o, "codes", us_codes_json(r->judging.ev.codes,
+							 r->judging.ev.ncodes));
+	json_object_object_add(o, "judgement", us_judgement_json(j));
 	us_judge_explain(j, text, sizeof(text));
 	json_object_object_add(o, "text", json_object_new_string(text));
 	return o;
@@ -398,6 +415,25 @@ json_object *us_cmd_diffs(struct us_daemon *d, json_object *req)
 	}
 	json_object_object_add(o, "diffs", arr);
 	json_object_object_add(o, "seen", json_object_new_int64((int64_t)d->diffs_seen));
+	/* every simulation machine's exact codes that differed, since it
+	 * entered simulation (all of them, not a sample) */
+	arr = json_object_new_array();
+	for (size_t i = 0; i < d->model.n; i++) {
+		const struct us_rec *r = &d->model.r[i];
+		json_object *x;
+
+		if (r->state != US_MS_SIMULATION && !r->judging.ev.ncodes)
+			continue;
+		if (r->state == US_MS_UNUSED || r->state == US_MS_REMOVED)
+			continue;
+		x = json_object_new_object();
+		json_object_object_add(x, "machine", json_object_new_string(r->name));
+		json_object_object_add(x, "state", json_object_new_string(us_state_name(r->state)));
+		json_object_object_add(x, "codes", us_codes_json(r->judging.ev.codes,
+								 r->judging.ev.ncodes));
+		json_object_array_add(arr, x);
+	}
+	json_object_object_add(o, "code_tables", arr);
 	return o;
 }
 

@@ -67,12 +67,12 @@ void us_print_machines(json_object *req, json_object *rep)
 
 	if (!json_object_object_get_ex(rep, "machines", &arr))
 		return;
-	printf("%-16s %-12s %-8s %-11s %8s %8s %8s %8s %8s %8s %7s %-13s\n", "MACHINE", "SERVICE",
-	       "VERSION", "STATE", "FOR", "REQ/S", "ERR%", "P50ms", "P99ms", "PAIRED", "STREAK",
-	       "VERDICT");
+	printf("%-16s %-12s %-8s %-11s %8s %8s %8s %8s %8s %8s %7s %8s %8s %-13s\n", "MACHINE",
+	       "SERVICE", "VERSION", "STATE", "FOR", "REQ/S", "ERR%", "P50ms", "P99ms", "PAIRED",
+	       "STREAK", "DIFF%", "CTLDIFF%", "VERDICT");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *m = json_object_array_get_idx(arr, i);
-		char f[5][32];
+		json_object *m = json_object_array_get_idx(arr, i), *st;
+		char f[7][32], verdict[48];
 		double since = jd(m, "since");
 
 		num(f[0], sizeof(f[0]), now > since ? now - since : 0, "%.0fs");
@@ -80,9 +80,15 @@ void us_print_machines(json_object *req, json_object *rep)
 		num(f[2], sizeof(f[2]), jd(m, "error_share") * 100, "%.2f");
 		num(f[3], sizeof(f[3]), jd(m, "p50_ms"), "%.1f");
 		num(f[4], sizeof(f[4]), jd(m, "p99_ms"), "%.1f");
-		printf("%-16s %-12s %-8s %-11s %8s %8s %8s %8s %8s %8s %7s %-13s\n", js(m, "name"),
-		       js(m, "service"), js(m, "version"), js(m, "state"), f[0], f[1], f[2], f[3], f[4],
-		       js(m, "paired"), js(m, "streak"), js(m, "verdict"));
+		/* the candidate's class differences, the control machine's beside */
+		num(f[5], sizeof(f[5]), jd(m, "class_differ_share") * 100, "%.3f");
+		num(f[6], sizeof(f[6]), jd(m, "control_class_differ_share") * 100, "%.3f");
+		snprintf(verdict, sizeof(verdict), "%s%s", js(m, "verdict"),
+			 json_object_object_get_ex(m, "stuck", &st) && json_object_get_boolean(st) ?
+			 " STUCK" : "");
+		printf("%-16s %-12s %-8s %-11s %8s %8s %8s %8s %8s %8s %7s %8s %8s %-13s\n",
+		       js(m, "name"), js(m, "service"), js(m, "version"), js(m, "state"), f[0], f[1],
+		       f[2], f[3], f[4], js(m, "paired"), js(m, "streak"), f[5], f[6], verdict);
 	}
 }
 
@@ -122,13 +128,68 @@ void us_print_status(json_object *req, json_object *rep)
 	us_print_machines(req, rep);
 }
 
+/* The exact codes that differed, as a table: active code x shadow code. */
+static void print_codes(json_object *codes, const char *indent)
+{
+	size_t n = codes ? json_object_array_length(codes) : 0;
+
+	if (!n) {
+		printf("%s(no exact codes differed)\n", indent);
+		return;
+	}
+	printf("%s%-8s %-10s %10s\n", indent, "ACTIVE", "SIMULATION", "PAIRS");
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(codes, i);
+		const char *a = js(c, "active"), *s = js(c, "shadow");
+
+		printf("%s%-8s %-10s %10s\n", indent, strcmp(a, "0") ? a : "none",
+		       strcmp(s, "0") ? s : "none", js(c, "n"));
+	}
+}
+
+static void pct(char *buf, size_t len, json_object *o, const char *k)
+{
+	num(buf, len, o ? jd(o, k) * 100 : NAN, "%.3f");
+}
+
 void us_print_explain(json_object *req, json_object *rep)
 {
-	json_object *v;
+	static const struct { const char *k, *label; } rows[] = {
+		{ "class_differ_share", "class differs, %" },
+		{ "code_differ_share", "exact code differs, % (answered)" },
+		{ "active_failure_share", "active failed, % of pairs" },
+		{ "shadow_failure_share", "shadow failed, % of pairs" },
+		{ "active_failed_call_share", "active failed, % of calls" },
+		{ "shadow_failed_call_share", "shadow failed, % of calls" },
+	};
+	json_object *cand = NULL, *ctl = NULL, *codes = NULL, *v;
 
 	(void)req;
+	/* the explanation's lines, each escaped (its names come from operators) */
 	if (json_object_object_get_ex(rep, "text", &v) && json_object_is_type(v, json_type_string))
 		print_lines(json_object_get_string(v));
+	if (json_object_object_get_ex(rep, "stuck", &cand) && json_object_get_boolean(cand))
+		printf("STUCK: %s\n", js(rep, "stuck_why"));
+	cand = NULL;
+	json_object_object_get_ex(rep, "candidate", &cand);
+	json_object_object_get_ex(rep, "control", &ctl);
+	if (ctl && json_object_is_type(ctl, json_type_null))
+		ctl = NULL;
+	if (cand) {
+		printf("\nevidence since entering simulation (%s pairs; the control machine's on the "
+		       "same calls: %s)\n", js(cand, "pairs"), ctl ? js(ctl, "pairs") : "no control");
+		printf("  %-34s %12s %12s\n", "", "candidate", "control");
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			char a[32], b[32];
+
+			pct(a, sizeof(a), cand, rows[i].k);
+			pct(b, sizeof(b), ctl, rows[i].k);
+			printf("  %-34s %12s %12s\n", rows[i].label, a, b);
+		}
+	}
+	json_object_object_get_ex(rep, "codes", &codes);
+	printf("\nexact codes that differed (candidate):\n");
+	print_codes(codes, "  ");
 }
 
 void us_print_events(json_object *req, json_object *rep)
@@ -168,6 +229,16 @@ void us_print_diffs(json_object *req, json_object *rep)
 		       js(e, "simulation"), js(e, "simulation_code"), jd(e, "simulation_ms"));
 	}
 	printf("(%s differences seen since the daemon started)\n", js(rep, "seen"));
+	if (json_object_object_get_ex(rep, "code_tables", &arr)) {
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			json_object *m = json_object_array_get_idx(arr, i), *codes = NULL;
+
+			json_object_object_get_ex(m, "codes", &codes);
+			printf("\n%s (%s): exact codes that differed since it entered simulation\n",
+			       js(m, "machine"), js(m, "state"));
+			print_codes(codes, "  ");
+		}
+	}
 }
 
 

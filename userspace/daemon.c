@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "validate.h"
 #include "window.h"
+#include "wrecord.h"
 
 #define US_DRAIN_EXTRA_S 32      /* a drain on the way out: SIP timer B/F, 64 x T1 */
 
@@ -151,6 +152,20 @@ static int assign_service_ids(struct us_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The pair deadline of the service's policy into the data plane: a pair's
+ * silent side is unanswered after max(due_floor, due_multiple x the first
+ * answer's latency), at most 32 s (the data plane's bound). Programmed at
+ * every reconcile: start, reload, a policy change. */
+static int set_due(struct us_daemon *d, __u32 svc_id, const struct us_policy *p)
+{
+	double ms = p->due_floor * 1000;
+	__u32 floor_ms = ms < 1 ? 1 : ms > US_DUE_MAX_MS ? US_DUE_MAX_MS : (__u32)(ms + 0.5);
+	__u16 mult = p->due_multiple < 1 ? 1 : p->due_multiple > 1000 ? 1000 :
+		     (__u16)(p->due_multiple + 0.5);
+
+	return us_dp_set_due(d->dp, svc_id, floor_ms, mult);
+}
+
 /* Services the data plane has that the configuration no longer names. */
 static void drop_services(struct us_daemon *d)
 {
@@ -182,7 +197,7 @@ static void mconf_of(struct us_mconf *c, const struct us_conf_service *s,
 
 static bool in_pool(enum us_mstate s)
 {
-	return s == US_MS_ACTIVE || s == US_MS_SIMULATION;
+	return s == US_MS_ACTIVE || s == US_MS_SIMULATION || s == US_MS_CONTROL;
 }
 
 /* A move of reconcile: refused or not durable is a failure; durable but
@@ -222,6 +237,8 @@ static int reconcile(struct us_daemon *d, char *err, size_t errlen)
 		const struct us_conf_service *s = &d->conf.services[i];
 
 		rc = us_dp_set_service(d->dp, d->svc_ids[i], s->family, s->vip, s->port, s->share_bp);
+		if (!rc)
+			rc = set_due(d, d->svc_ids[i], &s->policy);
 		if (rc) {
 			snprintf(err, errlen, "service %s: %s", s->name, us_dp_error(d->dp));
 			return rc;
@@ -460,6 +477,12 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 	if (pending.seq)
 		us_log(LOG_NOTICE, "finished transition %llu: machine %s to %s",
 		       (unsigned long long)pending.seq, pending.machine, us_state_name(pending.to));
+	for (size_t i = 0; i < d->model.n; i++)
+		if (d->model.r[i].judging.reset_from)
+			us_log(LOG_NOTICE, "machine %s: the evidence of state-file format %d cannot be "
+			       "converted to this judge's; it is judged afresh from now",
+			       d->model.r[i].name, d->model.r[i].judging.reset_from);
+	us_wrecords_init(&d->wrec, d->conf.state_dir, d->conf.window_records_max);
 	o.pin_root = d->conf.pin_root;
 	o.calls_max = d->conf.max_calls;
 	o.txns_max = d->conf.max_transactions;
@@ -537,6 +560,7 @@ void us_daemon_stop(struct us_daemon *d)
 	us_dp_close(d->dp);
 	d->dp = NULL;
 	us_model_free(&d->model);
+	us_wrecords_free(&d->wrec);
 	us_store_close(d->store);
 	d->store = NULL;
 	us_conf_free(&d->conf);
@@ -579,6 +603,7 @@ int us_daemon_reload(struct us_daemon *d, char *err, size_t errlen)
 	us_conf_free(&d->conf);
 	d->conf = nw;
 	us_log_level = d->conf.log_level;
+	us_wrecords_set_max(&d->wrec, d->conf.window_records_max);
 	rc = reconcile(d, err, errlen);
 	pthread_mutex_unlock(&d->lock);
 	if (!rc) {
@@ -603,6 +628,20 @@ void us_daemon_diff(struct us_daemon *d, const struct us_event *ev)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* A simulation machine's window, for replay (wrecord.h): never in the way
+ * of judging, a failure is counted (and logged once per window, above). */
+static void record_window(struct us_daemon *d, const struct us_rec *r, const struct us_window *w,
+			  const struct us_judgement *j)
+{
+	json_object *o;
+
+	if (!d->wrec.max)
+		return;
+	o = us_wrecord_json(r->name, r->conf.service, r->conf.version, r->since, w, j);
+	us_wrecords_append(&d->wrec, r->name, o);
+	json_object_put(o);
+}
+
 /* Read the counters, run the window, keep what it carries on, make its
  * moves. */
 int us_daemon_window(struct us_daemon *d)
@@ -614,12 +653,16 @@ int us_daemon_window(struct us_daemon *d)
 	struct us_mobs *obs = calloc(n ? n : 1, sizeof(*obs));
 	bool *judged = calloc(n ? n : 1, sizeof(*judged));
 	struct us_window_move *dec = calloc(n ? n : 1, sizeof(*dec));
-	struct us_window_out out = { judging, obs, judged, dec, 0 };
+	struct us_window *win = calloc(n ? n : 1, sizeof(*win));
+	bool *has_win = calloc(n ? n : 1, sizeof(*has_win));
+	struct us_window_out out = { .judging = judging, .obs = obs, .judged = judged, .win = win,
+				     .has_win = has_win, .dec = dec };
+	__u64 failed;
 	struct us_window_in in;
 	double now;
 	int rc = 0;
 
-	if (!ids || !counts || !judging || !obs || !judged || !dec) {
+	if (!ids || !counts || !judging || !obs || !judged || !dec || !win || !has_win) {
 		rc = -ENOMEM;
 		us_log(LOG_ERR, "window: out of memory");
 		goto out;
@@ -637,18 +680,28 @@ int us_daemon_window(struct us_daemon *d)
 	if (rc)
 		us_log(LOG_WARNING, "window: reading the counters: %s", strerror(-rc));
 	us_window_run(&in, &out);
+	failed = d->wrec.failed;
 	for (size_t i = 0; i < n; i++) {
 		struct us_rec *r = &d->model.r[i];
 
 		r->judging = judging[i];
 		r->obs = obs[i];
+		if (has_win[i])
+			record_window(d, r, &win[i], judged[i] ? &r->obs.last : NULL);
 		if (judged[i])
-			us_log(LOG_INFO, "machine %s: window %u: %s, %s (paired %llu, streak %u)",
+			us_log(LOG_INFO, "machine %s: window %u: %s, %s%s (paired %llu, streak %u)%s%s",
 			       r->name, us_judging_windows(&r->judging), us_verdict_name(r->obs.last.verdict),
 			       us_decision_name(r->obs.last.decision),
+			       r->obs.last.held && r->obs.last.decision != US_D_NONE ?
+			       " (held: policy mode hold)" : "",
 			       (unsigned long long)us_judging_paired(&r->judging),
-			       us_judging_streak(&r->judging));
+			       us_judging_streak(&r->judging), r->obs.last.stuck ? "; stuck: " : "",
+			       r->obs.last.stuck ? r->obs.last.stuck_why : "");
 	}
+	if (d->wrec.failed > failed)
+		us_log(LOG_WARNING, "window records: %llu not written (%llu so far): %s",
+		       (unsigned long long)(d->wrec.failed - failed),
+		       (unsigned long long)d->wrec.failed, d->wrec.err);
 	for (size_t k = 0; k < out.ndec; k++) {
 		struct us_rec *r = us_model_find(&d->model, dec[k].machine);
 
@@ -666,6 +719,8 @@ out:
 	free(obs);
 	free(judged);
 	free(dec);
+	free(win);
+	free(has_win);
 	return rc;
 }
 

@@ -22,6 +22,7 @@
 #include "model.h"
 #include "source.h"
 #include "store.h"
+#include "wrecord.h"
 
 #define US_DIFFS_KEPT 256
 #define US_DEFAULT_SOCKET US_CONF_DEF_SOCKET
@@ -39,6 +40,7 @@ struct us_daemon {
 	double last_window;                  /* wall time of the last window */
 	__u64 windows;
 	__u64 link_repairs;                  /* link pins put back, links attached again */
+	struct us_wrecords wrec;             /* window records (wrecord.h) */
 	pthread_mutex_t lock;                /* the metrics thread reads under it */
 	bool attach;                         /* attach programs (false in tests) */
 	int lock_fd, pin_lock_fd;            /* flock'd: <state_dir>/lock, the pin root */

@@ -1085,6 +1085,59 @@ out:
 	return err;
 }
 
+/*
+ * The exact codes that differed, taken out of us_codes: read and deleted in
+ * one batched operation per bucket (BPF_MAP_LOOKUP_AND_DELETE_BATCH), so a
+ * window costs a few syscalls however many machines there are, and the map
+ * never fills up with old pairs of codes (a full map loses new ones).
+ */
+int us_dp_take_codes(struct us_dp *dp, struct us_dp_code *out, size_t cap)
+{
+	int fd = bpf_map__fd(dp->skel->maps.us_codes);
+	struct us_codepair_key *keys = calloc(US_CODEPAIRS, sizeof(*keys));
+	__u64 *vals = calloc((size_t)US_CODEPAIRS * dp->ncpu, sizeof(*vals));
+	__u32 batch = 0, got = 0, n;
+	bool first = true;
+	int err = 0;
+
+	dp->err[0] = 0;
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		n = US_CODEPAIRS - got;
+		if (!n)
+			break;
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &batch, &batch, keys + got,
+						      vals + (size_t)got * dp->ncpu, &n, &o);
+		first = false;
+		got += n;
+		if (err) {
+			err = errno == ENOENT ? 0 : -errno;
+			if (err)
+				snprintf(dp->err, sizeof(dp->err), "taking the codes out of us_codes: %s",
+					 strerror(-err));
+			break;
+		}
+	}
+	if (err)
+		goto out;
+	for (__u32 i = 0; i < got && i < cap; i++) {
+		out[i].key = keys[i];
+		out[i].n = 0;
+		for (int c = 0; c < dp->ncpu; c++)
+			out[i].n += vals[(size_t)i * dp->ncpu + c];
+	}
+	err = (int)(got < cap ? got : cap);
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
 const char *us_stat_name(enum us_stat s)
 {
 	static const char *const n[US_ST_MAX] = {

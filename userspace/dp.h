@@ -123,6 +123,15 @@ int us_dp_set_cfg(struct us_dp *dp, const struct us_cfg *cfg);
 /* Counters, summed over CPUs. */
 int us_dp_read_stats(struct us_dp *dp, __u64 out[US_ST_MAX]);
 int us_dp_read_mstats(struct us_dp *dp, __u32 mid, struct us_mstats *out);
+/* The exact codes that differed in pairs (us_codes) since the last call,
+ * every machine's, summed over CPUs: read and cleared in the same batched
+ * operation (a count is never returned twice; an increment racing with the
+ * clearing may be lost). At most cap entries: how many, or -errno. */
+struct us_dp_code {
+	struct us_codepair_key key;
+	__u64 n;
+};
+int us_dp_take_codes(struct us_dp *dp, struct us_dp_code *out, size_t cap);
 /* Machine id at a slot of the table in use. */
 int us_dp_table_lookup(struct us_dp *dp, __u32 svc_id, enum us_pool pool, __u32 slot,
 		       __u32 *mid);

@@ -23,31 +23,22 @@
 #define US_EVIDENCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
+#include <json-c/json.h>
 #include "understudy/understudy.h"
 
-/* One side's outcome of a pair; the index order is part of the format. */
-enum us_outcome {
-	US_O_2XX = 0,   /* success */
-	US_O_3XX,       /* redirection */
-	US_O_4XX,       /* client error: busy, not found, cancelled... (not the machine's fault) */
-	US_O_ERR,       /* 5xx or 6xx: the machine failed the request */
-	US_O_NONE,      /* unanswered by the deadline */
-	US_O_MAX,
-};
-
-/* Requests a machine starts itself in a call (its own BYE, re-INVITE...). */
-enum us_own {
-	US_OWN_BYE = 0,
-	US_OWN_INVITE,  /* re-INVITE */
-	US_OWN_UPDATE,
-	US_OWN_OTHER,   /* INFO, NOTIFY, OPTIONS, REFER, MESSAGE, ... */
-	US_OWN_MAX,
-};
+/* The outcomes of a pair (enum us_outcome: 2xx, 3xx, 4xx, error, none) and
+ * the kinds of requests a machine starts (enum us_own) are the data
+ * plane's, include/understudy/understudy.h; their index order is part of
+ * the record format. */
 
 /* Distinct (active code, shadow code) pairs kept per window when the exact
- * codes differ; more are summed into the last entry's "other" row. */
+ * codes differ; more are summed into the last entry, which is then the
+ * "other" row: active and shadow both 0 (two silent sides make no pair, so
+ * the row cannot be a real one). */
 #define US_CODEPAIRS_MAX 32
+#define US_CODE_OTHER 0
 
 struct us_codepair {
 	__u16 active;           /* status code, 100..699, or 0: unanswered */
@@ -92,5 +83,42 @@ struct us_window {
 	__u64 own_active[US_OWN_MAX];    /* by the active machine */
 	__u64 own_both[US_OWN_MAX];      /* matched: both started one (the n-th with the n-th) */
 };
+
+/*
+ * What a window saw of a shadow machine. win: the increase of its counters
+ * over the window (us_counts.win); codes: the exact codes that differed in
+ * its pairs in the window (us_counts.codes); t, seconds, sim_seconds as in
+ * struct us_window; has_control: its service has a control machine, whose
+ * pairs on the calls mirrored to both are win->ctl. The control's pairs
+ * carry no latencies (the data plane keeps those per machine, not per
+ * candidate): control.lat_* stay 0.
+ */
+void us_window_of(struct us_window *w, const struct us_mstats *win,
+		  const struct us_codepair *codes, __u32 ncodes, double t, double seconds,
+		  double sim_seconds, bool has_control);
+
+/* Count n more pairs of exact codes (active, shadow) in a code table of
+ * US_CODEPAIRS_MAX entries holding *ncodes: into their row, a new row, or,
+ * the table full, the "other" row (the last). */
+void us_codes_add(struct us_codepair *codes, __u32 *ncodes, __u16 active, __u16 shadow, __u64 n);
+
+/* Names of the outcomes in the record format: "2xx", "3xx", "4xx", "error",
+ * "none". */
+const char *us_outcome_name(enum us_outcome o);
+
+/* For status, explain and diffs: a side's pairs in figures (pairs, shares
+ * of class and exact-code differences, both sides' failure shares by
+ * transaction and by call, the outcome table by name), and a code table
+ * as [{"active": 200, "shadow": 202, "n": 3}, ...] ("other" for the
+ * other row). */
+json_object *us_pairs_summary_json(const struct us_pairs *p);
+json_object *us_codes_json(const struct us_codepair *codes, __u32 ncodes);
+
+/* The record format (docs/replay.md): every field, always. */
+json_object *us_window_json(const struct us_window *w);
+/* Back, strictly: every field present, of its type and in its range, no
+ * other field. 0, or -EINVAL with the field's path and what is wrong with
+ * it in why ("sim.out[2][4]: not a count"). */
+int us_window_parse(json_object *o, struct us_window *w, char *why, size_t len);
 
 #endif

@@ -1,54 +1,68 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The judge: one simulation machine against the active machines of its
- * service, window after window (PRODUCT.md, "Joining condition").
+ * service, window after window (PRODUCT.md, "Joining condition";
+ * docs/judge.md for the arithmetic and judge_eval's figures).
  *
- * Five criteria, each PASS, FAIL or INCONCLUSIVE:
+ * Eight criteria, each PASS, FAIL or INCONCLUSIVE:
  *
- *   evidence     paired >= min_paired and sim_seconds >= min_sim_seconds.
- *                Never FAIL; while short the window cannot PASS.
- *   agreement    p = share of pairs whose final class differs.
- *                PASS when "p >= max_class_diff" is refuted at level alpha,
- *                FAIL when "p <= max_class_diff" is refuted at level beta/10.
- *   errors       d = sim error share - active error share on the same pairs.
- *                PASS when "d >= max_error_increase" is refuted at level
- *                alpha, FAIL when "d <= 0" (no worse than the active) is
- *                refuted at level 0.9 beta.  Versions between 0 and the margin
- *                are the indifference zone: either outcome is allowed (if
- *                both nulls are refuted, PASS: within the margin).  For each
- *                of these two, a PASS takes precedence over a FAIL.
+ *   evidence     pairs >= min_paired and sim_seconds >= min_sim_seconds
+ *                (cumulative).  Never FAIL.
+ *   fresh        this window's pairs the machine answered >= min_window_pairs.
+ *                Never FAIL: a window without fresh evidence cannot pass.
+ *   liveness     in this window the machine answered at least 80 % of what
+ *                was sent to it (less twice the Poisson deviation), and at
+ *                most 10 % of the window's pairs closed unanswered by it.
+ *                Never FAIL (errors rejects a dead machine).
+ *   errors       calls as units: d = share of calls that failed on the
+ *                simulation machine (a 5xx/6xx final or no answer in any of
+ *                its transactions) - the active's, on the same calls.  PASS
+ *                when "d >= max_error_increase" is refuted at level alpha;
+ *                FAIL when "d <= 0" is refuted at level 0.7 beta.  One rule:
+ *                a version worse by the margin or more is promoted with
+ *                probability <= alpha, a version no worse than the active
+ *                is rejected with probability <= 0.7 beta; in between
+ *                (0 < d < margin) either may happen.
+ *   agreement    final classes of the pairs both sides answered without an
+ *                error.  No control machine: d = net share of changes for
+ *                the worse (2xx < 3xx < 4xx; worse minus better), tested as
+ *                errors is with max_class_diff as the margin (FAIL at 0.1
+ *                beta).  With a control machine: the share of pairs that
+ *                differ against the control's share: PASS when the
+ *                candidate's is confidently below the control's lower bound
+ *                + max_class_diff (alpha/2 each), FAIL when confidently
+ *                above the control's upper bound (0.05 beta each).
+ *   codes        exact codes of answered pairs of the same class (486 for
+ *                480): share k/n.  PASS when "share >= max_code_diff" (+ the
+ *                control's lower bound with a control) is refuted at alpha,
+ *                FAIL when "share <= max_code_diff" (+ the control's upper
+ *                bound) at 0.1 beta.
  *   latency_p50, latency_p99
- *                r = sim quantile / active quantile (histograms, linear
- *                interpolation inside a bucket).  PASS when r <= ratio and,
- *                with confidence, r <= ratio * (1 + bucket margin); FAIL when,
- *                with confidence, r > ratio * (1 + bucket margin); too few
- *                samples (< US_JUDGE_LAT_TAIL beyond the quantile in either
- *                histogram) is INCONCLUSIVE.
- *
- * The two sequential tests are always-valid e-processes (betting capital
- * averaged over a fixed grid of bets; see judge.c for the construction and
- * the citations): they depend only on the cumulative counts, so they may be
- * checked after every window, on any schedule, without inflating their error
- * rates.  Guarantees, for any sequence of windows and any stopping rule:
- *   P(errors ever PASS    | every pair's conditional d >= margin) <= alpha
- *   P(errors ever FAIL    | every pair's conditional d <= 0)      <= 0.9 beta
- *   P(agreement ever PASS | conditional p >= max_class_diff)      <= alpha
- *   P(agreement ever FAIL | conditional p <= max_class_diff)      <= 0.1 beta
- * so a machine worse than the margin on errors, or on agreement, is promoted
- * with probability <= alpha, and one no worse than the active on errors and
- * within the agreement limit is rejected by those tests with probability
- * <= beta.  The latency rule is a robust point rule, not a sequential test.
+ *                r = simulation quantile / active quantile on the pairs both
+ *                answered.  PASS when r's upper bound is <= max_latency_ratio,
+ *                FAIL when its lower bound is above it: one boundary, no dead
+ *                zone.  Bounds: each quantile moved by z standard errors of
+ *                its rank (z for alpha/2 and for 0.05 beta / 2); too few
+ *                samples (< US_JUDGE_LAT_TAIL beyond the quantile) is
+ *                INCONCLUSIVE.
  *
  * A window is PASS when every criterion passes, FAIL when any fails, else
  * INCONCLUSIVE.  streak counts consecutive PASS windows; any other window
- * resets it.  Decision: REJECT on a FAIL window, PROMOTE when
- * streak >= windows, else NONE.
+ * (a quiet one, one in which the machine stopped answering) resets it.
+ * Decision: REJECT on a FAIL window; PROMOTE when streak >= windows;
+ * otherwise NONE, except that after decide_after seconds in simulation
+ * on_undecided = reject turns it into REJECT.  stuck: NONE after
+ * stuck_after seconds, with the criteria still undecided.  held: policy mode
+ * hold, the decision is reported and must not be applied.
  */
 #ifndef US_JUDGE_H
 #define US_JUDGE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <linux/types.h>
+#include <json-c/json.h>
+#include "evidence.h"
 #include "policy.h"
 
 /* per criterion and per window */
@@ -59,12 +73,15 @@ enum us_decision { US_D_NONE = 0, US_D_PROMOTE, US_D_REJECT };
 /* Indexes into us_judgement.c */
 enum us_crit {
 	US_C_EVIDENCE = 0,
-	US_C_AGREEMENT,
+	US_C_FRESH,
+	US_C_LIVENESS,
 	US_C_ERRORS,
+	US_C_AGREEMENT,
+	US_C_CODES,
 	US_C_LAT_P50,
 	US_C_LAT_P99,
 };
-#define US_JUDGE_CRITERIA 5
+#define US_JUDGE_CRITERIA 8
 
 /* Latency: samples required beyond the quantile in each histogram (p50:
  * 40 samples, p99: 2,000), and the margin for the histogram's bucket width. */
@@ -72,19 +89,22 @@ enum us_crit {
 #define US_JUDGE_LAT_MARGIN 0.125
 
 /*
- * Fields, per criterion:
- *   evidence   sim = paired, threshold = min_paired, active = sim_seconds,
- *              statistics and bounds NAN.
- *   agreement  sim = differing share, active NAN, threshold = max_class_diff.
- *   errors     active, sim = error shares, threshold = max_error_increase.
- *     for both: statistic = ln of the e-value against "too bad" (PASS when
- *              >= bound_pass = ln(1/alpha)); statistic_fail = ln of the
- *              e-value against "good" (FAIL when >= bound_fail =
- *              ln(1/(0.9 beta)) for errors, ln(1/(0.1 beta)) for agreement).
+ * Fields, per criterion (NAN where none):
+ *   evidence   sim = pairs, active = sim_seconds, threshold = min_paired.
+ *   fresh      sim = answered pairs in the window, threshold = min_window_pairs.
+ *   liveness   active = sent, sim = answered in the window, threshold = the
+ *              answers needed, statistic = share of the window's pairs unanswered.
+ *   errors     active, sim = shares of failed calls; threshold = the margin.
+ *   agreement  sim = net share for the worse (no control) or share differing;
+ *              active = the control's share differing (with a control).
+ *   codes      sim = share of same-class pairs whose codes differ; active =
+ *              the control's.
+ *     for these three: statistic = ln of the e-value against "too bad"
+ *              (PASS when >= bound_pass); statistic_fail = ln of the e-value
+ *              against "good" (FAIL when >= bound_fail).
  *   latency    active, sim = quantiles in ns, threshold = max_latency_ratio;
- *              statistic = sim / active (PASS needs <= bound_pass =
- *              threshold), statistic_fail = the ratio's lower confidence
- *              bound (FAIL when > bound_fail = threshold * (1 + margin)).
+ *              statistic = the ratio's upper bound (PASS when <= bound_pass),
+ *              statistic_fail = its lower bound (FAIL when > bound_fail).
  */
 struct us_criterion {
 	const char *name;        /* "evidence", "agreement", "errors", "latency_p50", "latency_p99" */
@@ -118,17 +138,33 @@ struct us_judgement {
 	__u32 windows;               /* streak needed to promote (policy) */
 	struct us_criterion c[US_JUDGE_CRITERIA];
 	char summary[256];
+	bool held, stuck;
+	char stuck_why[160];
+	double undecided_s;
 };
 
+/* cum += win: counts add, codes merge by (active, shadow), the clock and
+ * sim_seconds are win's. */
+void us_window_add(struct us_window *cum, const struct us_window *win);
+
 /*
- * Judge one window. Deterministic, no I/O. Returns 0, or -EINVAL for a bad
- * policy (alpha or beta outside (0, 0.5), windows 0, a threshold negative,
- * zero or not finite, max_class_diff or max_error_increase >= 1) or input
- * (counts inconsistent, or lower than at the previous window); st is left
- * untouched on error.
+ * Judge one window: cum = the evidence since the machine entered
+ * simulation, this window included; win = this window alone; st carried
+ * from window to window (zeroed on entering simulation).  Deterministic, no
+ * I/O.  0, or -EINVAL when the policy is refused (us_policy_check; why in
+ * out->summary) or the evidence went backwards; st is left untouched then.
  */
-int us_judge(const struct us_policy *p, const struct us_judge_input *in,
+int us_judge(const struct us_policy *p, const struct us_window *cum, const struct us_window *win,
 	     struct us_judge_state *st, struct us_judgement *out);
+
+/* The state and the judgement as JSON (state files, replay --json, explain
+ * --json); the state back, strictly: 0 or -EINVAL naming the field. */
+json_object *us_judge_state_json(const struct us_judge_state *st);
+int us_judge_state_parse(json_object *o, struct us_judge_state *st, const char **field);
+json_object *us_judgement_json(const struct us_judgement *j);
+/* one criterion: name, verdict, active, simulation, threshold, statistic,
+ * bound_pass, statistic_fail, bound_fail, samples, why (NAN: null) */
+json_object *us_criterion_json(const struct us_criterion *c);
 
 /* Multi-line human report; snprintf semantics (returns the length it needed,
  * or -EINVAL). */

@@ -6,115 +6,85 @@
 #include "judging.h"
 #include "jsonval.h"
 
-static json_object *hist_json(const __u64 *h)
-{
-	json_object *a = json_object_new_array();
-
-	for (int i = 0; i < US_LAT_BUCKETS; i++)
-		json_object_array_add(a, json_object_new_int64((int64_t)h[i]));
-	return a;
-}
-
 json_object *us_judging_json(const struct us_judging *j)
 {
-	json_object *o = json_object_new_object(), *ev = json_object_new_object();
+	json_object *o = json_object_new_object();
 
-	json_object_object_add(ev, "sim_seconds", json_object_new_double(j->ev.sim_seconds));
-	json_object_object_add(ev, "paired", json_object_new_int64((int64_t)j->ev.paired));
-	json_object_object_add(ev, "differ_class", json_object_new_int64((int64_t)j->ev.differ_class));
-	json_object_object_add(ev, "sim_err_only", json_object_new_int64((int64_t)j->ev.sim_err_only));
-	json_object_object_add(ev, "active_err_only",
-			       json_object_new_int64((int64_t)j->ev.active_err_only));
-	json_object_object_add(ev, "both_err", json_object_new_int64((int64_t)j->ev.both_err));
-	json_object_object_add(ev, "active_lat", hist_json(j->ev.active_lat));
-	json_object_object_add(ev, "sim_lat", hist_json(j->ev.sim_lat));
-	json_object_object_add(o, "evidence", ev);
-	json_object_object_add(o, "streak", json_object_new_int64(j->js.streak));
-	json_object_object_add(o, "judged", json_object_new_int64(j->js.judged));
-	json_object_object_add(o, "last_paired", json_object_new_int64((int64_t)j->js.last_paired));
-	json_object_object_add(o, "last_seconds", json_object_new_double(j->js.last_seconds));
+	json_object_object_add(o, "evidence", us_window_json(&j->ev));
+	json_object_object_add(o, "state", us_judge_state_json(&j->js));
 	json_object_object_add(o, "verdict", json_object_new_int(j->verdict));
 	json_object_object_add(o, "decision", json_object_new_int(j->decision));
+	json_object_object_add(o, "streak", json_object_new_int64(j->streak));
+	json_object_object_add(o, "windows", json_object_new_int64(j->windows));
 	return o;
 }
 
 #define NEED(expr, f) do { if (expr) { *field = f; return -EINVAL; } } while (0)
 
-static int evidence_parse(json_object *ev, struct us_judge_input *e, const char **field)
-{
-	NEED(us_jget_num(ev, "sim_seconds", &e->sim_seconds), "evidence.sim_seconds");
-	NEED(us_jget_u64(ev, "paired", &e->paired), "evidence.paired");
-	NEED(us_jget_u64(ev, "differ_class", &e->differ_class), "evidence.differ_class");
-	NEED(us_jget_u64(ev, "sim_err_only", &e->sim_err_only), "evidence.sim_err_only");
-	NEED(us_jget_u64(ev, "active_err_only", &e->active_err_only), "evidence.active_err_only");
-	NEED(us_jget_u64(ev, "both_err", &e->both_err), "evidence.both_err");
-	NEED(us_jget_hist(ev, "active_lat", e->active_lat), "evidence.active_lat");
-	NEED(us_jget_hist(ev, "sim_lat", e->sim_lat), "evidence.sim_lat");
-	return 0;
-}
-
 int us_judging_parse(json_object *o, struct us_judging *j, const char **field)
 {
-	json_object *ev;
+	static __thread char why[160];
+	json_object *v;
 	double d;
 	__u64 u;
 
 	memset(j, 0, sizeof(*j));
-	NEED(!json_object_object_get_ex(o, "evidence", &ev), "judging.evidence");
-	if (evidence_parse(ev, &j->ev, field))
+	NEED(!json_object_object_get_ex(o, "evidence", &v), "judging.evidence");
+	if (us_window_parse(v, &j->ev, why, sizeof(why))) {
+		static __thread char f[200];
+
+		snprintf(f, sizeof(f), "judging.evidence.%s", why);
+		*field = f;
 		return -EINVAL;
-	NEED(us_jget_u64(o, "streak", &u) || u > ~0u, "judging.streak");
-	j->js.streak = (__u32)u;
-	NEED(us_jget_u64(o, "judged", &u) || u > ~0u, "judging.judged");
-	j->js.judged = (__u32)u;
-	NEED(us_jget_u64(o, "last_paired", &j->js.last_paired), "judging.last_paired");
-	NEED(us_jget_num(o, "last_seconds", &j->js.last_seconds), "judging.last_seconds");
-	NEED(us_jget_num(o, "verdict", &d), "judging.verdict");
+	}
+	NEED(!json_object_object_get_ex(o, "state", &v), "judging.state");
+	if (us_judge_state_parse(v, &j->js, field))
+		return -EINVAL;
+	NEED(us_jget_num(o, "verdict", &d) || d < 0 || d > 2, "judging.verdict");
 	j->verdict = (int)d;
-	NEED(us_jget_num(o, "decision", &d), "judging.decision");
+	NEED(us_jget_num(o, "decision", &d) || d < 0 || d > 2, "judging.decision");
 	j->decision = (int)d;
+	NEED(us_jget_u64(o, "streak", &u) || u > ~0u, "judging.streak");
+	j->streak = (__u32)u;
+	NEED(us_jget_u64(o, "windows", &u) || u > ~0u, "judging.windows");
+	j->windows = (__u32)u;
 	return 0;
 }
 
-/* Records of the first state-file format: the streak, windows and last
- * verdict beside the evidence. */
-int us_judging_parse_v1(json_object *o, struct us_judging *j, const char **field)
+/* Only what shows the record is of that format is checked: its counts are
+ * dropped. */
+int us_judging_parse_old(json_object *o, int format, struct us_judging *j, const char **field)
 {
 	json_object *ev;
-	double d;
-	__u64 u;
 
 	memset(j, 0, sizeof(*j));
-	NEED(!json_object_object_get_ex(o, "evidence", &ev), "evidence");
-	if (evidence_parse(ev, &j->ev, field))
-		return -EINVAL;
-	NEED(us_jget_u64(o, "streak", &u), "streak");
-	j->js.streak = (__u32)u;
-	NEED(us_jget_u64(o, "windows", &u), "windows");
-	j->js.judged = (__u32)u;
-	NEED(us_jget_num(o, "last_verdict", &d), "last_verdict");
-	j->verdict = (int)d;
-	NEED(us_jget_num(o, "last_decision", &d), "last_decision");
-	j->decision = (int)d;
-	/* the judge's memory of the last window: the evidence as it stands */
-	if (j->js.judged) {
-		j->js.last_paired = j->ev.paired;
-		j->js.last_seconds = j->ev.sim_seconds;
+	if (format == 1) {
+		NEED(!json_object_object_get_ex(o, "evidence", &ev) ||
+		     !json_object_is_type(ev, json_type_object), "evidence");
+	} else {
+		NEED(!json_object_object_get_ex(o, "judging", &ev) ||
+		     !json_object_is_type(ev, json_type_object), "judging");
 	}
+	j->reset_from = format;
 	return 0;
 }
 
 __u64 us_judging_paired(const struct us_judging *j)
 {
-	return j->ev.paired;
+	__u64 n = 0;
+
+	for (int a = 0; a < US_O_MAX; a++)
+		for (int s = 0; s < US_O_MAX; s++)
+			n += j->ev.sim.out[a][s];
+	return n;
 }
 
 __u32 us_judging_streak(const struct us_judging *j)
 {
-	return j->js.streak;
+	return j->streak;
 }
 
 __u32 us_judging_windows(const struct us_judging *j)
 {
-	return j->js.judged;
+	return j->windows;
 }

@@ -133,6 +133,32 @@ char *us_daemon_metrics(struct us_daemon *d)
 	EACH if (r->state == US_MS_SIMULATION)
 		us_sbuf_printf(&b, "understudy_judge_streak{%s} %u\n", LABELS(r),
 			       us_judging_streak(&r->judging)); END
+	help(&b, "understudy_machine_stuck", "gauge", "1 when a simulation machine has been undecided longer than its policy allows (explain says why), else 0.");
+	EACH if (r->state == US_MS_SIMULATION)
+		us_sbuf_printf(&b, "understudy_machine_stuck{%s} %d\n", LABELS(r),
+			       r->obs.judged && r->obs.last.stuck); END
+	help(&b, "understudy_judgement_held", "gauge", "1 when the last judgement of a simulation machine decided but was held (policy mode hold), else 0.");
+	EACH if (r->state == US_MS_SIMULATION)
+		us_sbuf_printf(&b, "understudy_judgement_held{%s} %d\n", LABELS(r),
+			       r->obs.judged && r->obs.last.held &&
+			       r->obs.last.decision != US_D_NONE); END
+	/* at most US_CODEPAIRS_MAX rows per machine: bounded cardinality */
+	help(&b, "understudy_code_differences_total", "counter", "Pairs whose exact status codes differed since the simulation machine entered simulation, by active and simulation code (\"none\": unanswered; \"other\": the rows beyond the table's 32).");
+	EACH for (__u32 k = 0; k < r->judging.ev.ncodes; k++) {
+		const struct us_codepair *cp = &r->judging.ev.codes[k];
+		bool other = cp->active == US_CODE_OTHER && cp->shadow == US_CODE_OTHER;
+		char ac[8], sc[8];
+
+		snprintf(ac, sizeof(ac), "%u", cp->active);
+		snprintf(sc, sizeof(sc), "%u", cp->shadow);
+		us_sbuf_printf(&b, "understudy_code_differences_total{%s,active=\"%s\",simulation=\"%s\"} %llu\n",
+			       LABELS(r), other ? "other" : cp->active ? ac : "none",
+			       other ? "other" : cp->shadow ? sc : "none", (unsigned long long)cp->n);
+	} END
+	help(&b, "understudy_window_records_total", "counter", "Window records written (docs/replay.md), and those that could not be.");
+	us_sbuf_printf(&b, "understudy_window_records_total{result=\"written\"} %llu\n"
+		       "understudy_window_records_total{result=\"failed\"} %llu\n",
+		       (unsigned long long)d->wrec.written, (unsigned long long)d->wrec.failed);
 	help(&b, "understudy_packets_total", "counter", "Packets seen by the XDP programs, by outcome or reason.");
 	if (!d->source->ops->packets(d->source, st))
 		for (int k = 0; k < US_ST_MAX; k++)

@@ -162,7 +162,7 @@ void us_model_drop(struct us_model *m, struct us_rec *r)
 
 #define ST(s) (1u << (s))
 #define ANY_STATE (ST(US_MS_ACTIVE) | ST(US_MS_SIMULATION) | ST(US_MS_DRAINING) | \
-		   ST(US_MS_REJECTED) | ST(US_MS_REMOVED))
+		   ST(US_MS_REJECTED) | ST(US_MS_REMOVED) | ST(US_MS_CONTROL))
 
 /* Who may move a machine from which states to which: every rule there is. */
 static const struct {
@@ -173,8 +173,10 @@ static const struct {
 	{ US_BY_CONFIG, ST(US_MS_UNUSED) | ANY_STATE, ANY_STATE },
 	/* the joining condition, or a rejection */
 	{ US_BY_JUDGE, ST(US_MS_SIMULATION), ST(US_MS_ACTIVE) | ST(US_MS_REJECTED) },
-	/* add */
-	{ US_BY_OPERATOR, ST(US_MS_UNUSED), ST(US_MS_SIMULATION) | ST(US_MS_ACTIVE) },
+	/* add (a control machine is observed, never judged: only the file and
+	 * the operator move it, in and out) */
+	{ US_BY_OPERATOR, ST(US_MS_UNUSED),
+	  ST(US_MS_SIMULATION) | ST(US_MS_ACTIVE) | ST(US_MS_CONTROL) },
 	/* promote, reject */
 	{ US_BY_OPERATOR, ST(US_MS_SIMULATION), ST(US_MS_ACTIVE) | ST(US_MS_REJECTED) },
 	/* demote */
@@ -388,6 +390,18 @@ static int get_valid(json_object *o, const char *k, char *dst, size_t cap,
 
 #define NEED(expr, f) do { if (expr) { *field = f; return -EINVAL; } } while (0)
 
+static double differ_share(const struct us_pairs *p)
+{
+	__u64 n = 0, d = 0;
+
+	for (int a = 0; a < US_O_MAX; a++)
+		for (int s = 0; s < US_O_MAX; s++) {
+			n += p->out[a][s];
+			d += a != s ? p->out[a][s] : 0;
+		}
+	return n ? (double)d / n : NAN;
+}
+
 json_object *us_rec_json(const struct us_rec *r, unsigned parts)
 {
 	json_object *o = json_object_new_object();
@@ -427,12 +441,25 @@ json_object *us_rec_json(const struct us_rec *r, unsigned parts)
 						       v->judged ? us_verdict_name(v->last.verdict) : "none"));
 			json_object_object_add(o, "decision", json_object_new_string(
 						       v->judged ? us_decision_name(v->last.decision) : "none"));
+			json_object_object_add(o, "held", json_object_new_boolean(v->judged &&
+										   v->last.held));
+			json_object_object_add(o, "stuck", json_object_new_boolean(v->judged &&
+										    v->last.stuck));
+			json_object_object_add(o, "stuck_why", json_object_new_string(
+						       v->judged && v->last.stuck ? v->last.stuck_why : ""));
+			/* the candidate's class differences, and the control
+			 * machine's on the same calls beside them */
+			json_object_object_add(o, "class_differ_share",
+					       jnum(differ_share(&r->judging.ev.sim)));
+			json_object_object_add(o, "control_class_differ_share",
+					       jnum(r->judging.ev.has_control ?
+						    differ_share(&r->judging.ev.control) : NAN));
 		}
 	}
 	return o;
 }
 
-int us_rec_parse(json_object *o, struct us_rec *r, const char **field)
+int us_rec_parse(json_object *o, int format, struct us_rec *r, const char **field)
 {
 	char a[US_ADDR_STRLEN];
 	json_object *v;
@@ -460,9 +487,10 @@ int us_rec_parse(json_object *o, struct us_rec *r, const char **field)
 	NEED(get_state(o, "config_state", &r->conf.state), "config_state");
 	NEED(us_jget_num(o, "since", &r->since), "since");
 	NEED(us_jget_num(o, "remove_at", &r->remove_at), "remove_at");
-	if (json_object_object_get_ex(o, "judging", &v))
-		return us_judging_parse(v, &r->judging, field);
-	return us_judging_parse_v1(o, &r->judging, field);
+	if (format < 3)
+		return us_judging_parse_old(o, format, &r->judging, field);
+	NEED(!json_object_object_get_ex(o, "judging", &v), "judging");
+	return us_judging_parse(v, &r->judging, field);
 }
 
 json_object *us_audit_json(const struct us_audit *a)

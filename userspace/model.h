@@ -169,8 +169,12 @@ enum {
 /* name, service, version, id, address, weight, dynamic, state, since; and
  * the parts asked for */
 json_object *us_rec_json(const struct us_rec *r, unsigned parts);
-/* A record from its US_RJ_DURABLE form: 0, or -EINVAL with the field. */
-int us_rec_parse(json_object *o, struct us_rec *r, const char **field);
+/* The format us_rec_json writes records in (the state file's version). */
+#define US_REC_FORMAT 3
+
+/* A record from its US_RJ_DURABLE form, of a state-file format (1..3:
+ * judging.h says what the earlier two keep): 0, or -EINVAL with the field. */
+int us_rec_parse(json_object *o, int format, struct us_rec *r, const char **field);
 
 json_object *us_audit_json(const struct us_audit *a);
 int us_audit_parse(json_object *o, struct us_audit *a);

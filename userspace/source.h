@@ -2,7 +2,8 @@
 /*
  * Where a window's counters come from: the source. For each machine id it
  * gives the data plane's cumulative counters and their increase since the
- * last read; and the global packet counters.
+ * last read, and the exact codes that differed since then; and the global
+ * packet counters.
  *
  * Today's source is this host's BPF maps (us_source_bpf, through dp.h);
  * counters published by other balancer hosts are another set of these
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+#include "evidence.h"
 #include "policy.h"
 #include "understudy/understudy.h"
 
@@ -25,6 +27,10 @@ struct us_counts {
 	bool have_win;              /* win is an increase (not the first read of the id) */
 	struct us_mstats total;     /* cumulative */
 	struct us_mstats win;       /* the increase since the last read */
+	/* the exact codes that differed in its pairs since the last read (as
+	 * win: none at the first read of the id) */
+	struct us_codepair codes[US_CODEPAIRS_MAX];
+	__u32 ncodes;
 };
 
 struct us_source;

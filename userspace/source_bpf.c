@@ -12,6 +12,7 @@ struct bpf_source {
 	struct us_dp *dp;
 	struct us_mstats prev[US_MAX_MACHINES];
 	bool have_prev[US_MAX_MACHINES];
+	struct us_dp_code codes[US_CODEPAIRS];
 };
 
 static void mstats_sub(struct us_mstats *out, const struct us_mstats *a, const struct us_mstats *b)
@@ -26,6 +27,7 @@ static void mstats_sub(struct us_mstats *out, const struct us_mstats *a, const s
 static int bpf_read(struct us_source *s, const __u32 *ids, size_t n, struct us_counts *out)
 {
 	struct bpf_source *b = (struct bpf_source *)s;
+	int ncodes, err = 0;
 
 	/* no sweep: unanswered transactions are closed in the data plane, at
 	 * their deadline, and counted in us_mstats */
@@ -44,7 +46,24 @@ static int bpf_read(struct us_source *s, const __u32 *ids, size_t n, struct us_c
 		b->prev[id] = c->total;
 		b->have_prev[id] = true;
 	}
-	return 0;
+	/* the codes are taken out of the data plane (read and cleared), and
+	 * given to the ids that have a window: what an id collected before its
+	 * first read is dropped, as its counters' are */
+	ncodes = us_dp_take_codes(b->dp, b->codes, US_CODEPAIRS);
+	if (ncodes < 0)
+		err = ncodes;
+	for (int k = 0; k < ncodes; k++) {
+		const struct us_dp_code *dc = &b->codes[k];
+
+		for (size_t i = 0; i < n; i++) {
+			if (ids[i] != dc->key.mid || !out[i].have_win)
+				continue;
+			us_codes_add(out[i].codes, &out[i].ncodes, dc->key.active, dc->key.shadow,
+				     dc->n);
+			break;
+		}
+	}
+	return err;
 }
 
 static int bpf_packets(struct us_source *s, __u64 out[US_ST_MAX])

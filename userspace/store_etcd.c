@@ -191,7 +191,7 @@ static int es_load(struct us_store *s, struct us_model *m, struct us_audit *pend
 			seq = (__u64)json_object_get_int64(v);
 			seq_mod = kv->mod_revision;
 		} else if (!strncmp(kv->key, recs, strlen(recs))) {
-			if (!o || us_rec_parse(o, &rec, &field)) {
+			if (!o || us_rec_parse(o, US_REC_FORMAT, &rec, &field)) {
 				snprintf(err, len, "etcd:%s: %s%s", kv->key,
 					 o ? field : "not valid JSON", o ? ": missing or invalid" : "");
 				rc = -EINVAL;

@@ -12,7 +12,8 @@
 
 #include "store.h"
 
-#define STATE_VERSION 2          /* 1: judging beside the record (still read) */
+#define STATE_VERSION US_REC_FORMAT          /* 1: judging beside the record; 2: the old judge's counts
+                                  * (still read: their judging starts afresh) */
 
 struct file_store {
 	struct us_store base;
@@ -228,12 +229,12 @@ static int fs_load(struct us_store *s, struct us_model *m, struct us_audit *pend
 		return -EINVAL;
 	}
 	if (!json_object_object_get_ex(root, "version", &v) ||
-	    ((version = json_object_get_int(v)) != STATE_VERSION && version != 1) ||
+	    (version = json_object_get_int(v)) < 1 || version > STATE_VERSION ||
 	    !json_object_object_get_ex(root, "machines", &arr) ||
 	    !json_object_is_type(arr, json_type_array) ||
 	    !json_object_object_get_ex(root, "seq", &v) || !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int64(v) < 0) {
-		snprintf(err, len, "%s: not an understudy state file of version 1 or %d", path,
+		snprintf(err, len, "%s: not an understudy state file of version 1 to %d", path,
 			 STATE_VERSION);
 		rc = -EINVAL;
 		goto out;
@@ -243,7 +244,7 @@ static int fs_load(struct us_store *s, struct us_model *m, struct us_audit *pend
 		struct us_rec rec, *slot;
 		const char *field = "";
 
-		if (us_rec_parse(json_object_array_get_idx(arr, i), &rec, &field)) {
+		if (us_rec_parse(json_object_array_get_idx(arr, i), version, &rec, &field)) {
 			snprintf(err, len, "%s: machines[%zu].%s: missing or invalid", path, i, field);
 			rc = -EINVAL;
 			goto out;

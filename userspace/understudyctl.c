@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * understudyctl: talk to understudyd over its control socket. The
- * commands, their arguments, their help and the exit codes come from the
- * table in commands.c.
+ * understudyctl: talk to understudyd over its control socket (replay runs
+ * here, offline). The commands, their arguments, their help and the exit
+ * codes come from the table in commands.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -216,6 +216,12 @@ int main(int argc, char **argv)
 		return bad("%s", err);
 	}
 	free(args);
+	if (cmd->local) {
+		/* runs here, without the daemon */
+		rc = cmd->local(req, as_json);
+		json_object_put(req);
+		return rc;
+	}
 	if (every < 0)
 		every = 2;      /* --watch without a period */
 	if (every <= 0) {

@@ -32,7 +32,7 @@
 #include "daemon.h"
 #include "listen.h"
 
-#define DEFAULT_CONFIG "/etc/understudy/understudy.yaml"
+#define DEFAULT_CONFIG US_CONF_DEFAULT_PATH
 
 static struct us_daemon daemon_;
 

@@ -16,65 +16,43 @@ static __u64 sum(const __u64 *v, size_t n)
 	return s;
 }
 
-/* This window's evidence of a simulation machine: its new pairs with the
- * active machines (a failure is an error, 5xx/6xx, or no answer by the
- * deadline), and both latencies of the pairs both sides answered. */
-static void window_evidence(const struct us_counts *c, struct us_judge_input *w)
+/* Does the service have a control machine (receiving the calls mirrored to
+ * its simulation machines too)? */
+static bool has_control(const struct us_window_in *in, const char *service)
 {
-	memset(w, 0, sizeof(*w));
-	if (!c->have_win)
-		return;
-	for (int a = 0; a < US_O_MAX; a++) {
-		for (int s = 0; s < US_O_MAX; s++) {
-			__u64 n = c->win.pair.out[a][s];
-			bool af = a >= US_O_ERR, sf = s >= US_O_ERR;
-
-			w->paired += n;
-			if (a != s)
-				w->differ_class += n;
-			if (af && sf)
-				w->both_err += n;
-			else if (sf)
-				w->sim_err_only += n;
-			else if (af)
-				w->active_err_only += n;
-		}
-	}
-	for (int b = 0; b < US_LAT_BUCKETS; b++) {
-		w->sim_lat[b] = c->win.pair_lat_shadow[b];
-		w->active_lat[b] = c->win.pair_lat_active[b];
-	}
+	for (size_t i = 0; i < in->n; i++)
+		if (in->recs[i].state == US_MS_CONTROL && !strcmp(in->recs[i].conf.service, service))
+			return true;
+	return false;
 }
 
 /*
  * The judge, once per window per simulation machine: the one call into
- * judge.h. In: the policy, what the machine's judging carried so far, this
- * window's evidence and the time in simulation; out: what it carries on and
- * the judgement. 0, or a negative errno (the judge refused the input: the
- * evidence is carried on, the judge's state is not).
+ * judge.h (the daemon's windows and replay both come here). In: the policy, what the machine's judging carried so far and
+ * this window's evidence; out: what it carries on and the judgement. 0, or
+ * a negative errno (the judge refused: the evidence is carried on, the
+ * judge's state is not).
  */
-static int judge_window(const struct us_policy *p, const struct us_judging *in,
-			const struct us_judge_input *w, double sim_seconds,
-			struct us_judging *out, struct us_judgement *j)
+int us_window_judge(const struct us_policy *p, const struct us_judging *in,
+		    const struct us_window *w, struct us_judging *out, struct us_judgement *j)
 {
+	struct us_judge_state js = in->js;
 	int err;
 
 	*out = *in;
-	out->ev.sim_seconds = sim_seconds;
-	out->ev.paired += w->paired;
-	out->ev.differ_class += w->differ_class;
-	out->ev.sim_err_only += w->sim_err_only;
-	out->ev.active_err_only += w->active_err_only;
-	out->ev.both_err += w->both_err;
-	for (int b = 0; b < US_LAT_BUCKETS; b++) {
-		out->ev.sim_lat[b] += w->sim_lat[b];
-		out->ev.active_lat[b] += w->active_lat[b];
-	}
-	err = us_judge(p, &out->ev, &out->js, j);
+	us_window_add(&out->ev, w);
+	/* the sums' clock is the last window's */
+	out->ev.t = w->t;
+	out->ev.sim_seconds = w->sim_seconds;
+	out->ev.has_control = w->has_control;
+	err = us_judge(p, &out->ev, w, &js, j);
 	if (err)
 		return err;
+	out->js = js;
 	out->verdict = j->verdict;
 	out->decision = j->decision;
+	out->streak = j->streak;
+	out->windows++;
 	return 0;
 }
 
@@ -125,12 +103,14 @@ void us_window_run(const struct us_window_in *in, struct us_window_out *out)
 
 		out->judging[i] = r->judging;
 		out->judged[i] = false;
+		out->has_win[i] = false;
 		observe(c, seconds, &r->obs, &out->obs[i]);
 	}
 	for (size_t i = 0; i < in->n; i++) {
 		const struct us_rec *r = &in->recs[i];
+		const struct us_counts *c = &in->counts[i];
 		const struct us_conf_service *s = us_conf_find_service(in->conf, r->conf.service);
-		struct us_judge_input w;
+		struct us_window *w = &out->win[i];
 		struct us_judging next;
 		struct us_judgement j;
 		struct us_mobs *o = &out->obs[i];
@@ -140,21 +120,33 @@ void us_window_run(const struct us_window_in *in, struct us_window_out *out)
 			decide(out, r, US_MS_REMOVED, US_BY_TIMER, "drained");
 			continue;
 		}
+		/* a control machine is observed (above), never judged */
 		if (r->state != US_MS_SIMULATION || !s)
 			continue;
-		window_evidence(&in->counts[i], &w);
-		err = judge_window(&s->policy, &r->judging, &w, in->now - r->since, &next, &j);
+		/* counters that could not be read make an empty window: no fresh
+		 * evidence, which never passes */
+		if (c->have_win)
+			us_window_of(w, &c->win, c->codes, c->ncodes, in->now, seconds,
+				     in->now - r->since, has_control(in, s->name));
+		else
+			us_window_of(w, &(struct us_mstats){ 0 }, NULL, 0, in->now, seconds,
+				     in->now - r->since, has_control(in, s->name));
+		out->has_win[i] = true;
+		err = us_window_judge(&s->policy, &r->judging, w, &next, &j);
 		out->judging[i] = next;         /* the evidence grows even when not judged */
 		if (err)
 			continue;
 		out->judged[i] = true;
 		o->last = j;
 		o->judged = true;
-		o->p50_ns = us_hist_quantile(next.ev.sim_lat, 0.5);
-		o->p99_ns = us_hist_quantile(next.ev.sim_lat, 0.99);
-		if (next.decision == US_D_PROMOTE)
+		o->p50_ns = us_hist_quantile(next.ev.sim.lat_shadow, 0.5);
+		o->p99_ns = us_hist_quantile(next.ev.sim.lat_shadow, 0.99);
+		/* a held judgement is reported, never applied (policy mode hold) */
+		if (j.held)
+			continue;
+		if (j.decision == US_D_PROMOTE)
 			decide(out, r, US_MS_ACTIVE, US_BY_JUDGE, o->last.summary);
-		else if (next.decision == US_D_REJECT)
+		else if (j.decision == US_D_REJECT)
 			decide(out, r, US_MS_REJECTED, US_BY_JUDGE, o->last.summary);
 	}
 }

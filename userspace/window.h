@@ -8,11 +8,13 @@
  *
  * For every machine: request and response rates, error share and latency
  * quantiles of the window. For a simulation machine of a configured
- * service: its new pairs (and the timeouts swept) and latency histograms
- * (its own, and its service's active machines') are added to its evidence,
- * and the judge (judge.h, called once, in window.c) judges it: promote or
- * reject. For a draining machine on its way out whose time has come: the
- * timer removes it.
+ * service: the window's evidence (evidence.h: its pairs with the active
+ * machines, unanswered ones included, the control machine's on the same
+ * calls, its exact codes) is added to its evidence, and the judge (judge.h,
+ * called once, in window.c) judges it: promote or reject, unless the
+ * judgement is held (policy mode hold: reported, never applied). A control
+ * machine is observed, never judged. For a draining machine on its way out
+ * whose time has come: the timer removes it.
  */
 #ifndef US_WINDOW_H
 #define US_WINDOW_H
@@ -43,10 +45,19 @@ struct us_window_out {
 	struct us_judging *judging;
 	struct us_mobs *obs;
 	bool *judged;                    /* the judge ran on it in this window */
-	struct us_window_move *dec;         /* room for n */
+	struct us_window *win;           /* a simulation machine's evidence of the window */
+	bool *has_win;                   /* win[i] was made (a simulation machine) */
+	struct us_window_move *dec;      /* room for n */
 	size_t ndec;
 };
 
 void us_window_run(const struct us_window_in *in, struct us_window_out *out);
+
+/* One simulation machine's window through the judge, as us_window_run does
+ * (replay too): in's evidence plus w, and the judge's state, into out; the
+ * judgement into j. 0, or the judge's negative errno (out carries the
+ * evidence on, not the judge's state). */
+int us_window_judge(const struct us_policy *p, const struct us_judging *in,
+		    const struct us_window *w, struct us_judging *out, struct us_judgement *j);
 
 #endif

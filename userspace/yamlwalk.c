@@ -67,7 +67,7 @@ static void add_error(struct yw *c, const yaml_mark_t *m, const char *s)
 /* "file:line:col: path: message", or without path/position when absent. */
 void yw_error(struct yw *c, const yaml_mark_t *m, const char *path, const char *fmt, ...)
 {
-	char body[512], line[768], pos[64] = "";
+	char body[768], line[1024], pos[64] = "";
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -255,7 +255,7 @@ bool yw_map(struct yw *c, yaml_node_t *n, const char *path, const char *const *k
 			if (!strcmp(ks, keys[i]))
 				break;
 		if (i == nf) {
-			char valid[256] = "";
+			char valid[512] = "";
 			size_t o = 0, j;
 
 			for (j = 0; j < nf && o < sizeof(valid); j++)

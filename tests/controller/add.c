@@ -59,6 +59,19 @@ TH_TEST(add)
 		expect_event("by", "operator");
 	}
 
+	if (th_subtest("control")) {
+		/* a control machine runs the active version; never judged */
+		json_object_put(ctl_ok(false, "{\"cmd\":\"add\",\"name\":\"c2\",\"service\":\"sip\","
+					      "\"address\":\"198.18.1.14\",\"version\":\"2.0\","
+					      "\"state\":\"control\"}"));
+		th_eqf(ctl_field("c2", "id"), -1, "c2 (version 2.0 as control): id");
+		json_object_put(ctl_ok(true, "{\"cmd\":\"add\",\"name\":\"c1\",\"service\":\"sip\","
+					     "\"address\":\"198.18.1.14\",\"version\":\"1.0\","
+					     "\"state\":\"control\"}"));
+		expect_event("machine", "c1");
+		expect_event("to", "control");
+	}
+
 	if (th_subtest("refused-leaves-nothing")) {
 		int n = machines(), lines = ctl_audit_lines();
 		long long next;
@@ -92,7 +105,7 @@ TH_TEST(add)
 		EQ("audit lines after refused adds", ctl_audit_lines(), lines);
 		th_eqf(ctl_field("v2-late", "id"), -1, "v2-late: id");
 		json_object_put(ctl_ok(true, "{\"cmd\":\"add\",\"name\":\"v2-late\",\"service\":\"sip\","
-					     "\"address\":\"198.18.1.14\",\"version\":\"2.0\"}"));
+					     "\"address\":\"198.18.1.15\",\"version\":\"2.0\"}"));
 		next = ctl_field("v2-late", "id");
 		EQ("the next add's id: the lowest free one", next, n);
 	}

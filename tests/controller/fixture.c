@@ -19,7 +19,9 @@
 
 struct us_daemon ctl;
 char ctl_dir[128];
-static char conf_path[160], pin_root[96];
+char ctl_conf_path[160];
+const char *ctl_policy;
+static char pin_root[96];
 static bool started;
 
 const struct ctl_machine ctl_machines[] = {
@@ -31,10 +33,10 @@ const struct ctl_machine ctl_machines[] = {
 
 int cfg_write(const struct ctl_machine *m)
 {
-	FILE *f = fopen(conf_path, "w");
+	FILE *f = fopen(ctl_conf_path, "w");
 
 	if (!f) {
-		th_fail("writing the configuration", strerror(errno), conf_path);
+		th_fail("writing the configuration", strerror(errno), ctl_conf_path);
 		return -1;
 	}
 	fprintf(f,
@@ -55,7 +57,9 @@ int cfg_write(const struct ctl_machine *m)
 		"    vip: 198.18.100.1\n"
 		"    port: 5060\n"
 		"    mirror_percent: 100\n"
-		"    machines:\n", ctl_dir, ctl_dir, pin_root);
+		"%s%s%s"
+		"    machines:\n", ctl_dir, ctl_dir, pin_root, ctl_policy ? "    policy: {" : "",
+		ctl_policy ? ctl_policy : "", ctl_policy ? "}\n" : "");
 	for (; m->name; m++)
 		fprintf(f, "      - { name: %s, address: %s, version: \"%s\", state: %s }\n", m->name,
 			m->address, m->version, m->state);
@@ -194,6 +198,10 @@ static void add_sim(struct us_mstats *m, const void *arg)
 
 	m->pair.out[US_O_2XX][US_O_2XX] += a->pairs - a->sim_err;
 	m->pair.out[US_O_2XX][US_O_ERR] += a->sim_err;
+	/* one pair per call, equal codes where both answered 2xx */
+	m->pair.code_same += a->pairs - a->sim_err;
+	m->pair.calls += a->pairs;
+	m->pair.calls_fail_shadow += a->sim_err;
 	m->final_class[2] += a->pairs - a->sim_err;
 	m->final_class[5] += a->sim_err;
 	m->lat_hist[a->bucket] += a->pairs;
@@ -225,6 +233,27 @@ int ctl_active_traffic(__u32 mid, __u64 finals, int lat_bucket)
 	return bump(mid, add_active, &a);
 }
 
+int ctl_codes(__u32 mid, __u16 active, __u16 shadow, __u64 n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(us_dp_skel(ctl.dp)->maps.us_codes);
+	struct us_codepair_key k = { .mid = mid, .active = active, .shadow = shadow };
+	__u64 *v = calloc((size_t)ncpu, sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &k, v) && errno != ENOENT)
+		err = -errno;
+	v[0] += n;
+	if (!err && bpf_map_update_elem(fd, &k, v, 0))
+		err = -errno;
+	free(v);
+	if (err)
+		th_fail("us_codes update", strerror(-err), "0");
+	return err;
+}
+
 void ctl_window(void)
 {
 	/* windows are timed by the wall clock: let one be at least a tick long */
@@ -249,15 +278,16 @@ static int setup(void)
 	int rc;
 
 	snprintf(ctl_dir, sizeof(ctl_dir), "/tmp/understudy-ctl-%d", getpid());
-	snprintf(conf_path, sizeof(conf_path), "%s/understudy.yaml", ctl_dir);
+	snprintf(ctl_conf_path, sizeof(ctl_conf_path), "%s/understudy.yaml", ctl_dir);
 	snprintf(pin_root, sizeof(pin_root), "/sys/fs/bpf/%s-%d", PIN_PREFIX, getpid());
 	snprintf(th.pin_root, sizeof(th.pin_root), "%s", pin_root);   /* removed on a signal */
 	if (mkdir(ctl_dir, 0700) && errno != EEXIST)
 		return th_setup_fail("mkdir", -errno);
+	ctl_policy = NULL;
 	if (cfg_write(ctl_machines))
 		return -1;
 	us_log_level = LOG_ERR;
-	rc = us_daemon_start(&ctl, conf_path, false, err, sizeof(err));
+	rc = us_daemon_start(&ctl, ctl_conf_path, false, err, sizeof(err));
 	if (rc) {
 		th_fail("us_daemon_start", err, "started");
 		return rc;

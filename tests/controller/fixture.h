@@ -25,6 +25,10 @@
 
 extern struct us_daemon ctl;        /* the daemon under test */
 extern char ctl_dir[128];           /* its directory */
+extern char ctl_conf_path[160];     /* its configuration file */
+/* The service's policy, the inside of a YAML flow mapping ("min_paired:
+ * 100, ..."), for cfg_write (NULL: the default policy; reset every test). */
+extern const char *ctl_policy;
 
 /* A machine of the service "sip" (198.18.100.1:5060, mirror_percent 100). */
 struct ctl_machine {
@@ -57,6 +61,9 @@ int ctl_audit_lines(void);
 int ctl_traffic(__u32 mid, __u64 pairs, __u64 sim_err, int lat_bucket);
 /* The same for an active machine's finals (the service's latency). */
 int ctl_active_traffic(__u32 mid, __u64 finals, int lat_bucket);
+/* Add n pairs of machine mid whose exact codes differed (us_codes), as
+ * the data plane counts them. */
+int ctl_codes(__u32 mid, __u16 active, __u16 shadow, __u64 n);
 /* A judging window. */
 void ctl_window(void);
 

@@ -53,6 +53,15 @@ TH_TEST(rules)
 		{ US_MS_REMOVED, US_MS_ACTIVE, US_BY_CONFIG, 0 },
 		{ US_MS_UNUSED, US_MS_REMOVED, US_BY_CONFIG, 0 },
 		{ US_MS_ACTIVE, US_MS_UNUSED, US_BY_CONFIG, -EINVAL },
+		/* a control machine: the file and the operator move it, never the judge */
+		{ US_MS_UNUSED, US_MS_CONTROL, US_BY_OPERATOR, 0 },          /* add --control */
+		{ US_MS_UNUSED, US_MS_CONTROL, US_BY_CONFIG, 0 },
+		{ US_MS_CONTROL, US_MS_REMOVED, US_BY_OPERATOR, 0 },
+		{ US_MS_CONTROL, US_MS_ACTIVE, US_BY_JUDGE, -EPERM },
+		{ US_MS_CONTROL, US_MS_REJECTED, US_BY_JUDGE, -EPERM },
+		{ US_MS_CONTROL, US_MS_ACTIVE, US_BY_OPERATOR, -EPERM },
+		{ US_MS_CONTROL, US_MS_SIMULATION, US_BY_OPERATOR, -EPERM },
+		{ US_MS_ACTIVE, US_MS_CONTROL, US_BY_CONFIG, 0 },
 	};
 	char why[160];
 
@@ -115,20 +124,26 @@ TH_TEST(move)
 	}
 
 	if (th_subtest("simulation-starts-afresh")) {
+		struct us_judge_state zero;
+
+		memset(&zero, 0, sizeof(zero));
 		r = tm_add(&m, "v2-b", "198.18.1.12", US_MS_SIMULATION);
-		r->judging.ev.paired = 500;
-		r->judging.js.streak = 2;
-		r->judging.js.judged = 7;
-		r->judging.js.last_paired = 500;
+		r->judging.ev.sim.out[US_O_2XX][US_O_2XX] = 500;
+		r->judging.ev.ncodes = 1;
+		r->judging.ev.codes[0] = (struct us_codepair){ .active = 200, .shadow = 202, .n = 4 };
+		r->judging.streak = 2;
+		r->judging.windows = 7;
+		memset(&r->judging.js, 0xff, sizeof(r->judging.js));
 		r->obs.judged = true;
 		r->obs.timeouts = 3;
 		EQ("reject", us_model_move(&m, r, US_MS_REJECTED, US_BY_OPERATOR, "reject"), 0);
-		EQ("rejected: the evidence stays (explain)", r->judging.ev.paired, 500);
+		EQ("rejected: the evidence stays (explain)", us_judging_paired(&r->judging), 500);
 		EQ("readmit", us_model_move(&m, r, US_MS_SIMULATION, US_BY_OPERATOR, "readmit"), 0);
-		EQ("evidence", r->judging.ev.paired, 0);
-		EQ("streak", r->judging.js.streak, 0);
-		EQ("windows judged", r->judging.js.judged, 0);
-		EQ("the judge's last count", r->judging.js.last_paired, 0);
+		EQ("evidence", us_judging_paired(&r->judging), 0);
+		EQ("codes", r->judging.ev.ncodes, 0);
+		EQ("streak", us_judging_streak(&r->judging), 0);
+		EQ("windows judged", us_judging_windows(&r->judging), 0);
+		EQ("the judge's state", memcmp(&r->judging.js, &zero, sizeof(zero)) == 0, 1);
 		EQ("judged", r->obs.judged, 0);
 		EQ("timeouts (a total, kept)", r->obs.timeouts, 3);
 		EQ("since", (long long)r->since, 1000);
@@ -209,6 +224,7 @@ TH_TEST(move_failures)
 TH_TEST(store)
 {
 	struct us_model m, back;
+	struct us_judging saved_judging;
 	struct us_audit p;
 	struct us_rec *r;
 	char err[512];
@@ -220,14 +236,18 @@ TH_TEST(store)
 		tm_add(&m, "v1-a", "198.18.1.1", US_MS_ACTIVE);
 		r = tm_add(&m, "v2-a", "2001:db8:1::11", US_MS_SIMULATION);
 		EQ("id", r->id, 1);
-		r->judging.ev.paired = 1234;
-		r->judging.ev.sim_err_only = 7;
-		r->judging.ev.sim_lat[17] = 99;
-		r->judging.ev.active_lat[US_LAT_BUCKETS - 1] = 5;
-		r->judging.js.streak = 2;
-		r->judging.js.judged = 9;
-		r->judging.js.last_paired = 1200;
-		r->judging.js.last_seconds = 44.5;
+		r->judging.ev.sim.out[US_O_2XX][US_O_2XX] = 1227;
+		r->judging.ev.sim.out[US_O_2XX][US_O_ERR] = 7;
+		r->judging.ev.sim.lat_shadow[17] = 99;
+		r->judging.ev.sim.lat_active[US_LAT_BUCKETS - 1] = 5;
+		r->judging.ev.has_control = true;
+		r->judging.ev.control.calls = 11;
+		r->judging.ev.ncodes = 1;
+		r->judging.ev.codes[0] = (struct us_codepair){ .active = 486, .shadow = 480, .n = 3 };
+		r->judging.ev.sim_seconds = 44.5;
+		r->judging.streak = 2;
+		r->judging.windows = 9;
+		saved_judging = r->judging;
 		r->conf.weight = 300;
 		EQ("a name twice", us_model_new(&m, "v1-a", &r->conf, NULL), -EEXIST);
 		EQ("save", us_model_save(&m), 0);
@@ -247,14 +267,14 @@ TH_TEST(store)
 			if (strcmp(us_addr_format(r->conf.family, r->conf.addr, a, sizeof(a)),
 				   "2001:db8:1::11"))
 				th_fail("address", a, "2001:db8:1::11");
-			EQ("paired", r->judging.ev.paired, 1234);
-			EQ("sim_err_only", r->judging.ev.sim_err_only, 7);
-			EQ("sim_lat[17]", r->judging.ev.sim_lat[17], 99);
-			EQ("active_lat[last]", r->judging.ev.active_lat[US_LAT_BUCKETS - 1], 5);
-			EQ("streak", r->judging.js.streak, 2);
-			EQ("judged", r->judging.js.judged, 9);
-			EQ("last_paired", r->judging.js.last_paired, 1200);
-			EQ("last_seconds", (long long)(r->judging.js.last_seconds * 10), 445);
+			EQ("paired", us_judging_paired(&r->judging), 1234);
+			EQ("the evidence, whole", memcmp(&r->judging.ev, &saved_judging.ev,
+							  sizeof(saved_judging.ev)) == 0, 1);
+			EQ("the judge's state", memcmp(&r->judging.js, &saved_judging.js,
+						       sizeof(saved_judging.js)) == 0, 1);
+			EQ("streak", us_judging_streak(&r->judging), 2);
+			EQ("windows", us_judging_windows(&r->judging), 9);
+			EQ("not reset", r->judging.reset_from, 0);
 		} else {
 			th_fail("v2-a", "missing", "loaded");
 		}
@@ -313,16 +333,17 @@ TH_TEST(store)
 		if (!strstr(err, "not valid JSON"))
 			th_fail("error", err, "not valid JSON");
 		f = fopen(path, "w");
-		fprintf(f, "{\"version\":3,\"seq\":0,\"machines\":[]}");
+		fprintf(f, "{\"version\":4,\"seq\":0,\"machines\":[]}");
 		fclose(f);
 		EQ("load", m.store->ops->load(m.store, &m, &p, err, sizeof(err)), -EINVAL);
-		if (!strstr(err, "version 1 or 2"))
+		if (!strstr(err, "version 1 to 3"))
 			th_fail("error", err, "the versions it reads");
 		us_store_close(m.store);
 		us_model_free(&m);
 	}
 
-	/* the state file of the first format: the judge's state is rebuilt */
+	/* the state files of the first two formats load; their evidence (the
+	 * old judge's counts) cannot be converted: judging starts afresh */
 	if (th_subtest("first-format-state-file")) {
 		tm_fresh();
 		char path[256], hist[US_LAT_BUCKETS * 2 + 2];
@@ -346,10 +367,46 @@ TH_TEST(store)
 		EQ("load", m.store->ops->load(m.store, &m, &p, err, sizeof(err)), 0);
 		r = us_model_find(&m, "v2-a");
 		if (r) {
-			EQ("streak", r->judging.js.streak, 1);
-			EQ("judged", r->judging.js.judged, 6);
-			EQ("last_paired: the evidence", r->judging.js.last_paired, 77);
-			EQ("last_seconds: the evidence", (long long)r->judging.js.last_seconds, 30);
+			EQ("state", r->state, US_MS_SIMULATION);
+			EQ("since", (long long)r->since, 10);
+			EQ("reset from format", r->judging.reset_from, 1);
+			EQ("streak", us_judging_streak(&r->judging), 0);
+			EQ("paired", us_judging_paired(&r->judging), 0);
+		} else {
+			th_fail("v2-a", "missing", "loaded");
+		}
+		us_store_close(m.store);
+		us_model_free(&m);
+	}
+
+	if (th_subtest("second-format-state-file")) {
+		tm_fresh();
+		char path[256], hist[US_LAT_BUCKETS * 2 + 2];
+		FILE *f;
+
+		if (tm_model(&m))
+			return;
+		hist[0] = 0;
+		for (int i = 0; i < US_LAT_BUCKETS; i++)
+			strcat(hist, i ? ",0" : "0");
+		snprintf(path, sizeof(path), "%s/state.json", tm_dir);
+		f = fopen(path, "w");
+		fprintf(f, "{\"version\":2,\"seq\":4,\"machines\":[{\"name\":\"v2-a\",\"service\":\"sip\","
+			   "\"version\":\"2.0\",\"id\":3,\"address\":\"198.18.1.11\",\"weight\":1,"
+			   "\"dynamic\":false,\"state\":\"simulation\",\"config_state\":\"simulation\","
+			   "\"since\":10,\"remove_at\":0,\"judging\":{\"evidence\":{\"sim_seconds\":30,"
+			   "\"paired\":77,\"differ_class\":0,\"sim_err_only\":0,\"active_err_only\":0,"
+			   "\"both_err\":0,\"active_lat\":[%s],\"sim_lat\":[%s]},\"streak\":1,"
+			   "\"judged\":6,\"last_paired\":77,\"last_seconds\":30,\"verdict\":1,"
+			   "\"decision\":0}}]}", hist, hist);
+		fclose(f);
+		EQ("load", m.store->ops->load(m.store, &m, &p, err, sizeof(err)), 0);
+		r = us_model_find(&m, "v2-a");
+		if (r) {
+			EQ("reset from format", r->judging.reset_from, 2);
+			EQ("streak", us_judging_streak(&r->judging), 0);
+			EQ("paired", us_judging_paired(&r->judging), 0);
+			EQ("id", r->id, 3);
 		} else {
 			th_fail("v2-a", "missing", "loaded");
 		}

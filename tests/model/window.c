@@ -35,7 +35,10 @@ static struct us_judging judging[NREC];
 static struct us_mobs obs[NREC];
 static bool judged[NREC];
 static struct us_window_move dec[NREC];
-static struct us_window_out out = { judging, obs, judged, dec, 0 };
+static struct us_window win[NREC];
+static bool has_win[NREC];
+static struct us_window_out out = { .judging = judging, .obs = obs, .judged = judged, .win = win,
+				    .has_win = has_win, .dec = dec };
 
 static void rec(int i, const char *name, enum us_mstate st, const char *service)
 {
@@ -82,6 +85,10 @@ static void traffic(__u64 pairs, __u64 sim_err)
 	s->req[US_M_INVITE] += pairs;
 	s->pair.out[US_O_2XX][US_O_2XX] += pairs - sim_err;
 	s->pair.out[US_O_2XX][US_O_ERR] += sim_err;
+	/* one pair per call, equal codes where both answered 2xx */
+	s->pair.code_same += pairs - sim_err;
+	s->pair.calls += pairs;
+	s->pair.calls_fail_shadow += sim_err;
 	s->pair_lat_active[LAT] += pairs;
 	s->pair_lat_shadow[LAT] += pairs;
 	s->final_class[2] += pairs - sim_err;
@@ -105,26 +112,36 @@ TH_TEST(window)
 		if (fresh())
 			return;
 		traffic(50, 0);
-		/* transactions neither side answered by the deadline */
-		counts[S].win.pair.out[US_O_NONE][US_O_NONE] = 3;
-		counts[S].total.pair.out[US_O_NONE][US_O_NONE] = 3;
+		/* transactions the active machine answered and v2-a did not, by
+		 * the deadline */
+		counts[S].win.pair.out[US_O_2XX][US_O_NONE] = 3;
+		counts[S].total.pair.out[US_O_2XX][US_O_NONE] = 3;
 		counts[S].total.overdue = 3;
+		counts[S].ncodes = 1;
+		counts[S].codes[0] = (struct us_codepair){ .active = 200, .shadow = 0, .n = 3 };
 		run(2);
 		EQ("v2-a judged", judged[S], 1);
 		EQ("v1-a judged", judged[A], 0);
-		EQ("paired: answered and unanswered", judging[S].ev.paired, 53);
-		EQ("both_err", judging[S].ev.both_err, 3);
-		EQ("sim_err_only", judging[S].ev.sim_err_only, 0);
-		EQ("sim_lat", judging[S].ev.sim_lat[LAT], 50);
-		EQ("active_lat: the active machines' on the same pairs", judging[S].ev.active_lat[LAT], 50);
+		EQ("v2-a: a window made", has_win[S], 1);
+		EQ("v1-a: no window", has_win[A], 0);
+		EQ("the window: sent", win[S].sent, 50);
+		EQ("the window: unanswered", win[S].sim.out[US_O_2XX][US_O_NONE], 3);
+		EQ("the window: t", (long long)win[S].t, (long long)NOW);
+		EQ("paired: answered and unanswered", us_judging_paired(&judging[S]), 53);
+		EQ("unanswered", judging[S].ev.sim.out[US_O_2XX][US_O_NONE], 3);
+		EQ("codes", judging[S].ev.ncodes, 1);
+		EQ("codes: [200, none]", judging[S].ev.codes[0].n, 3);
+		EQ("lat_shadow", judging[S].ev.sim.lat_shadow[LAT], 50);
+		EQ("lat_active: the active machines' on the same pairs",
+		   judging[S].ev.sim.lat_active[LAT], 50);
 		EQ("sim_seconds", (long long)judging[S].ev.sim_seconds, 100);
-		EQ("windows judged", judging[S].js.judged, 1);
-		EQ("the judge's last count", judging[S].js.last_paired, 53);
+		EQ("no control machine", judging[S].ev.has_control, 0);
+		EQ("windows judged", us_judging_windows(&judging[S]), 1);
 		EQ("obs.judged", obs[S].judged, 1);
 		EQ("obs.timeouts", obs[S].timeouts, 3);
 		EQ("v1-a req/s x 10", (long long)(obs[A].req_rate * 10), 100);
 		EQ("v2-a error share", (long long)(obs[S].err_share * 1000), 0);
-		EQ("the record is input only", recs[S].judging.ev.paired, 0);
+		EQ("the record is input only", us_judging_paired(&recs[S].judging), 0);
 		EQ("decisions (too little evidence)", out.ndec, 0);
 	}
 
@@ -139,9 +156,10 @@ TH_TEST(window)
 		memset(&counts[A].win, 0, sizeof(counts[A].win));
 		traffic(10, 1);
 		run(2);
-		EQ("paired", judging[S].ev.paired, 50);
-		EQ("sim_err_only", judging[S].ev.sim_err_only, 1);
-		EQ("windows judged", judging[S].js.judged, 2);
+		EQ("paired", us_judging_paired(&judging[S]), 50);
+		EQ("v2-a's errors", judging[S].ev.sim.out[US_O_2XX][US_O_ERR], 1);
+		EQ("the window's alone", us_judging_paired(&(struct us_judging){ .ev = win[S] }), 10);
+		EQ("windows judged", us_judging_windows(&judging[S]), 2);
 	}
 
 	if (th_subtest("first-read-judged-on-nothing-new")) {
@@ -151,7 +169,8 @@ TH_TEST(window)
 		counts[S].have_win = counts[A].have_win = false;
 		run(2);
 		EQ("judged", judged[S], 1);
-		EQ("paired", judging[S].ev.paired, 0);
+		EQ("paired", us_judging_paired(&judging[S]), 0);
+		EQ("an empty window", win[S].sent, 0);
 		EQ("req/s: none yet", isnan(obs[A].req_rate), 1);
 	}
 
@@ -214,18 +233,39 @@ TH_TEST(window)
 		EQ("simulation: judged", judged[S], 1);
 	}
 
+	if (th_subtest("control-observed-never-judged")) {
+		if (fresh())
+			return;
+		rec(2, "v1-c", US_MS_CONTROL, "sip");
+		counts[2].read = counts[2].have_win = true;
+		traffic(50, 0);
+		counts[2].win.req[US_M_INVITE] = 50;
+		counts[2].win.pair.out[US_O_2XX][US_O_2XX] = 50;
+		/* the control's pairs on the calls mirrored to both, kept on v2-a */
+		counts[S].win.ctl.out[US_O_2XX][US_O_2XX] = 49;
+		counts[S].win.ctl.out[US_O_2XX][US_O_ERR] = 1;
+		run(3);
+		EQ("control: judged", judged[2], 0);
+		EQ("control: a window made", has_win[2], 0);
+		EQ("control: observed (req/s x 10)", (long long)(obs[2].req_rate * 10), 100);
+		EQ("simulation: judged", judged[S], 1);
+		EQ("simulation: has_control", judging[S].ev.has_control, 1);
+		EQ("the control's pairs", judging[S].ev.control.out[US_O_2XX][US_O_ERR], 1);
+		EQ("decisions", out.ndec, 0);
+	}
+
 	if (th_subtest("judge-refuses-evidence-still-carried")) {
 		if (fresh())
 			return;
-		/* counts that went backwards: the judge refuses them */
-		recs[S].judging.js.judged = 3;
-		recs[S].judging.js.last_paired = 1000;
+		/* a policy the judge refuses (config.c never lets one through) */
+		conf.services[0].policy.alpha = 0.9;
+		recs[S].judging.windows = 3;
 		traffic(50, 0);
 		run(2);
 		EQ("judged", judged[S], 0);
 		EQ("obs.judged", obs[S].judged, 0);
-		EQ("paired carried on", judging[S].ev.paired, 50);
-		EQ("the judge's state untouched", judging[S].js.judged, 3);
+		EQ("paired carried on", us_judging_paired(&judging[S]), 50);
+		EQ("windows judged: as they were", us_judging_windows(&judging[S]), 3);
 		EQ("decisions", out.ndec, 0);
 	}
 

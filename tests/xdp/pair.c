@@ -73,6 +73,22 @@ static long long codepair(__u32 mid, int ac, int sc)
 	return n;
 }
 
+/* us_dp_take_codes (it empties us_codes): the count of [mid, ac, sc] */
+static long long taken(__u32 mid, int ac, int sc)
+{
+	struct us_dp_code *c = calloc(US_CODEPAIRS, sizeof(*c));
+	int n = c ? us_dp_take_codes(th.dp, c, US_CODEPAIRS) : -ENOMEM;
+	long long r = 0;
+
+	if (n < 0)
+		th_fail("us_dp_take_codes", "an error", "0 or more entries");
+	for (int i = 0; i < n; i++)
+		if (c[i].key.mid == mid && c[i].key.active == ac && c[i].key.shadow == sc)
+			r += (long long)c[i].n;
+	free(c);
+	return r;
+}
+
 /* the simulation machine's non-2xx final to an INVITE: ACKed */
 static void check_ack(const char *c, const char *b)
 {
@@ -227,6 +243,9 @@ TH_TEST(pair)
 			      M(pair_lat_shadow, 1));
 		mst_rest(&mb);
 		EQ("us_codes[sim, 486, 480]", codepair(p.s, 486, 480), 1);
+		EQ("us_dp_take_codes: [sim, 486, 480]", taken(p.s, 486, 480), 1);
+		EQ("us_codes[sim, 486, 480] after taking", codepair(p.s, 486, 480), 0);
+		EQ("us_dp_take_codes again: [sim, 486, 480]", taken(p.s, 486, 480), 0);
 		if (EQ("events", ev_drain(), 1))
 			check_event(&evs[0], c, p.a, p.s, 486, 480, US_EV_DIFF_CODE);
 		pair_end();
