@@ -51,7 +51,7 @@ soak_kills() {
 	local i dpid before after trail moved bad="" t0=$SECONDS placed fl unexp ok restarts=0
 	ID=sk$$
 	if ! lab up --scenario good,bad --policy quick --min-sim 30 --rate "$RATE" --mirror 50 \
-		--machine-sw v2-bad=sipp-lenient > /tmp/soak-$ID.log 2>&1; then
+		> /tmp/soak-$ID.log 2>&1; then
 		fail kills "tools/lab.sh up failed: $(tail -3 /tmp/soak-$ID.log | tr '\n' ' ')"
 		return
 	fi
