@@ -17,7 +17,7 @@ cd "$out"
 set +e
 "$bin" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=1024 \
 	-artifact_prefix="$out/" -print_final_stats=1 \
-	"$out/corpus" "$top/tests/config" "$top/tests/config/bad" "$top/etc" >"$out/log" 2>&1
+	"$out/corpus" "$top/tests/config" "$top/tests/config/bad" "$top/tests/config/fuzz-seeds" "$top/etc" >"$out/log" 2>&1
 rc=$?
 set -e
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/log")

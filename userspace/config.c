@@ -90,7 +90,11 @@ struct field {
 	void (*check)(struct cctx *c, struct item *it, yaml_node_t *n, const char *path);
 };
 
-#define MAXF 16
+/* fields of a section, at most (keys, flags and nodes of a mapping are
+ * arrays of this size: every table is checked against it below) */
+#define MAXF YW_MAP_KEYS
+#define FITS(tab) _Static_assert(sizeof(tab) / sizeof(tab[0]) <= MAXF, #tab " has more than " \
+				 "MAXF fields")
 
 /* one mapping being filled */
 struct item {
@@ -271,12 +275,19 @@ static const struct section daemon_s = { daemon_f, sizeof(daemon_f) / sizeof(dae
 					 NULL };
 
 /* balancer and daemon fill struct us_conf itself (off 0) */
+FITS(balancer_f);
+FITS(daemon_f);
+FITS(policy_f);
+FITS(machine_f);
+FITS(service_f);
+
 static const struct field root_f[] = {
 	{ "balancer", F_SECTION, 0, 0, .required = true, .sub = &balancer_s },
 	{ "daemon", F_SECTION, 0, 0, .sub = &daemon_s },
 	{ "services", F_LIST, OFF(struct us_conf, services), .required = true, .sub = &service_s,
 	  .what = "a list of services", .parse = parse_services },
 };
+FITS(root_f);
 
 static const struct section root_s = { root_f, sizeof(root_f) / sizeof(root_f[0]),
 				       sizeof(struct us_conf), NULL };

@@ -222,11 +222,17 @@ void yw_joini(char *out, const char *path, size_t i)
 bool yw_map(struct yw *c, yaml_node_t *n, const char *path, const char *const *keys,
 	    const bool *required, size_t nf, yaml_node_t **val)
 {
-	yaml_node_t *keyn[32] = { 0 };
+	yaml_node_t *keyn[YW_MAP_KEYS] = { 0 };
 	char p[YW_PATHLEN], q[96], missing[256] = "";
 	yaml_node_pair_t *pr;
 	size_t i, nmiss = 0;
 
+	if (nf > YW_MAP_KEYS) {
+		/* a table too large for this walker: a bug, refused, never overrun */
+		yw_error(c, &n->start_mark, path, "internal error: %zu keys, at most %d", nf,
+			 YW_MAP_KEYS);
+		return false;
+	}
 	for (i = 0; i < nf; i++)
 		val[i] = NULL;
 	if (n->type != YAML_MAPPING_NODE) {
