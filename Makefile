@@ -54,12 +54,21 @@ PROG_BINS  := $(patsubst userspace/%.c,$(OUT)/%,$(wildcard $(patsubst %,userspac
 TEST_HELPERS := $(patsubst tests/%.c,$(OUT)/%.o,$(filter-out tests/test_%,$(wildcard tests/*.c)))
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps check-root bpffs test run-tests bench judge-eval demo install clean
+.PHONY: all help deps check-root bpffs test run-tests bench judge-eval demo install clean fuzz-config soak
 
 MAN_PAGES  := $(patsubst docs/%.scd,$(OUT)/%,$(wildcard docs/*.scd))
 
+# the configuration parser's fuzz target (libFuzzer, ASan, UBSan): the
+# parser's files built with the sanitizers, the rest from the library
+FUZZ_SECONDS ?= 20
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(OUT)
+FUZZ_SRC   := config yamlwalk validate addr sbuf
+FUZZ_OBJ   := $(patsubst %,$(OUT)/fuzz/%.o,$(FUZZ_SRC))
+FUZZ_BINS  := $(OUT)/fuzz_config
+
 all: $(BPF_OBJS) $(SKELS) $(LIB) $(PROG_BINS) $(MAN_PAGES) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS) \
-     $(EVAL_BINS)
+     $(EVAL_BINS) $(FUZZ_BINS)
 
 $(OUT)/%.8: docs/%.8.scd | $(OUT)
 	$(call msg,MAN,$@)
@@ -72,6 +81,10 @@ help:
 	@echo '                map memory; writes bench/results/latest.json (BENCH_ARGS=--no-sip ...)'
 	@echo 'make demo       (root) the lab demonstration; SCENARIO=good|bad|slow'
 	@echo 'make judge-eval simulate machines of every class through the judge; check its targets'
+	@echo 'make soak       (root) 100 kill -9 of the daemon under load, 10^7 fuzzed packets, an'
+	@echo '                hour of configuration fuzzing (KILLS=, PACKETS=, CONFIG_SECONDS=, SOAK=)'
+	@echo 'make fuzz-config fuzz the configuration parser (libFuzzer, ASan, UBSan) for'
+	@echo '                FUZZ_SECONDS=$(FUZZ_SECONDS) s; crashes in $(OUT)/fuzz-config/'
 	@echo 'make deps       (root) install the Debian packages the build and tests need'
 	@echo 'make install    programs, man pages, systemd unit (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo 'make clean      remove $(OUT)/'
@@ -142,6 +155,29 @@ $(OUT)/trafficgen: tools/trafficgen.c $(TEST_HELPERS) $(TOOL_HELPERS) $(LIB)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -Itools -MMD -MP $< $(TEST_HELPERS) $(TOOL_HELPERS) $(LIB) -o $@ \
 		$(LDLIBS_BPF) -lpthread
+
+$(OUT)/fuzz/%.o: userspace/%.c $(SKEL) | $(OUT)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUT)/fuzz_config: fuzz/fuzz_config.c $(FUZZ_OBJ) $(LIB)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP $< $(FUZZ_OBJ) $(LIB) -o $@ $(LDLIBS_BPF) -lpthread
+
+# FUZZ_SECONDS of fuzzing from the shipped and refused configurations; the
+# corpus grows in $(OUT)/fuzz-config/corpus, a crash is left beside it
+fuzz-config: $(OUT)/fuzz_config
+	$(Q)tests/test_fuzz_config.sh $(FUZZ_SECONDS)
+
+# The soaks (tools/soak.sh; not in make test): KILLS=100 kill -9 of the
+# daemon under SIPp load, PACKETS=10000000 fuzzed packets, CONFIG_SECONDS=3600
+# of the configuration fuzzer; SOAK="kills packets config" picks parts
+soak: check-root
+	$(Q)if [ "$$(id -u)" = 0 ]; then \
+	  tools/deps.sh && tools/bpffs.sh && $(MAKE) --no-print-directory all && \
+	  tools/soak.sh $(SOAK); \
+	fi
 
 # ---- environment: root, packages, bpffs ----------------------------------
 
@@ -237,4 +273,4 @@ clean:
 	rm -rf $(OUT)
 
 # (not the .d of an older single-file test of a suite's name: its source is gone)
--include $(filter-out $(SUITE_BINS:=.d),$(wildcard $(OUT)/*.d)) $(wildcard $(OUT)/tests/*/*.d)
+-include $(filter-out $(SUITE_BINS:=.d),$(wildcard $(OUT)/*.d)) $(wildcard $(OUT)/tests/*/*.d) $(wildcard $(OUT)/fuzz/*.d)

@@ -9,6 +9,7 @@
  * FILE (separated by 0x1e, cases ended by 0x1d), to help write new cases.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -20,6 +21,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <syslog.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <netinet/in.h>
@@ -830,7 +833,7 @@ static const struct bad bad[] = {
 	  "is too long (65 characters; at most 63)" },
 	{ "empty version",
 	  BAL SVCH "    machines:\n      - {name: a, address: 198.18.1.1, version: '', state: active}\n",
-	  "t.yaml:9:49: services[0].machines[0].version: empty string" },
+	  "t.yaml:9:49: services[0].machines[0].version: \"\" is empty" },
 	{ "NUL in version",
 	  BAL SVCH "    machines:\n      - {name: a, address: 198.18.1.1, version: \"1\\0\", "
 	  "state: active}\n",
@@ -845,14 +848,14 @@ static const struct bad bad[] = {
 	{ "v4-mapped vip",
 	  BAL "services:\n  - name: sip\n    vip: \"::ffff:198.18.100.1\"\n    port: 5060\n"
 	  "    machines: []\n",
-	  "t.yaml:6:10: services[0].vip: ::ffff:198.18.100.1: write an IPv4 address as a.b.c.d, "
-	  "not IPv4-mapped IPv6" },
+	  "t.yaml:6:10: services[0].vip: ::ffff:198.18.100.1 is IPv4-mapped IPv6; write an IPv4 "
+	  "address as a.b.c.d" },
 	{ "multicast vip",
 	  BAL "services:\n  - name: sip\n    vip: 239.1.1.1\n    port: 5060\n    machines: []\n",
-	  "t.yaml:6:10: services[0].vip: 239.1.1.1 is not a unicast host address" },
+	  "t.yaml:6:10: services[0].vip: 239.1.1.1 is a multicast address (224.0.0.0/4)" },
 	{ "unspecified machine address",
 	  BAL SVCH "    machines:\n      - {name: a, address: '::', version: '1', state: active}\n",
-	  "t.yaml:9:28: services[0].machines[0].address: :: is not a unicast host address" },
+	  "t.yaml:9:28: services[0].machines[0].address: :: is unspecified (::), not a host address" },
 	{ "family mismatch",
 	  BAL SVCH "    machines:\n      - {name: a, address: '2001:db8::5', version: '1', "
 	  "state: active}\n",
@@ -863,6 +866,40 @@ static const struct bad bad[] = {
 	  "state: active}\n",
 	  "t.yaml:9:28: services[0].machines[0].address: 198.18.100.1 is the service's VIP; a "
 	  "machine needs its own address" },
+	/* the validator (validate.h): what would brick the daemon or reach nowhere */
+	{ "empty machine name",
+	  BAL SVCH "    machines:\n      - {name: '', address: 198.18.1.1, version: '1', "
+	  "state: active}\n",
+	  "t.yaml:9:16: services[0].machines[0].name: \"\" is empty" },
+	{ "empty service name",
+	  BAL "services:\n  - name: \"\"\n    vip: 198.18.100.1\n    port: 5060\n"
+	  "    machines: []\n",
+	  "t.yaml:5:11: services[0].name: \"\" is empty" },
+	{ "version with a C1 control character",
+	  BAL SVCH "    machines:\n      - {name: a, address: 198.18.1.1, version: \"1\\u009b2J\", "
+	  "state: active}\n",
+	  "t.yaml:9:49: services[0].machines[0].version: \"1\\xc2\\x9b2J\" has a control "
+	  "character" },
+	{ "loopback machine address",
+	  BAL SVCH "    machines:\n      - {name: a, address: 127.0.0.2, version: '1', "
+	  "state: active}\n",
+	  "t.yaml:9:28: services[0].machines[0].address: 127.0.0.2 is a loopback address "
+	  "(127.0.0.0/8)" },
+	{ "link-local vip",
+	  BAL "services:\n  - name: sip\n    vip: 169.254.1.1\n    port: 5060\n"
+	  "    machines: []\n",
+	  "t.yaml:6:10: services[0].vip: 169.254.1.1 is a link-local address (169.254.0.0/16)" },
+	{ "link-local IPv6 machine address",
+	  BAL "services:\n  - name: sip\n    vip: 2001:db8:100::1\n    port: 5060\n"
+	  "    machines:\n      - {name: a, address: 'fe80::1', version: '1', state: active}\n",
+	  "t.yaml:9:28: services[0].machines[0].address: fe80::1 is a link-local address "
+	  "(fe80::/10)" },
+	{ "loopback IPv6 vip",
+	  BAL "services:\n  - name: sip\n    vip: '::1'\n    port: 5060\n    machines: []\n",
+	  "t.yaml:6:10: services[0].vip: ::1 is the loopback address (::1)" },
+	{ "class E vip",
+	  BAL "services:\n  - name: sip\n    vip: 240.0.0.1\n    port: 5060\n    machines: []\n",
+	  "t.yaml:6:10: services[0].vip: 240.0.0.1 is a reserved address (class E, 240.0.0.0/4)" },
 	/* duplicates across entries */
 	{ "duplicate service name",
 	  VALID "  - name: sip\n    vip: 198.18.100.2\n    port: 5060\n    machines: []\n",
@@ -984,6 +1021,36 @@ static void test_bad_case(void **state)
 		assert_int_equal(((unsigned char *)&c)[i], 0xa5);
 }
 
+/* Legal but suspicious: warned, still valid. */
+static void test_warnings(void **state)
+{
+	struct us_conf c;
+	char err[1024], w[1024];
+
+	(void)state;
+	assert_int_equal(parse(BAL SVCH "    machines:\n"
+			       "      - {name: a, address: 198.18.1.1, version: '1', state: simulation}\n"
+			       "  - name: t\n    vip: 198.18.100.2\n    port: 5060\n    machines:\n"
+			       "      - {name: b, address: 198.18.1.2, version: '1', state: removed}\n"
+			       "      - {name: c, address: 198.18.1.3, version: '1', state: rejected}\n"
+			       "  - name: u\n    vip: 198.18.100.3\n    port: 5060\n    machines:\n"
+			       "      - {name: d, address: 198.18.1.4, version: '1', state: active}\n"
+			       "      - {name: e, address: 198.18.1.5, version: '2', state: simulation}\n",
+			       &c, err, sizeof(err)), 0);
+	assert_int_equal(us_conf_warnings(&c, w, sizeof(w)), 2);
+	assert_string_equal(w, "t.yaml:5: services[0] (sip): warning: simulation machines but no "
+			    "active one: no call reaches the service, nothing is mirrored, nothing "
+			    "can be judged\n"
+			    "t.yaml:10: services[1] (t): warning: every machine removed or rejected: "
+			    "the service answers no call");
+	assert_int_equal(us_conf_warnings(&c, NULL, 0), 2);
+	us_conf_free(&c);
+	assert_int_equal(parse(BAL SVCH "    machines: []\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(us_conf_warnings(&c, w, sizeof(w)), 0);
+	assert_string_equal(w, "");
+	us_conf_free(&c);
+}
+
 /* More than US_MAX_SERVICES services, more than US_MAX_MACHINES machines. */
 static void test_limits(void **state)
 {
@@ -1054,11 +1121,117 @@ static void test_many_errors_cut(void **state)
 		o += err[i] == '\n';
 	assert_int_equal(o, 20);
 
+	/* a buffer too small for 20 lines: whole lines, and the count of the
+	 * rest always there (it was lost when the lines filled the buffer) */
+	for (size_t len = 120; len <= 2100; len += 97) {
+		size_t lines = 0, more = 0;
+		const char *t;
+
+		assert_int_equal(parse(y, &c, err, len), -EINVAL);
+		assert_true(strlen(err) < len);
+		t = strstr(err, "t.yaml: ... and ");
+		if (!t)
+			fail_msg("len %zu: no \"and N more\" in \"%s\"", len, err);
+		assert_int_equal(sscanf(t, "t.yaml: ... and %zu more errors", &more), 1);
+		for (i = 0; err[i]; i++)
+			lines += err[i] == '\n';
+		/* every line shown but the tail is a whole error */
+		for (const char *l = err; l < t; l = strchr(l, '\n') + 1)
+			assert_int_equal(strncmp(l, "t.yaml:", 7), 0);
+		assert_int_equal(lines + more, 25);
+	}
+
 	/* a short buffer is cut, NUL-terminated */
 	assert_int_equal(parse(y, &c, err, 16), -EINVAL);
 	assert_int_equal(strlen(err), 15);
 	/* no buffer at all */
 	assert_int_equal(parse(y, &c, NULL, 0), -EINVAL);
+}
+
+/* tests/config/bad/NNN-name.yaml: every file refused, its message (the
+ * .expect beside it: the text after the file's name) among the errors. */
+static void test_bad_corpus(void **state)
+{
+	char dir[600], path[1200], expect[1024], err[8192];
+	struct dirent **list;
+	struct us_conf c;
+	int n, files = 0;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/bad", cfgdir());
+	n = scandir(dir, &list, NULL, alphasort);
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++) {
+		const char *name = list[i]->d_name;
+		size_t len = strlen(name);
+		FILE *f;
+
+		if (len > 5 && !strcmp(name + len - 5, ".yaml")) {
+			snprintf(path, sizeof(path), "%s/%.*s.expect", dir, (int)(len - 5), name);
+			f = fopen(path, "r");
+			if (!f)
+				fail_msg("%s: no .expect beside it", name);
+			if (!fgets(expect, sizeof(expect), f))
+				fail_msg("%s: empty .expect", name);
+			fclose(f);
+			expect[strcspn(expect, "\n")] = 0;
+			assert_true(strlen(expect) > 10);
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			if (!us_conf_load(path, &c, err, sizeof(err))) {
+				us_conf_free(&c);
+				fail_msg("%s: accepted", name);
+			}
+			if (!strstr(err, expect))
+				fail_msg("%s: \"%s\", expected \"%s\"", name, err, expect);
+			files++;
+		} else if (len > 7 && !strcmp(name + len - 7, ".expect")) {
+			snprintf(path, sizeof(path), "%s/%.*s.yaml", dir, (int)(len - 7), name);
+			if (access(path, F_OK))
+				fail_msg("%s: no .yaml beside it", name);
+		}
+		free(list[i]);
+	}
+	free(list);
+	assert_true(files >= 30);
+}
+
+/* Bounds on what libyaml would spend: 80,000 anchors took 9 s (its anchor
+ * list is searched whole for each new one), 4 MiB of "{}," 377 MiB. */
+static void test_bounded_cost(void **state)
+{
+	const size_t big = 4 * 1024 * 1024 - 4096;
+	char *y = malloc(big + 1), err[1024];
+	struct timespec a, b;
+	struct us_conf c;
+	size_t o;
+
+	(void)state;
+	assert_non_null(y);
+	o = (size_t)snprintf(y, big, "%s", BAL "x: [");
+	for (size_t i = 0; o + 16 < big - 2; i++)
+		o += (size_t)snprintf(y + o, big - o, "&a%zu 1,", i);
+	snprintf(y + o, big - o, "]\n");
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(parse(y, &c, err, sizeof(err)), -EINVAL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	assert_non_null(strstr(err, "more than 1000 anchors"));
+	assert_true((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 1000);
+
+	o = (size_t)snprintf(y, big, "%s", BAL "x: [");
+	while (o + 3 < big - 2)
+		o += (size_t)snprintf(y + o, big - o, "{},");
+	snprintf(y + o, big - o, "]\n");
+	assert_int_equal(parse(y, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "more than 100000 nodes"));
+	/* 1,000 anchors and their aliases are still fine */
+	o = (size_t)snprintf(y, big, "%s", VALID "x: [");
+	for (size_t i = 0; i < 1000; i++)
+		o += (size_t)snprintf(y + o, big - o, "&a%zu 1, *a%zu,", i, i);
+	snprintf(y + o, big - o, "]\n");
+	assert_int_equal(parse(y, &c, err, sizeof(err)), -EINVAL);
+	assert_null(strstr(err, "anchors"));
+	assert_non_null(strstr(err, "unknown key \"x\""));
+	free(y);
 }
 
 static void test_load_errors(void **state)
@@ -1072,6 +1245,17 @@ static void test_load_errors(void **state)
 	assert_string_equal(err, "/nonexistent/understudy.yaml: cannot open: No such file or "
 			    "directory");
 	assert_int_equal(us_conf_load(cfgdir(), &c, err, sizeof(err)), -EISDIR);
+	/* a FIFO is refused, not waited on (--check and a reload blocked) */
+	{
+		char fifo[64];
+
+		snprintf(fifo, sizeof(fifo), "/tmp/understudy-fifo-%d.yaml", (int)getpid());
+		unlink(fifo);
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		assert_int_equal(us_conf_load(fifo, &c, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "not a regular file (a FIFO)"));
+		unlink(fifo);
+	}
 	/* files of bad inputs */
 	assert_int_equal(us_conf_load(cfgpath("bad-syntax.yaml"), &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "bad-syntax.yaml:9:11: YAML syntax error: "));
@@ -1468,8 +1652,11 @@ int main(void)
 		cmocka_unit_test(test_anchors_and_aliases),
 		cmocka_unit_test(test_shipped_examples),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_many_errors_cut),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_bounded_cost),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_diff_restart),
 		cmocka_unit_test(test_fields),

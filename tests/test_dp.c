@@ -397,6 +397,71 @@ static void test_links_outlive_the_process(void **state)
 	assert_int_equal(us_dp_detach(dp, ifn, US_ROLE_CLIENT), -ENOENT);
 }
 
+/* The links are held: a removed pin detaches nothing and is put back by
+ * the next check, a link detached through its pin is attached again. */
+static void test_links_held_and_repaired(void **state)
+{
+	const char *ifn = testnet.ifs[TN_CLI].name;
+	char path[128], what[256];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(us_dp_attach(dp, ifn, US_ROLE_CLIENT, 0), 0);
+	snprintf(path, sizeof(path), "%s/link_client_%s", pin_root, ifn);
+	assert_int_equal(us_dp_check_links(dp, what, sizeof(what)), 0);
+	assert_string_equal(what, "");
+	/* a user who could write in the pin root removes the pin */
+	assert_int_equal(unlink(path), 0);
+	assert_int_not_equal(xdp_prog_id(ifn), 0);
+	assert_int_equal(us_dp_check_links(dp, what, sizeof(what)), 1);
+	assert_int_equal(stat(path, &st), 0);
+	if (!strstr(what, "client") || !strstr(what, "pinned again"))
+		fail_msg("what: \"%s\"", what);
+	/* a holder of the pin detaches the link itself */
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_link_detach(fd), 0);
+	close(fd);
+	assert_int_equal(xdp_prog_id(ifn), 0);
+	assert_int_equal(us_dp_check_links(dp, what, sizeof(what)), 1);
+	if (!strstr(what, "attached again"))
+		fail_msg("what: \"%s\"", what);
+	assert_int_not_equal(xdp_prog_id(ifn), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(us_dp_check_links(dp, what, sizeof(what)), 0);
+	assert_int_equal(us_dp_detach(dp, ifn, US_ROLE_CLIENT), 0);
+	assert_int_equal(xdp_prog_id(ifn), 0);
+	assert_int_equal(us_dp_check_links(dp, what, sizeof(what)), 0);
+}
+
+/* A pin root another user made (on a bpffs mounted 1777), or one others
+ * may write in, is refused: its owner could remove the link pins. */
+static void test_pin_root_must_be_ours(void **state)
+{
+	struct us_dp_opts o = { 0 };
+	struct us_dp *other = NULL;
+	char root[96], err[512];
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s-foreign", pin_root);
+	o.pin_root = root;
+	o.err = err;
+	o.errlen = sizeof(err);
+	assert_int_equal(mkdir(root, 0700), 0);
+	assert_int_equal(chown(root, 65534, 65534), 0);
+	assert_int_equal(us_dp_open(&o, &other), -EPERM);
+	assert_null(other);
+	if (!strstr(err, root) || !strstr(err, "is owned by uid 65534"))
+		fail_msg("err: \"%s\"", err);
+	assert_int_equal(chown(root, 0, 0), 0);
+	assert_int_equal(chmod(root, 01777), 0);
+	assert_int_equal(us_dp_open(&o, &other), -EPERM);
+	if (!strstr(err, "is writable by every user"))
+		fail_msg("err: \"%s\"", err);
+	assert_int_equal(rmdir(root), 0);
+}
+
 /* Pinned call and transaction maps keep their size: another size is
  * refused, with the way out, and the pins are left as they were. */
 static void test_pinned_map_size_is_kept(void **state)
@@ -511,6 +576,8 @@ int main(void)
 		cmocka_unit_test(test_cfg_refusals),
 		cmocka_unit_test(test_learn_macs_from_neighbours),
 		cmocka_unit_test(test_links_outlive_the_process),
+		cmocka_unit_test(test_links_held_and_repaired),
+		cmocka_unit_test(test_pin_root_must_be_ours),
 		cmocka_unit_test(test_pinned_map_size_is_kept),
 		cmocka_unit_test(test_mirror_groups_for_every_pair),
 		cmocka_unit_test(test_due_refusals),

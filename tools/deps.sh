@@ -17,7 +17,7 @@ set -eu
 
 PKGS="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev libyaml-dev libjson-c-dev libmicrohttpd-dev scdoc \
 prometheus curl sip-tester baresip-core perl \
-pkg-config iproute2 ethtool \
+pkg-config iproute2 ethtool libclang-rt-14-dev \
 etcd-server etcd-client libcurl4-openssl-dev openssl"
 BENCH_PKGS="kamailio jq"
 

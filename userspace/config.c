@@ -28,6 +28,7 @@
 #include "config.h"
 #include "dp.h"
 #include "sbuf.h"
+#include "validate.h"
 #include "yamlwalk.h"
 
 /* ---- the schema ------------------------------------------------------------ */
@@ -89,7 +90,11 @@ struct field {
 	void (*check)(struct cctx *c, struct item *it, yaml_node_t *n, const char *path);
 };
 
-#define MAXF 24                 /* fields of a section, at most (the policy has 17) */
+/* fields of a section, at most (keys, flags and nodes of a mapping are
+ * arrays of this size: every table is checked against it below) */
+#define MAXF YW_MAP_KEYS
+#define FITS(tab) _Static_assert(sizeof(tab) / sizeof(tab[0]) <= MAXF, #tab " has more than " \
+				 "MAXF fields")
 
 /* one mapping being filled */
 struct item {
@@ -301,12 +306,19 @@ static const struct section daemon_s = { daemon_f, sizeof(daemon_f) / sizeof(dae
 					 NULL };
 
 /* balancer and daemon fill struct us_conf itself (off 0) */
+FITS(balancer_f);
+FITS(daemon_f);
+FITS(policy_f);
+FITS(machine_f);
+FITS(service_f);
+
 static const struct field root_f[] = {
 	{ "balancer", F_SECTION, 0, 0, .required = true, .sub = &balancer_s },
 	{ "daemon", F_SECTION, 0, 0, .sub = &daemon_s },
 	{ "services", F_LIST, OFF(struct us_conf, services), .required = true, .sub = &service_s,
 	  .what = "a list of services", .parse = parse_services, .check = check_role },
 };
+FITS(root_f);
 
 static const struct section root_s = { root_f, sizeof(root_f) / sizeof(root_f[0]),
 				       sizeof(struct us_conf), NULL };
@@ -965,25 +977,21 @@ static void check_machine_address(struct cctx *c, struct item *it, yaml_node_t *
 	struct us_conf_machine *m = it->obj;
 	const struct us_conf_service *s = it->parent->obj;
 	size_t si = it->parent->index;
-	char a[US_ADDR_STRLEN], b[US_ADDR_STRLEN];
+	char a[US_ADDR_STRLEN], b[US_ADDR_STRLEN], why[128];
 
 	us_addr_format(m->family, m->addr, a, sizeof(a));
-	if (it->parent->ok[1]) {
-		/* the service's VIP parsed (a duplicate VIP too) */
-		if (m->family != s->family) {
+	/* the service's VIP parsed (a duplicate VIP too): of its family, not it */
+	if (it->parent->ok[1] &&
+	    us_valid_machine_addr(m->family, m->addr, s->family, s->vip, why, sizeof(why))) {
+		if (m->family != s->family)
 			YW_ERR(&c->w, n, path, "%s is %s but the service's VIP %s is %s", a,
 			       m->family == AF_INET ? "IPv4" : "IPv6",
 			       us_addr_format(s->family, s->vip, b, sizeof(b)),
 			       s->family == AF_INET ? "IPv4" : "IPv6");
-			it->ok[1] = false;
-			return;
-		}
-		if (!memcmp(m->addr, s->vip, 16)) {
-			YW_ERR(&c->w, n, path, "%s is the service's VIP; a machine needs its own "
-			       "address", a);
-			it->ok[1] = false;
-			return;
-		}
+		else
+			YW_ERR(&c->w, n, path, "%s %s", a, why);
+		it->ok[1] = false;
+		return;
 	}
 	for (size_t j = 0; j < s->nmachines; j++) {
 		if (s->machines[j].family && !memcmp(s->machines[j].addr, m->addr, 16)) {
@@ -1097,7 +1105,9 @@ static int read_text(const char *path, char **text, size_t *len, char *err, size
 			snprintf(err, errlen, "%s: path too long", path);
 		return -ENAMETOOLONG;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named by mistake must not block --check or a
+	 * reload (it is refused below, not read) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		if (err && errlen)
@@ -1114,7 +1124,9 @@ static int read_text(const char *path, char **text, size_t *len, char *err, size
 	if (!S_ISREG(st.st_mode)) {
 		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		if (err && errlen)
-			snprintf(err, errlen, "%s: not a regular file", path);
+			snprintf(err, errlen, "%s: not a regular file (%s)", path,
+				 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+				 S_ISSOCK(st.st_mode) ? "a socket" : "a device");
 		close(fd);
 		return ret;
 	}
@@ -1222,6 +1234,39 @@ int us_policy_load(const char *path, struct us_policy *out, char *err, size_t er
 	ret = us_policy_parse(buf, len, path, out, err, errlen);
 	free(buf);
 	return ret;
+}
+
+int us_conf_warnings(const struct us_conf *c, char *buf, size_t len)
+{
+	struct us_sbuf b;
+	int n = 0;
+
+	if (buf && len)
+		buf[0] = 0;
+	us_sbuf_fixed(&b, buf, buf ? len : 0);
+	for (size_t i = 0; i < c->nservices; i++) {
+		const struct us_conf_service *s = &c->services[i];
+		size_t active = 0, sim = 0, gone = 0;
+		const char *why = NULL;
+
+		for (size_t j = 0; j < s->nmachines; j++) {
+			active += s->machines[j].state == US_MS_ACTIVE;
+			sim += s->machines[j].state == US_MS_SIMULATION;
+			gone += s->machines[j].state == US_MS_REMOVED ||
+				s->machines[j].state == US_MS_REJECTED;
+		}
+		if (sim && !active)
+			why = "simulation machines but no active one: no call reaches the service, "
+			      "nothing is mirrored, nothing can be judged";
+		else if (s->nmachines && gone == s->nmachines)
+			why = "every machine removed or rejected: the service answers no call";
+		if (!why)
+			continue;
+		us_sbuf_printf(&b, "%s%s:%d: services[%zu] (%s): warning: %s", n ? "\n" : "", c->path,
+			       s->line, i, s->name, why);
+		n++;
+	}
+	return n;
 }
 
 const struct us_conf_service *us_conf_find_service(const struct us_conf *c, const char *name)

@@ -147,6 +147,13 @@ int us_policy_parse(const char *text, size_t len, const char *name, struct us_po
 int us_policy_load(const char *path, struct us_policy *out, char *err, size_t errlen);
 void us_conf_free(struct us_conf *c);
 
+/* Legal but suspicious setups, one "file: services[i] (name): why" line
+ * each: a service with simulation machines and no active one (nothing is
+ * mirrored: no traffic to copy), every machine of a service removed or
+ * rejected (it answers no call). Returns the number of warnings; buf gets
+ * them (snprintf semantics for the text, NUL-terminated; may be NULL). */
+int us_conf_warnings(const struct us_conf *c, char *buf, size_t len);
+
 /* Look-ups by name; NULL when absent. */
 const struct us_conf_service *us_conf_find_service(const struct us_conf *c, const char *name);
 const struct us_conf_machine *us_conf_find_machine(const struct us_conf *c, const char *name,

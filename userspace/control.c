@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "daemon.h"
 #include "role.h"
+#include "validate.h"
 
 static json_object *jnum(double v)
 {
@@ -37,6 +38,16 @@ static long jint(json_object *req, const char *k, long def)
 	if (!json_object_object_get_ex(req, k, &v) || !json_object_is_type(v, json_type_int))
 		return def;
 	return (long)json_object_get_int64(v);
+}
+
+/* " (uid N)": who asked, for the audit trail (SO_PEERCRED; "" when the
+ * command did not come over the socket). */
+static const char *by_uid(const struct us_daemon *d, char *buf, size_t len)
+{
+	if (d->peer_uid < 0)
+		return "";
+	snprintf(buf, len, " (uid %d)", d->peer_uid);
+	return buf;
 }
 
 static const char *jcmd(json_object *req)
@@ -189,7 +200,7 @@ json_object *us_cmd_move(struct us_daemon *d, json_object *req)
 	};
 	const char *cmd = jcmd(req), *name = jstr(req, "name"), *why = jstr(req, "reason");
 	enum us_mstate to = US_MS_UNUSED;
-	char reason[US_REASON_MAX];
+	char reason[US_REASON_MAX], u[32];
 	struct us_rec *r;
 	int rc;
 
@@ -199,7 +210,8 @@ json_object *us_cmd_move(struct us_daemon *d, json_object *req)
 	r = find(d, name);
 	if (!r)
 		return us_err_reply("%s: no machine named \"%s\"", cmd, name);
-	snprintf(reason, sizeof(reason), "%s%s%s", cmd, why ? ": " : "", why ? why : "");
+	snprintf(reason, sizeof(reason), "%s%s%s%s", cmd, by_uid(d, u, sizeof(u)), why ? ": " : "",
+		 why ? why : "");
 	rc = us_daemon_move(d, r, to, US_BY_OPERATOR, reason);
 	if (rc)
 		return us_err_reply("%s %s: %s", cmd, name, us_model_error(&d->model));
@@ -249,26 +261,26 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 	struct us_rec *r, old;
 	struct us_mconf c = { 0 };
 	bool replaced = false;
-	char a[US_ADDR_STRLEN];
+	char a[US_ADDR_STRLEN], why[128], q[300], reason[US_REASON_MAX], u[32];
 	int state = US_MS_SIMULATION, rc;
 
-	if (!name[0] || strlen(name) >= US_NAME_MAX)
-		return us_err_reply("add: name must be 1..%d characters", US_NAME_MAX - 1);
-	if (strlen(ver) >= US_NAME_MAX || !ver[0])
-		return us_err_reply("add: version must be 1..%d characters", US_NAME_MAX - 1);
+	/* what the configuration file accepts, no more (validate.h) */
+	if (us_valid_name(name, why, sizeof(why)))
+		return us_err_reply("add: name \"%s\" %s", us_escape(name, q, sizeof(q)), why);
+	if (us_valid_version(ver, why, sizeof(why)))
+		return us_err_reply("add: version \"%s\" %s", us_escape(ver, q, sizeof(q)), why);
 	r = us_model_find(&d->model, name);
 	if (r && r->state != US_MS_REMOVED)
 		return us_err_reply("add: a machine named \"%s\" exists", name);
 	if (!s)
-		return us_err_reply("add: no service named \"%s\"", svc);
+		return us_err_reply("add: no service named \"%s\"", us_escape(svc, q, sizeof(q)));
 	c.family = us_addr_parse(addr, c.addr);
 	if (!c.family)
-		return us_err_reply("add: address \"%s\" is neither IPv4 nor IPv6", addr);
-	if (c.family != s->family)
-		return us_err_reply("add: %s is %s but the VIP of service \"%s\" is %s",
-				    us_addr_format(c.family, c.addr, a, sizeof(a)),
-				    c.family == AF_INET ? "IPv4" : "IPv6", svc,
-				    s->family == AF_INET ? "IPv4" : "IPv6");
+		return us_err_reply("add: address \"%s\" is neither IPv4 nor IPv6",
+				    us_escape(addr, q, sizeof(q)));
+	if (us_valid_machine_addr(c.family, c.addr, s->family, s->vip, why, sizeof(why)))
+		return us_err_reply("add: %s %s", us_addr_format(c.family, c.addr, a, sizeof(a)),
+				    why);
 	taken = address_taken(d, c.addr);
 	if (taken)
 		return us_err_reply("add: %s is already %s%s%s",
@@ -295,9 +307,10 @@ json_object *us_cmd_add(struct us_daemon *d, json_object *req)
 		replaced = true;
 		us_model_drop(&d->model, r);
 	}
+	snprintf(reason, sizeof(reason), "add%s", by_uid(d, u, sizeof(u)));
 	rc = us_model_new(&d->model, name, &c, &r);
 	if (!rc)
-		rc = us_daemon_move(d, r, (enum us_mstate)state, US_BY_OPERATOR, "add");
+		rc = us_daemon_move(d, r, (enum us_mstate)state, US_BY_OPERATOR, reason);
 	r = us_model_find(&d->model, name);
 	if (rc && (!r || r->state == US_MS_UNUSED)) {
 		/* refused, nothing kept: as it was */
@@ -432,8 +445,18 @@ json_object *us_cmd_reload(struct us_daemon *d, json_object *req)
 	json_object *o;
 
 	(void)req;
-	if (us_daemon_reload(d, e, sizeof(e)))
-		return us_err_reply("reload: %s", e);
+	if (us_daemon_reload(d, e, sizeof(e))) {
+		/* every error of the list (us_err_reply would cut it at 1 KiB) */
+		char *text;
+
+		o = json_object_new_object();
+		json_object_object_add(o, "ok", json_object_new_boolean(0));
+		if (asprintf(&text, "reload: %s", e) < 0)
+			text = NULL;
+		json_object_object_add(o, "error", json_object_new_string(text ? text : e));
+		free(text);
+		return o;
+	}
 	o = us_ok_reply();
 	json_object_object_add(o, "applied", json_object_new_string(e));
 	return o;

@@ -7,14 +7,34 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "validate.h"
 
+/* A member as text safe on a terminal: names, versions and reasons come
+ * from operators and files, and a terminal escape in one must show as
+ * \x1b, not act (validate.h). Several may be in use in one printf. */
 static const char *js(json_object *o, const char *k)
 {
+	static char ring[16][1024];
+	static unsigned next;
 	json_object *v;
 
 	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
 		return "-";
-	return json_object_get_string(v);
+	return us_escape(json_object_get_string(v), ring[next++ % 16], sizeof(ring[0]));
+}
+
+/* Lines of text, each escaped (the line breaks kept). */
+static void print_lines(const char *s)
+{
+	char line[1024], esc[4096];
+
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, s);
+		printf("%s%s", us_escape(line, esc, sizeof(esc)), s[n] ? "\n" : "");
+		s += n + (s[n] ? 1 : 0);
+	}
 }
 
 static double jd(json_object *o, const char *k)
@@ -160,10 +180,12 @@ void us_print_explain(json_object *req, json_object *rep)
 		{ "active_failed_call_share", "active failed, % of calls" },
 		{ "shadow_failed_call_share", "shadow failed, % of calls" },
 	};
-	json_object *cand = NULL, *ctl = NULL, *codes = NULL;
+	json_object *cand = NULL, *ctl = NULL, *codes = NULL, *v;
 
 	(void)req;
-	printf("%s", js(rep, "text"));
+	/* the explanation's lines, each escaped (its names come from operators) */
+	if (json_object_object_get_ex(rep, "text", &v) && json_object_is_type(v, json_type_string))
+		print_lines(json_object_get_string(v));
 	if (json_object_object_get_ex(rep, "stuck", &cand) && json_object_get_boolean(cand))
 		printf("STUCK: %s\n", js(rep, "stuck_why"));
 	cand = NULL;

@@ -7,11 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 
 #include "commands.h"
 #include "daemon.h"
 #include "role.h"
+#include "validate.h"
 #include "window.h"
 #include "wrecord.h"
 
@@ -23,7 +28,7 @@ void us_log(int level, const char *fmt, ...)
 {
 	static const char *const names[] = { "emerg", "alert", "crit", "error", "warning",
 					     "notice", "info", "debug" };
-	char buf[1024];
+	char buf[4096];
 	va_list ap;
 
 	if (level > us_log_level)
@@ -35,6 +40,16 @@ void us_log(int level, const char *fmt, ...)
 		fprintf(stderr, "<%d>%s\n", level, buf);
 	else
 		fprintf(stderr, "understudyd: %s: %s\n", names[level & 7], buf);
+}
+
+void us_log_lines(int level, const char *prefix, const char *text)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+
+		us_log(level, "%s%.*s", prefix, (int)n, text);
+		text += n + (text[n] ? 1 : 0);
+	}
 }
 
 double us_now(void)
@@ -359,15 +374,102 @@ int us_daemon_reconcile(struct us_daemon *d, char *err, size_t errlen)
 	return reconcile(d, err, errlen);
 }
 
+/* The configuration's warnings (config.h), a log line each. */
+static void log_warnings(const struct us_conf *c)
+{
+	char w[8192], *line, *save = NULL;
+
+	if (!us_conf_warnings(c, w, sizeof(w)))
+		return;
+	for (line = strtok_r(w, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		us_log(LOG_WARNING, "%s", line);
+}
+
+/* One daemon per state directory and per pin root: a second one would
+ * fight the first over state.json and the maps, or unlink its socket. The
+ * lock is taken before anything is written; the state directory's lock
+ * file names the holder. 0, or -EBUSY (or another errno) with err. */
+static int lock_instance(struct us_daemon *d, char *err, size_t errlen)
+{
+	char path[US_CONF_PATH_MAX + 8], pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", d->conf.state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		close(fd);
+		if (e != EWOULDBLOCK) {
+			snprintf(err, errlen, "lock %s: %s", path, strerror(e));
+			return -e;
+		}
+		snprintf(err, errlen, "another understudyd%s%s%s runs on state directory %s (%s is "
+			 "locked); nothing was touched", pid[0] ? " (pid " : "", pid,
+			 pid[0] ? ")" : "", d->conf.state_dir, path);
+		return -EBUSY;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, strlen(pid), 0) < 0)
+		us_log(LOG_WARNING, "lock %s: writing the pid: %s", path, strerror(errno));
+	d->lock_fd = fd;
+
+	/* the pin root: another state directory, the same data plane */
+	fd = open(d->conf.pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "pin root %s: %s", d->conf.pin_root, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		close(fd);
+		snprintf(err, errlen, e == EWOULDBLOCK ?
+			 "another understudyd runs on pin root %s (it is locked); nothing was touched" :
+			 "lock of pin root %s: %s", d->conf.pin_root, strerror(e));
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	d->pin_lock_fd = fd;
+	return 0;
+}
+
+static bool has_file(const char *dir, const char *name)
+{
+	char path[US_CONF_PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+static void unlink_in(const char *dir, const char *name)
+{
+	char path[US_CONF_PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
 int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, char *err,
 		    size_t errlen)
 {
 	struct us_dp_opts o = { 0 };
+	bool fresh_pins, had_state, had_audit;
 	struct us_audit pending;
+	struct statfs sfs;
 	char e[4096];
 	int rc;
 
 	memset(d, 0, sizeof(*d));
+	d->lock_fd = d->pin_lock_fd = -1;
+	d->peer_uid = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->attach = attach;
 	rc = us_role_store_open(conf_path, &d->store, err, errlen);
@@ -380,6 +482,33 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		return rc;
 	}
 	us_log_level = d->conf.log_level;
+	log_warnings(&d->conf);
+	/* whoever can write in the state directory can replace the state file */
+	rc = us_secure_dir(d->conf.state_dir, e, sizeof(e));
+	if (rc) {
+		snprintf(err, errlen, "state directory %s %s", d->conf.state_dir, e);
+		return rc;
+	}
+	/* bpffs holds pins, not files: the state would be written nowhere */
+	if (!statfs(d->conf.state_dir, &sfs) && sfs.f_type == BPF_FS_MAGIC) {
+		snprintf(err, errlen, "state directory %s is on the BPF filesystem, which cannot hold "
+			 "files; choose another (daemon.state_dir)", d->conf.state_dir);
+		return -EINVAL;
+	}
+	fresh_pins = access(d->conf.pin_root, F_OK) != 0;
+	rc = us_secure_dir(d->conf.pin_root, e, sizeof(e));
+	if (rc) {
+		snprintf(err, errlen, "pin root %s %s", d->conf.pin_root, e);
+		return rc;
+	}
+	rc = lock_instance(d, err, errlen);
+	if (rc) {
+		if (fresh_pins)
+			rmdir(d->conf.pin_root);
+		return rc;
+	}
+	had_state = has_file(d->conf.state_dir, "state.json");
+	had_audit = has_file(d->conf.state_dir, "audit.log");
 	d->model.drain_s = 2 * d->conf.window_s + US_DRAIN_EXTRA_S;
 	e[0] = 0;
 	rc = d->store->ops->load(d->store, &d->model, &pending, e, sizeof(e));
@@ -387,7 +516,7 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		rc = us_model_recover(&d->model, &pending);
 	if (rc) {
 		snprintf(err, errlen, "%s", e[0] ? e : us_model_error(&d->model));
-		return rc;
+		goto undo;
 	}
 	if (pending.seq)
 		us_log(LOG_NOTICE, "finished transition %llu: machine %s to %s",
@@ -414,12 +543,12 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 		else
 			snprintf(err, errlen, "loading the data plane (pins in %s): %s",
 				 d->conf.pin_root, strerror(-rc));
-		return rc;
+		goto undo;
 	}
 	rc = us_source_bpf(d->dp, &d->source);
 	if (rc) {
 		snprintf(err, errlen, "counters: %s", strerror(-rc));
-		return rc;
+		goto undo;
 	}
 	d->model.dp = (struct us_applier){ .apply = apply_machine, .ctx = d };
 	if (attach) {
@@ -431,7 +560,7 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 				rc = us_dp_attach(d->dp, d->conf.machine_ifs[i], US_ROLE_MACHINE, flags);
 			if (rc) {
 				snprintf(err, errlen, "%s", us_dp_error(d->dp));
-				return rc;
+				goto undo;
 			}
 		}
 	}
@@ -439,18 +568,37 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 	rc = d->conf.role == US_CONF_AGENT ? us_daemon_apply(d, err, errlen) :
 	     reconcile(d, err, errlen);
 	if (rc)
-		return rc;
+		goto undo;
 	us_dp_learn_macs(d->dp);
 	if (attach) {
 		/* the client side last: by now every table is in place */
 		rc = us_dp_attach(d->dp, d->conf.client_if, US_ROLE_CLIENT, us_conf_xdp_flags(&d->conf));
 		if (rc) {
 			snprintf(err, errlen, "%s", us_dp_error(d->dp));
-			return rc;
+			goto undo;
 		}
 	}
 	d->last_window = us_now();
 	return 0;
+
+undo:
+	/* a refused start leaves what it found: the links it made detached,
+	 * pins and files it created removed (us_daemon_stop then saves
+	 * nothing: no data plane) */
+	if (d->dp) {
+		us_dp_detach_created(d->dp);
+		us_source_close(d->source);
+		d->source = NULL;
+		us_dp_close(d->dp);
+		d->dp = NULL;
+	}
+	if (fresh_pins)
+		us_dp_destroy_pins(d->conf.pin_root);
+	if (!had_state)
+		unlink_in(d->conf.state_dir, "state.json");
+	if (!had_audit)
+		unlink_in(d->conf.state_dir, "audit.log");
+	return rc;
 }
 
 void us_daemon_stop(struct us_daemon *d)
@@ -467,6 +615,12 @@ void us_daemon_stop(struct us_daemon *d)
 	us_store_close(d->store);
 	d->store = NULL;
 	us_conf_free(&d->conf);
+	/* the locks go last: nothing of this instance is written after */
+	if (d->pin_lock_fd >= 0)
+		close(d->pin_lock_fd);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	d->lock_fd = d->pin_lock_fd = -1;
 	pthread_mutex_destroy(&d->lock);
 }
 
@@ -508,6 +662,7 @@ int us_daemon_reload(struct us_daemon *d, char *err, size_t errlen)
 	pthread_mutex_unlock(&d->lock);
 	if (!rc) {
 		us_log(LOG_NOTICE, "configuration reloaded: %s", desc);
+		log_warnings(&d->conf);
 		snprintf(err, errlen, "%s", desc);
 	}
 	us_conf_diff_free(&diff);
@@ -623,6 +778,26 @@ out:
 	free(win);
 	free(has_win);
 	return rc;
+}
+
+void us_daemon_check_links(struct us_daemon *d)
+{
+	char what[512];
+	int n;
+
+	if (!d->dp)
+		return;
+	n = us_dp_check_links(d->dp, what, sizeof(what));
+	if (n < 0) {
+		us_log(LOG_ERR, "XDP links: %s", us_dp_error(d->dp));
+		return;
+	}
+	if (!n)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->link_repairs += (__u64)n;
+	pthread_mutex_unlock(&d->lock);
+	us_log(LOG_WARNING, "XDP links undone by someone else, repaired: %s", what);
 }
 
 char *us_daemon_command(struct us_daemon *d, const char *req)

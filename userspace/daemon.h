@@ -39,10 +39,13 @@ struct us_daemon {
 	__u64 diffs_seen;
 	double last_window;                  /* wall time of the last window */
 	__u64 windows;
+	__u64 link_repairs;                  /* link pins put back, links attached again */
 	struct us_wrecords wrec;             /* window records (wrecord.h) */
 	pthread_mutex_t lock;                /* the metrics thread reads under it */
 	bool attach;                         /* attach programs (false in tests) */
 	struct us_role_state *role;          /* agent, controller (role.h); NULL standalone */
+	int lock_fd, pin_lock_fd;            /* flock'd: <state_dir>/lock, the pin root */
+	int peer_uid;                        /* the control client's, while it is served (-1) */
 };
 
 /* Wall-clock seconds. */
@@ -60,6 +63,9 @@ int us_daemon_apply(struct us_daemon *d, char *err, size_t errlen);
 int us_daemon_reconcile(struct us_daemon *d, char *err, size_t errlen);
 /* One judging window. */
 int us_daemon_window(struct us_daemon *d);
+/* After a window: the links held (dp.h: us_dp_check_links) put back if a
+ * pin was removed or a link detached, logged and counted. */
+void us_daemon_check_links(struct us_daemon *d);
 /* Take a difference event from the ring buffer. */
 void us_daemon_diff(struct us_daemon *d, const struct us_event *ev);
 /* Answer a control request (a JSON text); returns a malloc'd JSON text. */
@@ -100,6 +106,9 @@ void us_print_reloaded(json_object *req, json_object *rep);
 /* Logging, journald-friendly: "<level>text" when stderr is the journal,
  * "understudyd: level: text" otherwise. */
 void us_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A text of several lines (a refused configuration's errors), a log line
+ * each, every one after prefix: none is cut away. */
+void us_log_lines(int level, const char *prefix, const char *text);
 extern int us_log_level;
 
 #endif

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,28 @@
 #include "maglev.h"
 #include "netlink.h"
 #include "understudy.skel.h"
+#include "validate.h"
 
 #define US_MAX_IFACES 5   /* n^3 + 2 n^2 mirror groups <= US_MAX_GROUPS */
+
+/* A link this instance attached or took over: its fd is held for as long
+ * as the instance lives, so that removing its pin does not detach XDP
+ * (us_dp_check_links pins it again). */
+struct us_link {
+	char ifname[IF_NAMESIZE];
+	enum us_role role;
+	__u32 xdp_flags;
+	int fd;
+	bool created;           /* by this instance, not taken over from a pin */
+};
 
 struct us_dp {
 	struct understudy_bpf *skel;
 	char pin_root[PATH_MAX / 2];
 	char err[512];
 	int ncpu;
+	struct us_link links[US_MAX_IFACES + 1];
+	int nlinks;
 };
 
 static int fail(struct us_dp *dp, int err, const char *fmt, ...)
@@ -103,6 +118,7 @@ int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct us_dp *dp;
+	char why[256];
 	int err;
 
 	*out = NULL;
@@ -119,8 +135,11 @@ int us_dp_open(const struct us_dp_opts *opts, struct us_dp **out)
 		err = dp->ncpu ? dp->ncpu : -EINVAL;
 		goto out_free;
 	}
-	if (mkdir(dp->pin_root, 0700) && errno != EEXIST) {
-		err = -errno;
+	/* whoever can write in the pin root can detach XDP by removing a pin */
+	err = us_secure_dir(dp->pin_root, why, sizeof(why));
+	if (err) {
+		if (opts && opts->err && opts->errlen)
+			snprintf(opts->err, opts->errlen, "pin root %s %s", dp->pin_root, why);
 		goto out_free;
 	}
 	oo.pin_root_path = dp->pin_root;
@@ -158,6 +177,9 @@ void us_dp_close(struct us_dp *dp)
 {
 	if (!dp)
 		return;
+	/* the pins keep the links: closing ours detaches nothing */
+	for (int i = 0; i < dp->nlinks; i++)
+		close(dp->links[i].fd);
 	understudy_bpf__destroy(dp->skel);
 	free(dp);
 }
@@ -219,9 +241,66 @@ static void link_path(struct us_dp *dp, char *buf, size_t cap, const char *ifnam
 	snprintf(buf, cap, "%s/link_%s_%s", dp->pin_root, role_name(role), ifname);
 }
 
-int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 xdp_flags)
+static struct us_link *link_find(struct us_dp *dp, const char *ifname, enum us_role role)
+{
+	for (int i = 0; i < dp->nlinks; i++)
+		if (dp->links[i].role == role && !strcmp(dp->links[i].ifname, ifname))
+			return &dp->links[i];
+	return NULL;
+}
+
+/* Hold fd as the link of (ifname, role), replacing one held before. */
+static int link_keep(struct us_dp *dp, const char *ifname, enum us_role role, __u32 xdp_flags,
+		     int fd, bool created)
+{
+	struct us_link *l = link_find(dp, ifname, role);
+
+	if (!l) {
+		if (dp->nlinks >= (int)(sizeof(dp->links) / sizeof(dp->links[0]))) {
+			close(fd);
+			return fail(dp, -ENOSPC, "interface %s: too many links", ifname);
+		}
+		l = &dp->links[dp->nlinks++];
+		snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
+		l->role = role;
+	} else if (l->fd != fd) {
+		close(l->fd);
+	}
+	l->xdp_flags = xdp_flags;
+	l->fd = fd;
+	l->created = created;
+	return 0;
+}
+
+static void link_forget(struct us_dp *dp, struct us_link *l)
+{
+	close(l->fd);
+	*l = dp->links[--dp->nlinks];
+}
+
+/* A new link of prog on ifindex, pinned at path: its fd, or a negative errno. */
+static int link_new(struct us_dp *dp, struct bpf_program *prog, int ifindex, __u32 xdp_flags,
+		    const char *ifname, enum us_role role, const char *path)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	int fd, err;
+
+	lo.flags = xdp_flags;
+	fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &lo);
+	if (fd < 0)
+		return fail(dp, fd, "interface %s: attaching the %s program failed: %s", ifname,
+			    role_name(role), strerror(-fd));
+	if (bpf_obj_pin(fd, path)) {
+		err = -errno;
+		bpf_link_detach(fd);
+		close(fd);
+		return fail(dp, err, "pinning %s: %s", path, strerror(-err));
+	}
+	return fd;
+}
+
+int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 xdp_flags)
+{
 	struct bpf_program *prog;
 	char path[PATH_MAX];
 	int ifindex, fd, err;
@@ -232,6 +311,8 @@ int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 
 	if (xdp_flags & ~(XDP_FLAGS_SKB_MODE | XDP_FLAGS_DRV_MODE))
 		return fail(dp, -EINVAL, "xdp flags 0x%x: only skb or driver mode may be asked",
 			    xdp_flags);
+	if (strlen(ifname) >= IF_NAMESIZE)
+		return fail(dp, -ENODEV, "interface %s: name too long", ifname);
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex)
 		return fail(dp, -ENODEV, "interface %s: no such interface", ifname);
@@ -246,34 +327,28 @@ int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		err = bpf_link_update(fd, bpf_program__fd(prog), NULL);
-		close(fd);
 		if (!err)
-			return 0;
+			return link_keep(dp, ifname, role, xdp_flags, fd, false);
+		close(fd);
 		unlink(path);
 	}
-	lo.flags = xdp_flags;
-	fd = bpf_link_create(bpf_program__fd(prog), ifindex, BPF_XDP, &lo);
+	fd = link_new(dp, prog, ifindex, xdp_flags, ifname, role, path);
 	if (fd < 0)
-		return fail(dp, fd, "interface %s: attaching the %s program failed: %s", ifname,
-			    role_name(role), strerror(-fd));
-	err = bpf_obj_pin(fd, path);
-	if (err) {
-		err = -errno;
-		close(fd);
-		return fail(dp, err, "pinning %s: %s", path, strerror(-err));
-	}
-	close(fd);
-	return 0;
+		return fd;
+	return link_keep(dp, ifname, role, xdp_flags, fd, true);
 }
 
 int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role)
 {
+	struct us_link *l = link_find(dp, ifname, role);
 	char path[PATH_MAX];
 	int fd, err;
 
 	dp->err[0] = 0;
 	link_path(dp, path, sizeof(path), ifname, role);
-	fd = bpf_obj_get(path);
+	fd = l ? dup(l->fd) : bpf_obj_get(path);
+	if (l)
+		link_forget(dp, l);
 	if (fd < 0)
 		return fail(dp, -ENOENT, "interface %s: no %s program attached by understudy",
 			    ifname, role_name(role));
@@ -281,6 +356,101 @@ int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role)
 	close(fd);
 	unlink(path);
 	return err;
+}
+
+int us_dp_detach_created(struct us_dp *dp)
+{
+	char path[PATH_MAX];
+	int n = 0;
+
+	for (int i = dp->nlinks - 1; i >= 0; i--) {
+		struct us_link *l = &dp->links[i];
+
+		if (!l->created)
+			continue;
+		link_path(dp, path, sizeof(path), l->ifname, l->role);
+		bpf_link_detach(l->fd);
+		unlink(path);
+		link_forget(dp, l);
+		n++;
+	}
+	return n;
+}
+
+/* The kernel's id of a link and the interface it is attached to (0 once
+ * detached): 0, or a negative errno. */
+static int link_info(int fd, __u32 *id, __u32 *ifindex)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	*ifindex = info.type == BPF_LINK_TYPE_XDP ? info.xdp.ifindex : 0;
+	return 0;
+}
+
+int us_dp_check_links(struct us_dp *dp, char *what, size_t len)
+{
+	size_t o = 0;
+	int repaired = 0;
+
+	dp->err[0] = 0;
+	if (what && len)
+		what[0] = 0;
+	for (int i = 0; i < dp->nlinks; i++) {
+		struct us_link *l = &dp->links[i];
+		struct bpf_program *prog = l->role == US_ROLE_CLIENT ? dp->skel->progs.us_client :
+				      dp->skel->progs.us_machine;
+		char path[PATH_MAX];
+		const char *done = NULL;
+		__u32 id, ifindex, pid = 0, pif;
+		int pfd, fd, err;
+
+		link_path(dp, path, sizeof(path), l->ifname, l->role);
+		err = link_info(l->fd, &id, &ifindex);
+		if (err)
+			return fail(dp, err, "link of %s: %s", l->ifname, strerror(-err));
+		if (!ifindex) {
+			/* detached (through its pin, before we held it, or by the
+			 * interface going away): attach anew if the interface is there */
+			int x = if_nametoindex(l->ifname);
+
+			if (!x)
+				continue;       /* gone: nothing to attach to */
+			unlink(path);
+			fd = link_new(dp, prog, x, l->xdp_flags, l->ifname, l->role, path);
+			if (fd < 0)
+				return fd;
+			close(l->fd);
+			l->fd = fd;
+			done = "attached again";
+		} else {
+			pfd = bpf_obj_get(path);
+			if (pfd >= 0) {
+				if (link_info(pfd, &pid, &pif))
+					pid = 0;
+				close(pfd);
+			}
+			if (pid == id)
+				continue;
+			/* the pin is gone, or names something else: ours again */
+			if (pfd >= 0 || errno != ENOENT)
+				unlink(path);
+			if (bpf_obj_pin(l->fd, path)) {
+				err = -errno;
+				return fail(dp, err, "pinning %s again: %s", path, strerror(-err));
+			}
+			done = "pinned again";
+		}
+		repaired++;
+		if (what && len && o < len)
+			o += (size_t)snprintf(what + o, len - o, "%s%s %s (%s)", o ? ", " : "",
+					      role_name(l->role), l->ifname, done);
+	}
+	return repaired;
 }
 
 /* ---- mirror groups ------------------------------------------------------ */

@@ -61,6 +61,16 @@ const char *us_dp_error(const struct us_dp *dp);
  * XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE (0 = let the kernel choose). */
 int us_dp_attach(struct us_dp *dp, const char *ifname, enum us_role role, __u32 xdp_flags);
 int us_dp_detach(struct us_dp *dp, const char *ifname, enum us_role role);
+/* Detach and unpin every link this instance created (not those it took
+ * over from an earlier run's pins): what a refused start undoes. Returns
+ * how many. */
+int us_dp_detach_created(struct us_dp *dp);
+/* The links this instance attached or took over are held open (removing a
+ * pin detaches nothing); put back what was undone since: a link pin removed
+ * or replaced is pinned again, a link detached is attached again. Returns
+ * how many were repaired (what: "client eth0 (pinned again), ..."), or a
+ * negative errno with us_dp_error. */
+int us_dp_check_links(struct us_dp *dp, char *what, size_t len);
 
 /* Declare an interface machines sit behind (at most 5). Mirror groups
  * (devmaps with the egress program) are built for every pair and triple of

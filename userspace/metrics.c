@@ -10,22 +10,21 @@
 
 #include "daemon.h"
 #include "sbuf.h"
+#include "validate.h"
 
-/* Label values: escape backslash, quote and newline (exposition format). */
+/* Label values: control characters and bytes that are not UTF-8 as the
+ * text \xNN (validate.h: Prometheus refuses a page with invalid UTF-8),
+ * then backslash and quote escaped as the exposition format wants. */
 static const char *esc(const char *s, char *out, size_t len)
 {
+	char safe[256];
 	size_t j = 0;
 
-	for (; *s && j + 2 < len; s++) {
-		if (*s == '\\' || *s == '"') {
+	us_escape(s, safe, sizeof(safe));
+	for (const char *p = safe; *p && j + 2 < len; p++) {
+		if (*p == '\\' || *p == '"')
 			out[j++] = '\\';
-			out[j++] = *s;
-		} else if (*s == '\n') {
-			out[j++] = '\\';
-			out[j++] = 'n';
-		} else {
-			out[j++] = *s;
-		}
+		out[j++] = *p;
 	}
 	out[j] = 0;
 	return out;
@@ -42,7 +41,7 @@ char *us_daemon_metrics(struct us_daemon *d)
 						     "500", "503", "504", "other" };
 	struct us_sbuf b;
 	__u64 st[US_ST_MAX];
-	char lb[512], sv[160], mn[160], vv[160];
+	char lb[1280], sv[400], mn[400], vv[400];
 
 	us_sbuf_heap(&b);
 	pthread_mutex_lock(&d->lock);
@@ -167,6 +166,14 @@ char *us_daemon_metrics(struct us_daemon *d)
 				(unsigned long long)st[k]);
 	help(&b, "understudy_windows_total", "counter", "Judging windows completed.");
 	us_sbuf_printf(&b, "understudy_windows_total %llu\n", (unsigned long long)d->windows);
+	help(&b, "understudy_state_save_failures_total", "counter",
+	     "Saves of the machine records (the state file) that failed; each is logged.");
+	us_sbuf_printf(&b, "understudy_state_save_failures_total %llu\n",
+		       (unsigned long long)d->model.save_failures);
+	help(&b, "understudy_link_repairs_total", "counter",
+	     "XDP link pins put back or links attached again after someone else undid them.");
+	us_sbuf_printf(&b, "understudy_link_repairs_total %llu\n",
+		       (unsigned long long)d->link_repairs);
 	help(&b, "understudy_difference_events_total", "counter", "Difference events read from the ring buffer.");
 	us_sbuf_printf(&b, "understudy_difference_events_total %llu\n", (unsigned long long)d->diffs_seen);
 #undef LABELS

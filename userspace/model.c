@@ -13,6 +13,7 @@
 #include "jsonval.h"
 #include "model.h"
 #include "store.h"
+#include "validate.h"
 
 double us_wall_now(void)
 {
@@ -219,9 +220,11 @@ int us_model_save(struct us_model *m)
 	if (!m->store)
 		return 0;
 	err = m->store->ops->save(m->store, m);
-	if (err)
+	if (err) {
+		m->save_failures++;
 		return fail(m, err, "saving the machine records: %s",
 			    us_store_error(m->store) ?: strerror(-err));
+	}
 	return 0;
 }
 
@@ -371,6 +374,20 @@ static int get_state(json_object *o, const char *k, enum us_mstate *s)
 	return 0;
 }
 
+/* A string member that fits and that check accepts: 0 or -EINVAL. */
+static int get_valid(json_object *o, const char *k, char *dst, size_t cap,
+		     int (*check)(const char *s, char *why, size_t len))
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string) ||
+	    (size_t)json_object_get_string_len(v) >= cap ||
+	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+		return -EINVAL;
+	snprintf(dst, cap, "%s", json_object_get_string(v));
+	return check(dst, NULL, 0);
+}
+
 #define NEED(expr, f) do { if (expr) { *field = f; return -EINVAL; } } while (0)
 
 static double differ_share(const struct us_pairs *p)
@@ -450,14 +467,17 @@ int us_rec_parse(json_object *o, int format, struct us_rec *r, const char **fiel
 
 	memset(r, 0, sizeof(*r));
 	obs_reset(&r->obs);
-	NEED(us_jget_str(o, "name", r->name, sizeof(r->name)) || !r->name[0], "name");
-	NEED(us_jget_str(o, "service", r->conf.service, sizeof(r->conf.service)), "service");
-	NEED(us_jget_str(o, "version", r->conf.version, sizeof(r->conf.version)), "version");
+	/* what the configuration and add accept (validate.h), and nothing else */
+	NEED(get_valid(o, "name", r->name, sizeof(r->name), us_valid_name), "name");
+	NEED(get_valid(o, "service", r->conf.service, sizeof(r->conf.service), us_valid_name),
+	     "service");
+	NEED(get_valid(o, "version", r->conf.version, sizeof(r->conf.version), us_valid_version),
+	     "version");
 	NEED(us_jget_u64(o, "id", &u) || u >= US_MAX_MACHINES, "id");
 	r->id = (__u32)u;
 	NEED(us_jget_str(o, "address", a, sizeof(a)), "address");
 	r->conf.family = us_addr_parse(a, r->conf.addr);
-	NEED(!r->conf.family && a[0], "address");
+	NEED(!r->conf.family || us_valid_addr(r->conf.family, r->conf.addr, NULL, 0), "address");
 	NEED(us_jget_u64(o, "weight", &u) || u > US_WEIGHT_MAX, "weight");
 	r->conf.weight = (__u16)u;
 	NEED(!json_object_object_get_ex(o, "dynamic", &v) ||

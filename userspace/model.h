@@ -107,6 +107,7 @@ struct us_model {
 	struct us_store *store;     /* keeps the records and the audit trail (NULL: none) */
 	struct us_applier dp;       /* (apply NULL: nothing applied) */
 	double (*now)(void);        /* wall clock (default us_wall_now) */
+	__u64 save_failures;        /* us_model_save calls that failed */
 	char err[512];
 };
 

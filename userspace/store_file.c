@@ -276,38 +276,94 @@ audit:
 }
 
 /* The last `limit` lines of the audit trail. */
+/* The last limit lines of the audit trail, read from its end: the cost is
+ * that of the lines asked for, not of the whole trail (a trail of years
+ * and a large limit stalled the daemon for seconds), lines of any length. */
 static int fs_history(struct us_store *s, long limit, json_object *arr)
 {
 	struct file_store *f = fs_of(s);
-	char path[US_CONF_PATH_MAX + 16], line[2048];
-	char **lines;
-	long n = 0;
-	FILE *fp;
+	char path[US_CONF_PATH_MAX + 16], *buf = NULL, *p, *end, **line = NULL;
+	size_t breaks = 0, n = 0, first;
+	off_t size, from;
+	struct stat st;
+	int fd, err = 0;
 
 	if (limit < 1)
 		return -EINVAL;
-	lines = calloc((size_t)limit, sizeof(*lines));
-	if (!lines)
-		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/audit.log", f->dir);
-	fp = fopen(path, "r");
-	while (fp && fgets(line, sizeof(line), fp)) {
-		free(lines[n % limit]);
-		lines[n % limit] = strdup(line);
-		n++;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
 	}
-	if (fp)
-		fclose(fp);
-	for (long i = n > limit ? n - limit : 0; i < n; i++) {
-		json_object *e = lines[i % limit] ? json_tokener_parse(lines[i % limit]) : NULL;
+	size = st.st_size;
+	/* back from the end a block at a time, counting line breaks until
+	 * limit + 1 are seen (the one before the first line wanted) or the
+	 * start; then that part is read whole */
+	buf = malloc(65536);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (from = size; from > 0 && breaks <= (size_t)limit;) {
+		off_t step = from < 65536 ? from : 65536;
+
+		from -= step;
+		if (pread(fd, buf, (size_t)step, from) != step) {
+			err = -EIO;
+			goto out;
+		}
+		for (off_t i = step; i-- > 0 && breaks <= (size_t)limit;) {
+			if (buf[i] == '\n' && ++breaks > (size_t)limit)
+				from += i;      /* at the break before the first line */
+		}
+	}
+	free(buf);
+	buf = malloc((size_t)(size - from) + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (pread(fd, buf, (size_t)(size - from), from) != size - from) {
+		err = -EIO;
+		goto out;
+	}
+	end = buf + (size - from);
+	*end = 0;
+	p = buf;
+	if (from > 0) {
+		/* the first piece read is the end of an older line */
+		p = strchr(buf, '\n');
+		p = p ? p + 1 : end;
+	}
+	line = calloc(breaks + 2, sizeof(*line));
+	if (!line) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (p < end) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = 0;
+		if (*p)
+			line[n++] = p;
+		p = nl ? nl + 1 : end;
+	}
+	first = n > (size_t)limit ? n - (size_t)limit : 0;
+	for (size_t i = first; i < n; i++) {
+		json_object *e = json_tokener_parse(line[i]);
 
 		if (e)
 			json_object_array_add(arr, e);
 	}
-	for (long i = 0; i < limit; i++)
-		free(lines[i]);
-	free(lines);
-	return 0;
+out:
+	free(line);
+	free(buf);
+	close(fd);
+	return err;
 }
 
 /* ---- watching: the operator's SIGHUP ------------------------------------------ */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,33 @@
 
 #include "commands.h"
 #include "daemon.h"
+#include "validate.h"
 
 static const char *sock_path = US_DEFAULT_SOCKET;
 static bool as_json;
+static const char *failed_at = "connecting";    /* the step that failed, for the message */
 
-/* Send one request, return the parsed answer (NULL: unreachable, errno set). */
+/* All of text, or -1 with errno (EPIPE when the daemon closed first:
+ * SIGPIPE is ignored, so that it is reported, not fatal). */
+static int write_all(int fd, const char *text, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, text, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		text += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Send one request, return the parsed answer (NULL: unreachable, errno set,
+ * failed_at the step). A daemon that stops reading a request too long for it
+ * and answers has its answer read all the same. */
 static json_object *ask(json_object *req)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -30,17 +53,18 @@ static json_object *ask(json_object *req)
 	size_t n = 0, cap = 65536;
 	char *buf = malloc(cap);
 	json_object *rep = NULL;
-	int fd;
+	int fd, werr = 0;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || !buf)
 		goto out;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	failed_at = "connecting";
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		goto out;
-	if (write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0)
-		goto out;
+	if (write_all(fd, text, strlen(text)) || write_all(fd, "\n", 1))
+		werr = errno;
 	for (;;) {
 		ssize_t r;
 
@@ -57,9 +81,11 @@ static json_object *ask(json_object *req)
 		n += (size_t)r;
 	}
 	buf[n] = 0;
-	rep = json_tokener_parse(buf);
-	if (!rep)
-		errno = EPROTO;
+	rep = n ? json_tokener_parse(buf) : NULL;
+	if (!rep) {
+		failed_at = werr ? "sending the request" : "reading the answer";
+		errno = werr ? werr : n ? EPROTO : ECONNRESET;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -67,7 +93,7 @@ out:
 	return rep;
 }
 
-static const char *js(json_object *o, const char *k)
+static const char *js_raw(json_object *o, const char *k)
 {
 	json_object *v;
 
@@ -76,21 +102,52 @@ static const char *js(json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
+/* A member as text safe on a terminal (validate.h: escapes shown, not run). */
+static const char *js(json_object *o, const char *k)
+{
+	static char buf[2][8192];
+	static unsigned next;
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
+		return "-";
+	return us_escape(json_object_get_string(v), buf[next++ % 2], sizeof(buf[0]));
+}
+
+/* The refusal, a line each (a reload's may list many), escaped. */
+static void print_error(json_object *rep)
+{
+	const char *s = js_raw(rep, "error");
+	char line[4096], esc[8192];
+
+	do {
+		size_t n = strcspn(s, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, s);
+		fprintf(stderr, "understudyctl: %s\n", us_escape(line, esc, sizeof(esc)));
+		s += n + (s[n] ? 1 : 0);
+	} while (*s);
+}
+
 static int run(const struct us_cmd *c, json_object *req)
 {
 	json_object *rep = ask(req), *ok;
 	int rc;
 
 	if (!rep) {
-		fprintf(stderr, "understudyctl: cannot reach understudyd at %s: %s\n", sock_path,
-			strerror(errno));
+		if (!strcmp(failed_at, "connecting"))
+			fprintf(stderr, "understudyctl: cannot reach understudyd at %s: %s\n",
+				sock_path, strerror(errno));
+		else
+			fprintf(stderr, "understudyctl: understudyd at %s: %s: %s\n", sock_path,
+				failed_at, strerror(errno));
 		return US_EX_UNREACHABLE;
 	}
 	if (as_json)
 		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
 	if (!json_object_object_get_ex(rep, "ok", &ok) || !json_object_get_boolean(ok)) {
 		if (!as_json)
-			fprintf(stderr, "understudyctl: %s\n", js(rep, "error"));
+			print_error(rep);
 		rc = US_EX_REFUSED;
 	} else {
 		if (!as_json && c->print)
@@ -127,6 +184,7 @@ int main(int argc, char **argv)
 	int c, rc, nargs = 0;
 	char **args;
 
+	signal(SIGPIPE, SIG_IGN);       /* a closed socket is an error to report */
 	while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock_path = optarg; break;

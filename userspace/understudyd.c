@@ -6,15 +6,19 @@
  * understudyctl (Unix socket) and Prometheus (HTTP).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,11 +29,12 @@
 
 #include "addr.h"
 #include "counters.h"
+#include "ctlserve.h"
 #include "daemon.h"
+#include "listen.h"
 #include "role.h"
 
 #define DEFAULT_CONFIG US_CONF_DEFAULT_PATH
-#define REQ_MAX 65536
 
 static struct us_daemon daemon_;
 
@@ -47,81 +52,17 @@ static void usage(FILE *f)
 		"leaving the data plane attached and forwarding.\n");
 }
 
-static int listen_unix(const char *path)
+/* A control request, its client's uid known to the commands while it runs
+ * (the audit trail names it). */
+static char *answer(void *ctx, const char *req, unsigned uid)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)], *slash;
-	int fd;
+	struct us_daemon *d = ctx;
+	char *rep;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0700);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	umask(0177);            /* the socket is created 0600: root only */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 16)) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	umask(0022);
-	return fd;
-}
-
-/* One request per connection: read to the newline, answer, close. */
-static void serve(int lfd)
-{
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	struct timeval tv = { .tv_sec = 2 };
-	char *req, *rep;
-	size_t n = 0;
-
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	req = malloc(REQ_MAX + 1);
-	while (req && n < REQ_MAX) {
-		ssize_t r = read(fd, req + n, REQ_MAX - n);
-
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (memchr(req + n - r, '\n', (size_t)r))
-			break;
-	}
-	if (!req) {
-		close(fd);
-		return;
-	}
-	req[n] = 0;
-	if (n >= REQ_MAX)
-		rep = strdup("{\"ok\":false,\"error\":\"request longer than 64 KiB\"}");
-	else
-		rep = us_daemon_command(&daemon_, req);
-	if (rep) {
-		size_t len = strlen(rep), off = 0;
-
-		while (off < len) {
-			ssize_t w = write(fd, rep + off, len - off);
-
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		if (write(fd, "\n", 1) < 0)
-			us_log(LOG_DEBUG, "control: client went away");
-	}
-	free(rep);
-	free(req);
-	close(fd);
+	d->peer_uid = (int)uid;
+	rep = us_daemon_command(d, req);
+	d->peer_uid = -1;
+	return rep;
 }
 
 static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -159,6 +100,53 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, cons
 	return ret;
 }
 
+/* libmicrohttpd's complaints (a connection refused at the limit, out of
+ * descriptors), at most one log line per 10 s with how many were held back:
+ * a flood of connections must not become a flood of log lines. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static double last;
+	static unsigned long held;
+	struct timespec ts;
+	char line[512];
+	double now;
+
+	(void)cls;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec + ts.tv_nsec / 1e9;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	pthread_mutex_lock(&lock);
+	if (last && now - last < 10) {
+		held++;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	last = now;
+	if (held)
+		us_log(LOG_WARNING, "metrics: %s (and %lu more such messages in the last 10 s)", line,
+		       held);
+	else
+		us_log(LOG_WARNING, "metrics: %s", line);
+	held = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Connections at once: a quarter of the descriptors, at most 64 (a scrape
+ * needs one), so that slow clients cannot take the descriptors the control
+ * socket, the state file and the maps need. */
+static unsigned int metrics_conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t q;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return 64;
+	q = rl.rlim_cur / 4;
+	return q < 4 ? 4 : q > 64 ? 64 : (unsigned int)q;
+}
+
 static struct MHD_Daemon *start_metrics(const struct us_conf *c)
 {
 	struct sockaddr_storage ss;
@@ -168,8 +156,10 @@ static struct MHD_Daemon *start_metrics(const struct us_conf *c)
 	if (c->metrics_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	return MHD_start_daemon(flags, c->metrics_port, NULL, NULL, metrics_handler, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_LIMIT, metrics_conn_limit(),
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)5, MHD_OPTION_END);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -206,6 +196,7 @@ int main(int argc, char **argv)
 	bool check = false, attach = true, verbose = false;
 	struct ring_buffer *rb = NULL;
 	struct MHD_Daemon *mhd = NULL;
+	struct us_ctl_server *ctl = NULL;
 	int c, sfd = -1, tfd = -1, lfd = -1, efd = -1, wfd = -1, rc = EXIT_FAILURE;
 	double window;
 	char err[4096];
@@ -234,6 +225,12 @@ int main(int argc, char **argv)
 			return EXIT_FAILURE;
 		}
 		printf("%s: valid (%zu services, %zu machines)\n", path, conf.nservices, conf.nmachines);
+		{
+			char w[8192];
+
+			if (us_conf_warnings(&conf, w, sizeof(w)))
+				fprintf(stderr, "%s\n", w);
+		}
 		if (verbose) {
 			char *sum;
 			int n = us_conf_summary(&conf, NULL, 0);
@@ -257,7 +254,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (us_daemon_start(&daemon_, path, attach, err, sizeof(err))) {
-		us_log(LOG_ERR, "%s", err);
+		us_log_lines(LOG_ERR, "", err);
 		goto out;
 	}
 	if (verbose)
@@ -270,7 +267,7 @@ int main(int argc, char **argv)
 	sigdelset(&mask, SIGHUP);       /* the store's watch: a change of the configuration */
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	lfd = listen_unix(daemon_.conf.socket);
+	lfd = us_listen_unix(daemon_.conf.socket, err, sizeof(err));
 	efd = epoll_create1(EPOLL_CLOEXEC);
 	wfd = daemon_.store->ops->watch(daemon_.store);
 	if (sfd < 0 || tfd < 0 || efd < 0 || wfd < 0 || arm_timer(tfd, window)) {
@@ -278,7 +275,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (lfd < 0) {
-		us_log(LOG_ERR, "control socket %s: %s", daemon_.conf.socket, strerror(-lfd));
+		us_log(LOG_ERR, "%s", err);
 		goto out;
 	}
 	/* a controller has no data plane, no events */
@@ -297,10 +294,10 @@ int main(int argc, char **argv)
 	}
 	{
 		struct epoll_event ev = { .events = EPOLLIN };
-		int fds[6] = { sfd, tfd, lfd, rb ? ring_buffer__epoll_fd(rb) : -1, wfd,
+		int fds[5] = { sfd, tfd, rb ? ring_buffer__epoll_fd(rb) : -1, wfd,
 			       us_role_fd(&daemon_) };
 
-		for (int i = 0; i < 6; i++) {
+		for (int i = 0; i < 5; i++) {
 			if (fds[i] < 0)
 				continue;
 			ev.data.fd = fds[i];
@@ -310,10 +307,17 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	/* the control clients: non-blocking, each with a deadline, a bounded
+	 * number at once (ctlserve.h): the window timer is never kept waiting */
+	c = us_ctl_open(lfd, efd, 0, 0, answer, &daemon_, &ctl);
+	if (c) {
+		us_log(LOG_ERR, "control socket: %s", strerror(-c));
+		goto out;
+	}
 
 	for (;;) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(efd, evs, 8, -1);
+		int n = epoll_wait(efd, evs, 8, us_ctl_timeout_ms(ctl));
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -321,6 +325,7 @@ int main(int argc, char **argv)
 			us_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			goto out;
 		}
+		us_ctl_expire(ctl);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
@@ -337,7 +342,7 @@ int main(int argc, char **argv)
 				if (daemon_.store->ops->changed(daemon_.store) <= 0)
 					continue;
 				if (us_daemon_reload(&daemon_, err, sizeof(err)))
-					us_log(LOG_ERR, "reload refused, nothing applied: %s", err);
+					us_log_lines(LOG_ERR, "reload refused, nothing applied: ", err);
 				else if (daemon_.conf.window_s != window)
 					arm_timer(tfd, window = daemon_.conf.window_s);
 			} else if (fd == tfd) {
@@ -348,10 +353,11 @@ int main(int argc, char **argv)
 				if (rb)
 					ring_buffer__consume(rb);
 				us_daemon_window(&daemon_);
+				us_daemon_check_links(&daemon_);
 			} else if (fd == us_role_fd(&daemon_)) {
 				us_role_dispatch(&daemon_);
-			} else if (fd == lfd) {
-				serve(lfd);
+			} else if (us_ctl_owns(ctl, fd)) {
+				us_ctl_ready(ctl, fd, evs[i].events);
 				if (daemon_.conf.window_s != window)
 					arm_timer(tfd, window = daemon_.conf.window_s);
 			} else if (rb) {
@@ -360,6 +366,7 @@ int main(int argc, char **argv)
 		}
 	}
 out:
+	us_ctl_close(ctl);
 	if (mhd)
 		MHD_stop_daemon(mhd);
 	ring_buffer__free(rb);

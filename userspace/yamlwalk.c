@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "validate.h"
 #include "yamlwalk.h"
 
 #define ERRS_KEPT 4096  /* errors kept for sorting; more are only counted */
@@ -121,12 +122,32 @@ const char *yw_quote(const char *s, char *buf, size_t len)
 			o += (size_t)snprintf(buf + o, len - o, "...");
 			break;
 		}
-		if (ch == '"' || ch == '\\')
+		if (ch == '"' || ch == '\\') {
 			o += (size_t)snprintf(buf + o, len - o, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
+		} else if (ch < 0x20 || ch == 0x7f) {
 			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
-		else
+		} else if (ch >= 0x80) {
+			/* a C1 control or a byte of no character: as text (validate.h) */
+			char e[32];
+			size_t k;
+			__u32 cp;
+
+			k = us_utf8_seq(s + i, strlen(s + i), &cp);
+			if (k && cp > 0x9f && o + k + 8 < len) {
+				memcpy(buf + o, s + i, k);
+				o += k;
+				i += k - 1;
+				continue;
+			}
+			k = k ? k : 1;
+			memcpy(e, s + i, k);
+			e[k] = 0;
+			for (size_t j = 0; j < k && o + 8 < len; j++)
+				o += (size_t)snprintf(buf + o, len - o, "\\x%02x", (unsigned char)e[j]);
+			i += k - 1;
+		} else {
 			buf[o++] = (char)ch;
+		}
 	}
 	buf[o++] = '"';
 	buf[o] = 0;
@@ -201,11 +222,17 @@ void yw_joini(char *out, const char *path, size_t i)
 bool yw_map(struct yw *c, yaml_node_t *n, const char *path, const char *const *keys,
 	    const bool *required, size_t nf, yaml_node_t **val)
 {
-	yaml_node_t *keyn[32] = { 0 };
+	yaml_node_t *keyn[YW_MAP_KEYS] = { 0 };
 	char p[YW_PATHLEN], q[96], missing[256] = "";
 	yaml_node_pair_t *pr;
 	size_t i, nmiss = 0;
 
+	if (nf > YW_MAP_KEYS) {
+		/* a table too large for this walker: a bug, refused, never overrun */
+		yw_error(c, &n->start_mark, path, "internal error: %zu keys, at most %d", nf,
+			 YW_MAP_KEYS);
+		return false;
+	}
 	for (i = 0; i < nf; i++)
 		val[i] = NULL;
 	if (n->type != YAML_MAPPING_NODE) {
@@ -301,6 +328,12 @@ bool yw_uint(struct yw *c, const yaml_node_t *n, const char *path, __u64 min, __
 	r = yw_parse_u64(s, &v);
 	if (r == -EINVAL) {
 		yw_expected(c, n, path, "an integer");
+		return false;
+	}
+	/* 0800: YAML 1.1 would read an octal number, or a string; neither is
+	 * what was meant */
+	if (s[s[0] == '+'] == '0' && s[(s[0] == '+') + 1]) {
+		YW_ERR(c, n, path, "%s has a leading zero (octal in YAML 1.1); write it without", s);
 		return false;
 	}
 	if (r == -ERANGE || v < min || v > max) {
@@ -529,61 +562,45 @@ int yw_enum(struct yw *c, const yaml_node_t *n, const char *path,
 	return -1;
 }
 
-/* A service or machine name: 1..63 of [a-z0-9._-], starting with [a-z0-9]. */
+/* A service or machine name, as the validator says (validate.h). */
 bool yw_name(struct yw *c, const yaml_node_t *n, const char *path, char *out, size_t max)
 {
 	const char *s = yw_text(c, n, path, "a name");
-	char q[96];
-	size_t i, len;
+	char q[96], why[128];
 
 	if (!s)
 		return false;
-	len = strlen(s);
-	if (len >= max) {
-		YW_ERR(c, n, path, "%s is too long (%zu characters; at most %zu)", yw_quote(s, q, sizeof(q)),
-		    len, max - 1);
+	if (max < US_VALID_NAME_MAX && strlen(s) >= max) {
+		YW_ERR(c, n, path, "%s is too long (at most %zu characters)", yw_quote(s, q, sizeof(q)),
+		       max - 1);
 		return false;
 	}
-	for (i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      (i && (ch == '.' || ch == '_' || ch == '-')))) {
-			YW_ERR(c, n, path, "%s is not a valid name (lower-case letters, digits, '.', '_' "
-			    "and '-', starting with a letter or digit)", yw_quote(s, q, sizeof(q)));
-			return false;
-		}
+	if (us_valid_name(s, why, sizeof(why))) {
+		YW_ERR(c, n, path, "%s %s", yw_quote(s, q, sizeof(q)), why);
+		return false;
 	}
-	memcpy(out, s, len + 1);
+	memcpy(out, s, strlen(s) + 1);
 	return true;
 }
 
-/* A free string (version): 1..max-1 bytes, no control characters. */
+/* A version (validate.h): UTF-8 text without control characters. */
 bool yw_string(struct yw *c, const yaml_node_t *n, const char *path, char *out, size_t max)
 {
 	const char *s = yw_text(c, n, path, "a string");
-	char q[96];
-	size_t i, len;
+	char q[96], why[128];
 
 	if (!s)
 		return false;
-	len = strlen(s);
-	if (!len) {
-		YW_ERR(c, n, path, "empty string");
+	if (max < US_VALID_NAME_MAX && strlen(s) >= max) {
+		YW_ERR(c, n, path, "%s is too long (at most %zu bytes)", yw_quote(s, q, sizeof(q)),
+		       max - 1);
 		return false;
 	}
-	if (len >= max) {
-		YW_ERR(c, n, path, "%s is too long (%zu bytes; at most %zu)", yw_quote(s, q, sizeof(q)), len,
-		    max - 1);
+	if (us_valid_version(s, why, sizeof(why))) {
+		YW_ERR(c, n, path, "%s %s", yw_quote(s, q, sizeof(q)), why);
 		return false;
 	}
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			YW_ERR(c, n, path, "%s contains a control character", yw_quote(s, q, sizeof(q)));
-			return false;
-		}
-	}
-	memcpy(out, s, len + 1);
+	memcpy(out, s, strlen(s) + 1);
 	return true;
 }
 
@@ -638,15 +655,22 @@ bool yw_path(struct yw *c, const yaml_node_t *n, const char *path, char *out, si
 		YW_ERR(c, n, path, "path too long (%zu bytes; at most %zu)", len, max - 1);
 		return false;
 	}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			YW_ERR(c, n, path, "%s has a control character", yw_quote(s, q, sizeof(q)));
+			return false;
+		}
+	}
 	memcpy(out, s, len + 1);
 	return true;
 }
 
-/* A unicast host address: not unspecified, multicast or broadcast. */
+/* A host address a packet can be sent to (validate.h: not unspecified,
+ * multicast, broadcast, loopback, link-local or class E). */
 bool yw_addr(struct yw *c, const yaml_node_t *n, const char *path, int *family, __u8 addr[16])
 {
 	const char *s = yw_text(c, n, path, "an IPv4 or IPv6 address");
-	char q[96];
+	char q[96], why[128];
 	int fam;
 
 	if (!s)
@@ -656,16 +680,8 @@ bool yw_addr(struct yw *c, const yaml_node_t *n, const char *path, int *family, 
 		YW_ERR(c, n, path, "%s is not an IPv4 or IPv6 address", yw_quote(s, q, sizeof(q)));
 		return false;
 	}
-	if (fam == AF_INET6 && us_addr_v4mapped(addr)) {
-		YW_ERR(c, n, path, "%s: write an IPv4 address as a.b.c.d, not IPv4-mapped IPv6", s);
-		return false;
-	}
-	if ((fam == AF_INET && (!memcmp(addr + 12, "\0\0\0\0", 4) ||
-				(addr[12] & 0xf0) == 0xe0 ||
-				!memcmp(addr + 12, "\xff\xff\xff\xff", 4))) ||
-	    (fam == AF_INET6 && (addr[0] == 0xff ||
-				 !memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16)))) {
-		YW_ERR(c, n, path, "%s is not a unicast host address", s);
+	if (us_valid_addr(fam, addr, why, sizeof(why))) {
+		YW_ERR(c, n, path, "%s %s", s, why);
 		return false;
 	}
 	*family = fam;
@@ -727,6 +743,60 @@ static int cerr_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+static const yaml_char_t *event_anchor(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return ev->data.scalar.anchor;
+	case YAML_SEQUENCE_START_EVENT:
+		return ev->data.sequence_start.anchor;
+	case YAML_MAPPING_START_EVENT:
+		return ev->data.mapping_start.anchor;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Characters YAML 1.1 (libyaml) counts as line breaks and YAML 1.2 does not:
+ * NEL (U+0085, with the other C1 controls), LS and PS (U+2028, U+2029).
+ * libyaml would number every later line wrong, or read a comment's end as
+ * content; no configuration needs them, so they are refused where they
+ * are, counted by line feeds. Returns false after reporting.
+ */
+static bool no_odd_breaks(struct yw *c, const char *text, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)text;
+	size_t line = 0, col = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		__u32 cp = 0;
+
+		if (u[i] == '\n') {
+			line++;
+			col = 0;
+			continue;
+		}
+		if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
+			cp = u[i + 1];
+		else if (u[i] == 0xe2 && i + 2 < len && u[i + 1] == 0x80 &&
+			 (u[i + 2] == 0xa8 || u[i + 2] == 0xa9))
+			cp = 0x2000 | (u[i + 2] & 0x3f);
+		if (cp) {
+			yaml_mark_t m = { .index = i, .line = line, .column = col };
+
+			yw_error(c, &m, NULL, "U+%04X (%s) is not allowed: YAML 1.1 reads it as a "
+				 "line break", cp, cp == 0x85 ? "NEL" : cp == 0x2028 ? "LINE SEPARATOR" :
+				 cp == 0x2029 ? "PARAGRAPH SEPARATOR" : "a C1 control character");
+			return false;
+		}
+		/* a column is a character: continuation bytes count for none */
+		if ((u[i] & 0xc0) != 0x80)
+			col++;
+	}
+	return true;
+}
+
 /*
  * A first pass over the events: syntax and encoding errors, a second
  * document, and nesting deeper than any valid file needs (libyaml's
@@ -738,8 +808,11 @@ static bool prescan(struct yw *c, const char *text, size_t len, int max_depth)
 	yaml_parser_t ps;
 	yaml_event_t ev;
 	int depth = 0, docs = 0;
+	size_t nodes = 0, anchors = 0;
 	bool ok = true, done = false;
 
+	if (!no_odd_breaks(c, text, len))
+		return false;
 	if (!yaml_parser_initialize(&ps)) {
 		c->oom = true;
 		return false;
@@ -761,8 +834,26 @@ static bool prescan(struct yw *c, const char *text, size_t len, int max_depth)
 				done = true;
 			}
 			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_ALIAS_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
+			/* libyaml keeps anchors in a list it searches whole for each new
+			 * one (quadratic time), and a node costs it about 250 bytes:
+			 * both are bounded far above what any configuration needs */
+			if (event_anchor(&ev) && ++anchors > YW_MAX_ANCHORS) {
+				yw_error(c, &ev.start_mark, NULL, "more than %d anchors",
+					 YW_MAX_ANCHORS);
+				ok = false;
+				done = true;
+			}
+			if (++nodes > YW_MAX_NODES) {
+				yw_error(c, &ev.start_mark, NULL, "more than %d nodes", YW_MAX_NODES);
+				ok = false;
+				done = true;
+			}
+			if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_ALIAS_EVENT)
+				break;
 			if (++depth > max_depth) {
 				yw_error(c, &ev.start_mark, NULL, "nested deeper than %d levels",
 					 max_depth);
@@ -786,10 +877,14 @@ static bool prescan(struct yw *c, const char *text, size_t len, int max_depth)
 	return ok;
 }
 
-/* The first YW_MAX_ERRORS errors by position, one per line. */
+/* The first YW_MAX_ERRORS errors by position, one per line, whole lines
+ * only: a line that would not leave room for the tail is left out and
+ * counted in it, so that "... and N more errors" is always there when any
+ * error is not shown. */
 void yw_report(struct yw *c, char *err, size_t errlen)
 {
-	size_t i, o = 0;
+	size_t i, o = 0, total, tail;
+	char last[160];
 
 	if (!err || !errlen)
 		return;
@@ -799,11 +894,20 @@ void yw_report(struct yw *c, char *err, size_t errlen)
 		return;
 	}
 	qsort(c->errs, c->nerr, sizeof(*c->errs), cerr_cmp);
-	for (i = 0; i < c->nerr && i < YW_MAX_ERRORS && o < errlen; i++)
+	total = c->nerr + c->unkept;
+	/* the longest tail there can be: "\nFILE: ... and N more errors" */
+	tail = (size_t)snprintf(last, sizeof(last), "\n%s: ... and %zu more errors", c->file, total);
+	for (i = 0; i < c->nerr && i < YW_MAX_ERRORS; i++) {
+		size_t n = strlen(c->errs[i].text) + (i ? 1 : 0);
+
+		/* the last line needs no room for a tail */
+		if (o + n + (i + 1 < total ? tail : 0) >= errlen)
+			break;
 		o += (size_t)snprintf(err + o, errlen - o, "%s%s", i ? "\n" : "", c->errs[i].text);
-	if (c->nerr + c->unkept > YW_MAX_ERRORS && o < errlen)
-		snprintf(err + o, errlen - o, "\n%s: ... and %zu more errors", c->file,
-			 c->nerr + c->unkept - YW_MAX_ERRORS);
+	}
+	if (i < total)
+		snprintf(err + o, errlen - o, "%s%s: ... and %zu more error%s", o ? "\n" : "", c->file,
+			 total - i, total - i == 1 ? "" : "s");
 }
 
 void yw_free(struct yw *c)

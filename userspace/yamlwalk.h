@@ -19,6 +19,9 @@
 
 #define YW_PATHLEN 160           /* field paths: services[31].machines[255].address */
 #define YW_MAX_ERRORS 20         /* error lines reported, at most */
+#define YW_MAP_KEYS 32           /* keys yw_map knows in one mapping, at most */
+#define YW_MAX_ANCHORS 1000      /* anchors in a file (libyaml's are quadratic) */
+#define YW_MAX_NODES 100000      /* nodes in a file (a full one has about 5,000) */
 
 struct yw_err;
 
