@@ -1386,7 +1386,7 @@ int main(int argc, char **argv)
 		jb.runs = 40;
 	us_policy_default(&pol);
 	if (policy) {
-		char err[256];
+		char err[4096];
 
 		if (us_policy_load(policy, &pol, err, sizeof(err))) {
 			fprintf(stderr, "judge_eval: %s\n", err);
