@@ -212,8 +212,9 @@ test: check-root
 TEST_LOGS := $(OUT)/test-logs
 run-tests: $(TEST_BINS) $(PROG_BINS) $(EVAL_BINS)
 	$(Q)mkdir -p $(TEST_LOGS); failed=""; for t in $(TEST_BINS) $(TEST_SCRIPTS); do \
-	  log=$(TEST_LOGS)/$$(basename $$t).log; echo "== $$t"; \
+	  log=$(TEST_LOGS)/$$(basename $$t).log; echo "== $$t"; t0=$$(date +%s); \
 	  { $$t; echo $$? > $$log.rc; } 2>&1 | tee $$log; \
+	  echo "== $$t: exit $$(cat $$log.rc), $$(( $$(date +%s) - t0 )) s"; \
 	  [ "$$(cat $$log.rc)" = 0 ] || failed="$$failed $$t"; \
 	done; \
 	if [ -n "$$failed" ]; then \
