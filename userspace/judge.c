@@ -402,35 +402,33 @@ static double share_hi(double k, double n, double a)
 
 /* ---- what the evidence says ---------------------------------------------- */
 
-static __u64 pairs_of(const struct us_pairs *p)
+/* pairs whose active outcome is below a_end and shadow outcome in
+ * [s_lo, s_end) */
+static __u64 pairs_in(const struct us_pairs *p, int a_end, int s_lo, int s_end)
 {
 	__u64 n = 0;
 
-	for (int a = 0; a < US_O_MAX; a++)
-		for (int s = 0; s < US_O_MAX; s++)
+	for (int a = 0; a < a_end; a++)
+		for (int s = s_lo; s < s_end; s++)
 			n += p->out[a][s];
 	return n;
+}
+
+static __u64 pairs_of(const struct us_pairs *p)
+{
+	return pairs_in(p, US_O_MAX, 0, US_O_MAX);
 }
 
 /* pairs in which the shadow machine answered */
 static __u64 answered_pairs(const struct us_pairs *p)
 {
-	__u64 n = 0;
-
-	for (int a = 0; a < US_O_MAX; a++)
-		for (int s = 0; s < US_O_NONE; s++)
-			n += p->out[a][s];
-	return n;
+	return pairs_in(p, US_O_MAX, 0, US_O_NONE);
 }
 
 /* pairs the shadow left unanswered while the active answered */
 static __u64 silent_pairs(const struct us_pairs *p)
 {
-	__u64 n = 0;
-
-	for (int a = 0; a < US_O_NONE; a++)
-		n += p->out[a][US_O_NONE];
-	return n;
+	return pairs_in(p, US_O_NONE, US_O_NONE, US_O_MAX);
 }
 
 static bool failed(int o)
