@@ -1422,6 +1422,15 @@ TH_TEST(roles_processes)
 		EQ("understudyctl status: the leader", lead_line, 1);
 		EQ("understudyctl status: its agent", agent_line, 1);
 	}
+	{
+		/* a controller has no data plane: it made no pin root (a host
+		 * without the BPF filesystem can run it) */
+		char ctl_pins[128];
+
+		snprintf(ctl_pins, sizeof(ctl_pins), "/sys/fs/bpf/uscl-%d-p-ctl", getpid());
+		EQ("the controller's pin root: not made", access(ctl_pins, F_OK) == 0, 0);
+		rmdir(ctl_pins);
+	}
 out:
 	stop_daemon(pc);
 	stop_daemon(pa);

@@ -423,6 +423,8 @@ static int lock_instance(struct us_daemon *d, char *err, size_t errlen)
 	d->lock_fd = fd;
 
 	/* the pin root: another state directory, the same data plane */
+	if (d->conf.role == US_CONF_CONTROLLER)
+		return 0;
 	fd = open(d->conf.pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		snprintf(err, errlen, "pin root %s: %s", d->conf.pin_root, strerror(errno));
@@ -495,8 +497,9 @@ int us_daemon_start(struct us_daemon *d, const char *conf_path, bool attach, cha
 			 "files; choose another (daemon.state_dir)", d->conf.state_dir);
 		return -EINVAL;
 	}
-	fresh_pins = access(d->conf.pin_root, F_OK) != 0;
-	rc = us_secure_dir(d->conf.pin_root, e, sizeof(e));
+	/* a controller has no data plane: no pins, no BPF filesystem needed */
+	fresh_pins = d->conf.role != US_CONF_CONTROLLER && access(d->conf.pin_root, F_OK) != 0;
+	rc = d->conf.role == US_CONF_CONTROLLER ? 0 : us_secure_dir(d->conf.pin_root, e, sizeof(e));
 	if (rc) {
 		snprintf(err, errlen, "pin root %s %s", d->conf.pin_root, e);
 		return rc;
