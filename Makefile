@@ -267,6 +267,9 @@ install: $(PROG_BINS) $(MAN_PAGES)
 	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/systemd/understudyd.service > $(DESTDIR)$(UNITDIR)/understudyd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/understudyd.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/systemd/understudyd-controller.service \
+		> $(DESTDIR)$(UNITDIR)/understudyd-controller.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/understudyd-controller.service
 	[ -e $(DESTDIR)$(SYSCONFDIR)/understudy/understudy.yaml ] || \
 		install -m 0644 etc/understudy.yaml $(DESTDIR)$(SYSCONFDIR)/understudy/understudy.yaml
 
