@@ -585,7 +585,12 @@ static const char *curl_why(CURL *h, CURLcode rc, const char *errbuf, int err, c
 	long os = 0;
 
 	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os);
-	if (err == -EPROTO)
+	if (err == -EPROTO && (strstr(what, "ZERO_RETURN") || strstr(what, "unexpected eof")))
+		/* the member closed TLS mid-handshake instead of sending its
+		 * alert (TLS 1.3 lets the client's write see either) */
+		snprintf(out, len, "TLS: %s (the member closed the connection: it refuses this "
+			 "client's certificate, or its lack of one)", what);
+	else if (err == -EPROTO)
 		snprintf(out, len, "TLS: %s", what);
 	else if ((err == -ECONNRESET || err == -EPIPE) && !errbuf_https_hint(h))
 		snprintf(out, len, "%s (%s)", what, strerror(-err));
