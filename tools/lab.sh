@@ -114,6 +114,7 @@ usage: tools/lab.sh COMMAND [OPTIONS]          (as root)
                          moved; for benchmarks)
       --min-sim S        the policy's min_simulation_seconds instead of its own
       --windows N        the policy's consecutive_windows instead of its own
+      --latency-slack MS the policy's latency_slack instead of 10ms (e.g. 500ms)
       --outage FROM:FOR  every SIPp machine, both versions, answers 503 to every INVITE
                          from FROM s after the machines start, for FOR s (an outage
                          upstream of the service; basic call flow, SIPp machines only)
@@ -337,6 +338,7 @@ write_config() {
 	hold)  pol="mode: hold, min_paired: 500, min_simulation_seconds: 20, consecutive_windows: 3, latency_slack: 10ms" ;;
 	esac
 	[ -n "$MIN_SIM" ] && pol="${pol/min_simulation_seconds: [0-9]*,/min_simulation_seconds: $MIN_SIM,}"
+	[ -n "$LAT_SLACK" ] && pol="${pol/latency_slack: [0-9a-z]*/latency_slack: $LAT_SLACK}"
 	[ -n "$WINDOWS" ] && pol="${pol/consecutive_windows: [0-9]*/consecutive_windows: $WINDOWS}"
 	{
 		cat <<EOF
@@ -848,6 +850,7 @@ cmd_up() {
 		case ${v#* } in '' | *[!0-9]* | 0) die "--${v% *}: \"${v#* }\" is not a positive integer" ;; esac
 	done
 	case $MIN_SIM in *[!0-9]*) die "--min-sim: \"$MIN_SIM\" is not a number of seconds" ;; esac
+	case $LAT_SLACK in ""|[0-9]*ms) ;; *) die "--latency-slack: \"$LAT_SLACK\" is not a number of milliseconds (e.g. 500ms)" ;; esac
 	case $WINDOWS in *[!0-9]* | 0) die "--windows: \"$WINDOWS\" is not a number of windows (1 or more)" ;; esac
 	case $OUTAGE in "" | [0-9]*:[0-9]*) ;; *) die "--outage: \"$OUTAGE\" is not FROM:FOR (seconds)" ;; esac
 	case $OUTAGE in *:*[!0-9]* | *[!0-9]*:*) die "--outage: \"$OUTAGE\" is not FROM:FOR (seconds)" ;; esac
@@ -873,7 +876,7 @@ ID=$ID DIR=$DIR PIN=$PIN SOCK=$SOCK CONF=$CONF
 NS_C=$NS_C NS_B=$NS_B NS_SW=$NS_SW
 SCENARIO=$SCENARIO RATE=$RATE MIRROR=$MIRROR HOLD=$HOLD ANSWER_MS=$ANSWER_MS POLICY=$POLICY WINDOW=$WINDOW
 FLOW=$FLOW MACHINE_SW=$(printf '%q' "$MACHINE_SW") IPV6=$IPV6
-MIN_SIM=$MIN_SIM TRACE=$TRACE SIPP_BUFFER=$SIPP_BUFFER WINDOWS=$WINDOWS OUTAGE=$OUTAGE
+MIN_SIM=$MIN_SIM TRACE=$TRACE SIPP_BUFFER=$SIPP_BUFFER WINDOWS=$WINDOWS OUTAGE=$OUTAGE LAT_SLACK=$LAT_SLACK
 BALANCER=$BALANCER KAM_CHILDREN=$KAM_CHILDREN KAM_SHM=$KAM_SHM KAM_ALLOC=$KAM_ALLOC
 KAM_ARGS=$(printf '%q' "$KAM_ARGS")
 EOF
@@ -1051,7 +1054,7 @@ main() {
 	FLOW=basic MACHINE_SW=sipp IPV6=""
 	BALANCER=understudy KAM_CHILDREN=1 KAM_SHM=1024 KAM_ALLOC=tlsf KAM_ARGS=""
 	OPT_ID="" NO_DAEMON="" NO_TRAFFIC="" ALL="" MIN_SIM="" TRACE="" SIPP_BUFFER="" CALLS="" OPT_RATE="" OPT_HOLD=""
-	WINDOWS="" OUTAGE=""
+	WINDOWS="" OUTAGE="" LAT_SLACK=""
 	local args=()
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -1067,6 +1070,7 @@ main() {
 		--window) WINDOW=${2:?}; shift 2 ;;
 		--min-sim) MIN_SIM=${2:?}; shift 2 ;;
 		--windows) WINDOWS=${2:?}; shift 2 ;;
+		--latency-slack) LAT_SLACK=${2:?}; shift 2 ;;
 		--outage) OUTAGE=${2:?}; shift 2 ;;
 		--trace) TRACE=1; shift ;;
 		--sipp-buffer) SIPP_BUFFER=${2:?}; shift 2 ;;
