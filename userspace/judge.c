@@ -620,20 +620,23 @@ static void judge_errors(const struct us_policy *p, const struct us_window *cum,
 	    "not yet confident either way");
 }
 
-/* the control machine's differences as a share: k of n */
+/*
+ * Against a control machine: the candidate's share k of n against the
+ * control's kc of nc, through always-valid bounds on the control's share.
+ * PASS when "share >= control's lower bound + pass_margin" is refuted, FAIL
+ * when "share <= control's upper bound + fail_margin" is.
+ */
 static void judge_vs_control(const struct us_policy *p, double k, double n, double kc, double nc,
-			     double lim, double beta_share, struct us_criterion *c,
-			     double *c_lo, double *c_hi)
+			     double pass_margin, double fail_margin, double beta_share,
+			     struct us_criterion *c)
 {
 	double lo = share_lo(kc, nc, p->alpha / 2);
 	double hi = share_hi(kc, nc, beta_share * p->beta / 2);
 
-	*c_lo = lo;
-	*c_hi = hi;
 	c->bound_pass = LN(2 / p->alpha);
 	c->bound_fail = LN(2 / (beta_share * p->beta));
-	c->statistic = ln_e_share_below(k, n, lo + lim);
-	c->statistic_fail = ln_e_share_above(k, n, hi, CS_U_MIN);
+	c->statistic = ln_e_share_below(k, n, lo + pass_margin);
+	c->statistic_fail = ln_e_share_above(k, n, hi + fail_margin, CS_U_MIN);
 	if (c->statistic >= c->bound_pass)
 		c->verdict = US_V_PASS;
 	else if (c->statistic_fail >= c->bound_fail)
@@ -652,16 +655,12 @@ static void judge_agreement(const struct us_policy *p, const struct us_window *c
 	c->samples = (__u64)n;
 	c->sim = n > 0 ? (d.worse - d.better) / n : NAN;
 	if (cum->has_control && nc > 0) {
-		double lo, hi;
-
 		c->sim = n > 0 ? (d.worse + d.better) / n : NAN;
 		c->active = (dc.worse + dc.better) / nc;
-		judge_vs_control(p, d.worse + d.better, n, dc.worse + dc.better, nc, 0,
-				 BETA_AGREEMENT, c, &lo, &hi);
-		/* PASS against "share >= control + lim" */
-		c->statistic = ln_e_share_below(d.worse + d.better, n, lo + lim);
-		if (c->statistic >= c->bound_pass)
-			c->verdict = US_V_PASS;
+		/* within the control's differences + the limit passes; more
+		 * than the control's fails */
+		judge_vs_control(p, d.worse + d.better, n, dc.worse + dc.better, nc, lim, 0,
+				 BETA_AGREEMENT, c);
 		how = c->verdict == US_V_PASS ? "confidently within the limit of the control's" :
 		      c->verdict == US_V_FAIL ? "confidently more than the control's" :
 		      "not yet confident either way";
@@ -705,14 +704,9 @@ static void judge_codes(const struct us_policy *p, const struct us_window *cum,
 	c->samples = (__u64)n;
 	c->sim = n > 0 ? k / n : NAN;
 	if (cum->has_control && nc > 0) {
-		double lo, hi;
-
 		c->active = kc / nc;
-		judge_vs_control(p, k, n, kc, nc, lim, BETA_CODES, c, &lo, &hi);
-		/* FAIL against "share <= control + lim" */
-		c->statistic_fail = ln_e_share_above(k, n, hi + lim, CS_U_MIN);
-		c->verdict = c->statistic >= c->bound_pass ? US_V_PASS :
-			     c->statistic_fail >= c->bound_fail ? US_V_FAIL : US_V_INCONCLUSIVE;
+		/* the limit is the boundary both ways, above the control's */
+		judge_vs_control(p, k, n, kc, nc, lim, lim, BETA_CODES, c);
 		fmt(c->why, sizeof(c->why),
 		    "exact codes differ in %.3f %% of %.0f same-class pairs vs the control's %.3f %% "
 		    "(limit +%.3f %%): %s", n > 0 ? 100 * k / n : 0.0, n, 100 * c->active, 100 * lim,
