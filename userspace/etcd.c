@@ -857,21 +857,14 @@ static int parse_kvs(struct us_etcd *c, json_object *ans, const char *path, stru
 	return 0;
 }
 
-int us_etcd_range(struct us_etcd *c, const char *prefix, int64_t revision, long limit,
-		  struct us_etcd_kvs *out)
+/* A range request's revision and limit added, sent, and its keys read into
+ * out; req is consumed. */
+static int range_send(struct us_etcd *c, json_object *req, int64_t revision, long limit,
+		      bool nomem, struct us_etcd_kvs *out)
 {
-	json_object *req, *ans;
-	bool nomem = false;
+	json_object *ans;
 	int err;
 
-	memset(out, 0, sizeof(*out));
-	if (!prefix || revision < 0 || limit < 0)
-		return seterr(c, -EINVAL, "etcd range: %s", !prefix ? "no prefix" :
-			      revision < 0 ? "negative revision" : "negative limit");
-	req = json_object_new_object();
-	if (!req)
-		return seterr(c, -ENOMEM, "etcd range: out of memory");
-	add_prefix(req, prefix, &nomem);
 	if (revision)
 		j_add(req, "revision", j_i64(revision), &nomem);
 	if (limit)
@@ -888,14 +881,30 @@ int us_etcd_range(struct us_etcd *c, const char *prefix, int64_t revision, long 
 	return err;
 }
 
+int us_etcd_range(struct us_etcd *c, const char *prefix, int64_t revision, long limit,
+		  struct us_etcd_kvs *out)
+{
+	json_object *req;
+	bool nomem = false;
+
+	memset(out, 0, sizeof(*out));
+	if (!prefix || revision < 0 || limit < 0)
+		return seterr(c, -EINVAL, "etcd range: %s", !prefix ? "no prefix" :
+			      revision < 0 ? "negative revision" : "negative limit");
+	req = json_object_new_object();
+	if (!req)
+		return seterr(c, -ENOMEM, "etcd range: out of memory");
+	add_prefix(req, prefix, &nomem);
+	return range_send(c, req, revision, limit, nomem, out);
+}
+
 int us_etcd_range_from(struct us_etcd *c, const char *prefix, const char *from, int64_t revision,
 		       long limit, struct us_etcd_kvs *out)
 {
-	json_object *req, *ans;
+	json_object *req;
 	bool nomem = false;
 	size_t n;
 	char *end;
-	int err;
 
 	memset(out, 0, sizeof(*out));
 	if (!prefix || !*prefix || !from || strncmp(from, prefix, strlen(prefix)) || revision < 0 ||
@@ -917,20 +926,7 @@ int us_etcd_range_from(struct us_etcd *c, const char *prefix, const char *from, 
 	n = prefix_end(prefix, n, end);
 	j_add(req, "range_end", j_b64(end, n), &nomem);
 	free(end);
-	if (revision)
-		j_add(req, "revision", j_i64(revision), &nomem);
-	if (limit)
-		j_add(req, "limit", j_i64(limit), &nomem);
-	err = nomem ? seterr(c, -ENOMEM, "etcd range: out of memory")
-		    : call(c, "/v3/kv/range", req, CALL_READ, &ans);
-	json_object_put(req);
-	if (err)
-		return err;
-	out->revision = revision ? revision : header_revision(ans);
-	out->more = j_get_bool(ans, "more");
-	err = parse_kvs(c, ans, "/v3/kv/range", out);
-	json_object_put(ans);
-	return err;
+	return range_send(c, req, revision, limit, nomem, out);
 }
 
 int us_etcd_put(struct us_etcd *c, const char *key, const void *value, size_t len, int64_t lease,
